@@ -1,0 +1,62 @@
+"""``googlenet`` command line: a thin layer over the library.
+
+Each subcommand lives in its own module here and defines ``register(subparsers)``, which adds its
+parser and sets ``func`` (called with the parsed arguments, returns an exit code or None). Modules
+are discovered automatically, so a new command is a new file.
+
+Errors: a :class:`~googlenet.errors.UserError` (or a missing/unreadable file) prints one line,
+``googlenet: error: <problem>; <fix>``, and exits with code 2. ``--debug`` (anywhere on the line)
+shows the traceback instead.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import pkgutil
+import sys
+from collections.abc import Sequence
+
+from ..errors import UserError
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="googlenet",
+        description="GoogLeNet (Inception v1) exactly as the paper, its successors and the CNNs it is "
+        "measured against: build, inspect, train, evaluate, compare, deploy.",
+    )
+    parser.add_argument("--debug", action="store_true", help="show full tracebacks on errors")
+    subparsers = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    for module in sorted(pkgutil.iter_modules(__path__), key=lambda m: m.name):
+        if not module.name.startswith("_"):
+            importlib.import_module(f"{__name__}.{module.name}").register(subparsers)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    debug = "--debug" in argv
+    argv = [a for a in argv if a != "--debug"]
+    args = build_parser().parse_args(argv)
+    try:
+        return int(args.func(args) or 0)
+    except (UserError, FileNotFoundError, IsADirectoryError, NotADirectoryError, PermissionError) as exc:
+        if debug:
+            raise
+        message = str(exc).splitlines()[0] if str(exc) else exc.__class__.__name__
+        print(f"googlenet: error: {message}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("googlenet: interrupted", file=sys.stderr)
+        return 130
+    except Exception as exc:
+        if debug:
+            raise
+        print(f"googlenet: internal error: {exc.__class__.__name__}: {exc} "
+              "(this is a bug; rerun with --debug for the traceback)", file=sys.stderr)
+        return 1
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

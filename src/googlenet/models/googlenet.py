@@ -1,0 +1,302 @@
+"""GoogLeNet (Inception v1): Szegedy et al., "Going deeper with convolutions", CVPR 2015 (arXiv 1409.4842).
+
+Two builders share one class:
+
+* ``googlenet`` -- the network of the paper's Table 1 and section 5, as released in BVLC Caffe:
+  real 5x5 convolutions, local response normalization, biases and ReLU, no batch norm, dropout 0.4,
+  two auxiliary classifiers on 4a and 4d. 6,998,552 parameters without the auxiliary heads.
+* ``googlenet_torchvision`` -- torchvision's ``googlenet``: batch norm, no LRN, a 3x3 kernel where the
+  paper has 5x5, a 2x2 fourth max pool, dropout 0.2. Same state_dict keys and shapes, so torchvision's
+  weights load into it (:func:`load_torchvision_weights`). 6,624,904 parameters without aux heads.
+
+The inception rows below *are* Table 1; the network is built by walking them.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+
+from ..errors import DataError, UserError
+from ..registry import register_model
+from .layers import (
+    ConvBlock,
+    GoogLeNetOutputs,
+    InceptionModule,
+    InceptionSpec,
+    check_input,
+    check_width,
+    scale_channels,
+)
+
+# Table 1, inception rows. Columns as printed: #1x1, #3x3 reduce, #3x3, #5x5 reduce, #5x5, pool proj.
+# "maxpool" rows are the 3x3/2 max pools between stages.
+TABLE_1: tuple[InceptionSpec | str, ...] = (
+    InceptionSpec("3a", 64, 96, 128, 16, 32, 32),
+    InceptionSpec("3b", 128, 128, 192, 32, 96, 64),
+    "maxpool3",
+    InceptionSpec("4a", 192, 96, 208, 16, 48, 64),
+    InceptionSpec("4b", 160, 112, 224, 24, 64, 64),
+    InceptionSpec("4c", 128, 128, 256, 24, 64, 64),
+    InceptionSpec("4d", 112, 144, 288, 32, 64, 64),
+    InceptionSpec("4e", 256, 160, 320, 32, 128, 128),
+    "maxpool4",
+    InceptionSpec("5a", 256, 160, 320, 32, 128, 128),
+    InceptionSpec("5b", 384, 192, 384, 48, 128, 128),
+)
+
+# Table 1's printed "params" and "ops" columns, keyed by our module names. Printed values are what the
+# paper says, not what the layers compute: conv1's 2.7K/34M and several other rows do not add up
+# (see docs/table1.md). ``googlenet summary googlenet`` prints them beside the measured values.
+TABLE_1_PRINTED: dict[str, tuple[float, float]] = {
+    "conv1": (2.7e3, 34e6),
+    "conv3": (112e3, 360e6),  # the paper's "convolution 3x3/1" row counts the 1x1 reduce (conv2) with it
+    "inception3a": (159e3, 128e6),
+    "inception3b": (380e3, 304e6),
+    "inception4a": (364e3, 73e6),
+    "inception4b": (437e3, 88e6),
+    "inception4c": (463e3, 100e6),
+    "inception4d": (580e3, 119e6),
+    "inception4e": (840e3, 170e6),
+    "inception5a": (1072e3, 54e6),
+    "inception5b": (1388e3, 71e6),
+    "fc": (1000e3, 1e6),
+}
+
+# Where the auxiliary classifiers read from (section 5): the outputs of 4a and 4d.
+AUX_TAPS = {"inception4a": "aux1", "inception4d": "aux2"}
+
+
+class AuxClassifier(nn.Module):
+    """Section 5's auxiliary classifier: 5x5/3 average pool, 1x1 conv 128 + ReLU, FC 1024 + ReLU,
+    dropout 0.7, linear. At 224x224 the pool turns 4a/4d's 14x14 grid into 4x4.
+
+    ``paper_pool=False`` pools adaptively to 4x4 instead, as torchvision does; that also serves
+    inputs whose 4a grid is not 14x14 (the small-input stem).
+    """
+
+    def __init__(
+        self, in_channels: int, num_classes: int, *, batch_norm: bool, width: float, dropout: float,
+        paper_pool: bool,
+    ) -> None:
+        super().__init__()
+        self.paper_pool = paper_pool
+        conv_out, fc_hidden = scale_channels(128, width), scale_channels(1024, width)
+        self.conv = ConvBlock(in_channels, conv_out, 1, batch_norm=batch_norm)
+        self.fc1 = nn.Linear(conv_out * 4 * 4, fc_hidden)
+        self.fc2 = nn.Linear(fc_hidden, num_classes)
+        self.dropout = nn.Dropout(dropout)
+
+    def forward(self, x: Tensor) -> Tensor:
+        if self.paper_pool:
+            x = F.avg_pool2d(x, kernel_size=5, stride=3)
+        # No-op at 224x224 with the paper's pool (already 4x4); makes other input sizes work.
+        x = F.adaptive_avg_pool2d(x, (4, 4))
+        x = self.conv(x)
+        x = torch.flatten(x, 1)
+        x = self.dropout(F.relu(self.fc1(x), inplace=True))
+        return self.fc2(x)
+
+
+class GoogLeNet(nn.Module):
+    """GoogLeNet, configurable between the paper's network and torchvision's.
+
+    Args:
+        num_classes: size of the classifier (1000 for ImageNet).
+        in_channels: image channels (3 RGB, 1 grey).
+        aux_logits: build the two auxiliary classifiers. In training mode the model then returns
+            :class:`GoogLeNetOutputs` ``(main, aux1, aux2)``; in eval mode always the main logits.
+        dropout: before the final linear layer (paper 0.4, torchvision 0.2).
+        aux_dropout: inside the auxiliary classifiers (0.7 in both).
+        width: multiplies every channel count (1.0 is the paper's network).
+        small_input: replace the 224x224 stem (7x7/2 conv, two 3x3/2 pools) by a 3x3/1 conv and one
+            3x3/2 pool, so 28x28 and 32x32 images reach inception 3a at 14x14 / 16x16 (the paper's
+            224 input reaches it at 28x28). Everything after the stem is unchanged.
+        batch_norm: batch norm after every convolution (torchvision; not in the paper).
+        lrn: the two local response normalizations of the stem (paper; not in torchvision).
+        kernel3: kernel of the "#5x5" branch: 5 in the paper, 3 in torchvision.
+        maxpool4_kernel: the max pool before 5a: 3x3/2 in the paper, 2x2/2 in torchvision.
+        transform_input: re-normalize ImageNet-normalized input the way torchvision's weights expect.
+    """
+
+    def __init__(
+        self,
+        num_classes: int = 1000,
+        in_channels: int = 3,
+        *,
+        aux_logits: bool = True,
+        dropout: float = 0.4,
+        aux_dropout: float = 0.7,
+        width: float = 1.0,
+        small_input: bool = False,
+        batch_norm: bool = False,
+        lrn: bool = True,
+        kernel3: int = 5,
+        maxpool4_kernel: int = 3,
+        transform_input: bool = False,
+        init_weights: bool = True,
+    ) -> None:
+        super().__init__()
+        check_width(width)
+        if num_classes < 1:
+            raise UserError(f"num_classes must be at least 1, got {num_classes}")
+        if not 0.0 <= dropout < 1.0 or not 0.0 <= aux_dropout < 1.0:
+            raise UserError(f"dropout must be in [0, 1), got {dropout} and aux_dropout {aux_dropout}")
+        self.in_channels = in_channels
+        self.aux_logits = aux_logits
+        self.transform_input = transform_input
+        self.small_input = small_input
+        # Smallest side that survives the stem and pools (the paper's aux pool needs a 5x5 grid at 4a).
+        self.min_input_size = 8 if small_input else (80 if aux_logits else 32)
+        c = lambda n: scale_channels(n, width)  # noqa: E731
+        pool = lambda k=3: nn.MaxPool2d(k, stride=2, ceil_mode=True)  # noqa: E731
+        lrn_layer = lambda: nn.LocalResponseNorm(5, alpha=1e-4, beta=0.75, k=1.0) if lrn else nn.Identity()  # noqa: E731
+
+        # Stem: Table 1's first rows (convolution 7x7/2, max pool 3x3/2, [LRN], convolution 3x3/1
+        # with its 1x1 reduce, [LRN], max pool 3x3/2).
+        if small_input:
+            self.conv1 = ConvBlock(in_channels, c(64), 3, stride=1, padding=1, batch_norm=batch_norm)
+        else:
+            self.conv1 = ConvBlock(in_channels, c(64), 7, stride=2, padding=3, batch_norm=batch_norm)
+        self.maxpool1 = pool()
+        self.lrn1 = lrn_layer()
+        self.conv2 = ConvBlock(c(64), c(64), 1, batch_norm=batch_norm)
+        self.conv3 = ConvBlock(c(64), c(192), 3, padding=1, batch_norm=batch_norm)
+        self.lrn2 = lrn_layer()
+        self.maxpool2 = nn.Identity() if small_input else pool()
+
+        channels = c(192)
+        for row in TABLE_1:
+            if isinstance(row, str):
+                self.add_module(row, pool(maxpool4_kernel if row == "maxpool4" else 3))
+                continue
+            spec = row.scaled(width)
+            module = InceptionModule(channels, spec, batch_norm=batch_norm, kernel3=kernel3)
+            self.add_module(f"inception{row.name}", module)
+            channels = spec.out_channels
+
+        if aux_logits:
+            aux_in = {"aux1": TABLE_1[3].scaled(width).out_channels, "aux2": TABLE_1[6].scaled(width).out_channels}
+            for name, cin in aux_in.items():
+                self.add_module(
+                    name,
+                    AuxClassifier(cin, num_classes, batch_norm=batch_norm, width=width, dropout=aux_dropout,
+                                  paper_pool=not batch_norm and not small_input),
+                )
+        else:
+            self.aux1 = self.aux2 = None
+
+        self.avgpool = nn.AdaptiveAvgPool2d(1)  # Table 1's "avg pool 7x7/1" at 224x224
+        self.dropout = nn.Dropout(dropout)
+        self.fc = nn.Linear(channels, num_classes)
+        self._trunk = ["conv1", "maxpool1", "lrn1", "conv2", "conv3", "lrn2", "maxpool2"] + [
+            row if isinstance(row, str) else f"inception{row.name}" for row in TABLE_1
+        ]
+        if init_weights:
+            self._init_weights(batch_norm)
+
+    def _init_weights(self, batch_norm: bool) -> None:
+        for m in self.modules():
+            if isinstance(m, (nn.Conv2d, nn.Linear)):
+                if batch_norm:  # torchvision's scheme
+                    nn.init.trunc_normal_(m.weight, mean=0.0, std=0.01, a=-2, b=2)
+                else:  # BVLC Caffe's train_val.prototxt: xavier weights, constant 0.2 bias
+                    nn.init.xavier_uniform_(m.weight)
+                if m.bias is not None:
+                    nn.init.constant_(m.bias, 0.0 if batch_norm or isinstance(m, nn.Linear) else 0.2)
+            elif isinstance(m, nn.BatchNorm2d):
+                nn.init.ones_(m.weight)
+                nn.init.zeros_(m.bias)
+
+    def _transform_input(self, x: Tensor) -> Tensor:
+        # torchvision's weights were trained on inputs normalized with mean 0.5 / std 0.5.
+        x0 = x[:, 0:1] * (0.229 / 0.5) + (0.485 - 0.5) / 0.5
+        x1 = x[:, 1:2] * (0.224 / 0.5) + (0.456 - 0.5) / 0.5
+        x2 = x[:, 2:3] * (0.225 / 0.5) + (0.406 - 0.5) / 0.5
+        return torch.cat((x0, x1, x2), 1)
+
+    def forward(self, x: Tensor) -> Tensor | GoogLeNetOutputs:
+        check_input(x, in_channels=self.in_channels, min_size=self.min_input_size, model="GoogLeNet",
+                    small_input_hint=not self.small_input)
+        if self.transform_input:
+            x = self._transform_input(x)
+        with_aux = self.training and self.aux_logits
+        aux: dict[str, Tensor] = {}
+        for name in self._trunk:
+            x = getattr(self, name)(x)
+            if with_aux and name in AUX_TAPS:
+                aux[AUX_TAPS[name]] = getattr(self, AUX_TAPS[name])(x)
+        x = torch.flatten(self.avgpool(x), 1)
+        x = self.fc(self.dropout(x))
+        if with_aux:
+            return GoogLeNetOutputs(x, aux["aux1"], aux["aux2"])
+        return x
+
+
+_PAPER = "Szegedy et al., Going deeper with convolutions, CVPR 2015"
+
+
+@register_model(
+    "googlenet", family="inception", paper=_PAPER, year=2014, input_size=224,
+    params=6_998_552, macs=1.58, top1=None, top5=89.93,
+    accuracy_source="paper Table 2/3: 1 model, 1 crop, 10.07% top-5 error (ILSVRC 2014 val)",
+    description="GoogLeNet exactly as Table 1: 5x5 branches, LRN, aux classifiers on 4a/4d, no BN",
+)
+def googlenet(**kwargs: Any) -> GoogLeNet:
+    """GoogLeNet as published (Table 1, section 5). See :class:`GoogLeNet` for the options."""
+    return GoogLeNet(**kwargs)
+
+
+TORCHVISION_GOOGLENET_KWARGS: dict[str, Any] = dict(
+    batch_norm=True, lrn=False, kernel3=3, maxpool4_kernel=2, dropout=0.2, aux_dropout=0.7
+)
+
+
+@register_model(
+    "googlenet_torchvision", family="inception", paper=_PAPER + " (torchvision's variant)", year=2014,
+    input_size=224, params=6_624_904, macs=1.50, top1=69.778, top5=89.530,
+    accuracy_source="torchvision GoogLeNet_Weights.IMAGENET1K_V1 (ImageNet val, 1 crop)",
+    description="torchvision-compatible GoogLeNet: BN, 3x3 in the '5x5' branch; loads torchvision weights",
+)
+def googlenet_torchvision(**kwargs: Any) -> GoogLeNet:
+    """GoogLeNet with torchvision's state_dict layout and numerics (batch norm, 3x3 "5x5" branch)."""
+    return GoogLeNet(**{**TORCHVISION_GOOGLENET_KWARGS, **kwargs})
+
+
+def load_torchvision_weights(model: nn.Module, path: str | Path, *, strict: bool | None = None) -> nn.Module:
+    """Load a torchvision weights file (e.g. ``googlenet-1378be20.pth``) from ``path``; never downloads.
+
+    Loaded with ``weights_only=True``, so no code in the file is run. torchvision's released GoogLeNet
+    file has no auxiliary-head weights, so with ``strict=None`` the aux heads may be missing from it.
+    Works for any of our torchvision-compatible models (same keys and shapes).
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise DataError(f"weights file {str(path)!r} not found; pass the path of a torchvision .pth file")
+    try:
+        state = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as exc:  # corrupt, truncated, or a pickle with code in it
+        raise DataError(f"cannot read weights from {str(path)!r} ({exc.__class__.__name__}); "
+                        "is it a torchvision state_dict .pth file?") from None
+    if not isinstance(state, dict):
+        raise DataError(f"{str(path)!r} holds a {type(state).__name__}, not a state_dict")
+    own = model.state_dict()
+    missing = [k for k in own if k not in state]
+    unexpected = [k for k in state if k not in own]
+    aux_only = all(k.startswith(("aux1.", "aux2.", "AuxLogits.")) for k in missing)
+    if unexpected or (missing and (strict or not aux_only)):
+        raise DataError(
+            f"{str(path)!r} does not fit {type(model).__name__}: {len(missing)} missing keys "
+            f"(e.g. {missing[:2]}), {len(unexpected)} unexpected (e.g. {unexpected[:2]}); "
+            "build the torchvision-compatible model (e.g. googlenet_torchvision) with the same num_classes"
+        )
+    for key, value in state.items():
+        if own[key].shape != value.shape:
+            raise DataError(f"{str(path)!r}: {key} has shape {tuple(value.shape)}, model expects "
+                            f"{tuple(own[key].shape)}; build the model with the file's num_classes")
+    model.load_state_dict(state, strict=False)
+    return model
