@@ -91,20 +91,24 @@ class BNInception(nn.Module):
         separable_conv1: the paper's depthwise-separable first convolution (depth multiplier 8).
         dropout: before the final linear layer (GoogLeNet's 0.4; the paper reduces or removes it for
             its fastest variants, section 4.2.1).
+        aux_logits: accepted for a uniform interface (the CLI's ``--no-aux``); only False is valid.
     """
 
     def __init__(
         self, num_classes: int = 1000, in_channels: int = 3, *, width: float = 1.0, small_input: bool = False,
-        separable_conv1: bool = True, dropout: float = 0.4, bn_eps: float = 1e-5,
+        separable_conv1: bool = True, dropout: float = 0.4, bn_eps: float = 1e-5, aux_logits: bool = False,
     ) -> None:
         super().__init__()
         check_width(width)
+        if aux_logits:
+            raise UserError("BN-Inception has no auxiliary classifier in the paper's Figure 5; build it with "
+                            "aux_logits=False (CLI: --no-aux) or leave the option out")
         if num_classes < 1:
             raise UserError(f"num_classes must be at least 1, got {num_classes}; use e.g. num_classes=10")
         if not 0.0 <= dropout < 1.0:
             raise UserError(f"dropout must be in [0, 1), got {dropout}; use e.g. dropout=0.4")
         self.in_channels, self.small_input = in_channels, small_input
-        self.min_input_size = 4 if small_input else 20
+        self.min_input_size = 2 if small_input else 7
         c = lambda n: scale_channels(n, width)  # noqa: E731
         # Stem: Figure 5's rows "convolution* 7x7/2", "max pool 3x3/2", "convolution 3x3/1" (with its
         # 1x1 reduce of 64), "max pool 3x3/2".

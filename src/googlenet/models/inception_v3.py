@@ -164,7 +164,7 @@ class InceptionV3(nn.Module):
             raise UserError(f"dropout must be in [0, 1), got {dropout}; use e.g. dropout=0.5")
         self.in_channels, self.aux_logits, self.transform_input = in_channels, aux_logits, transform_input
         self.small_input = small_input
-        self.min_input_size = 12 if small_input else 75
+        self.min_input_size = 13 if small_input else 75
         stem = small_input_steps(STEM, SMALL_INPUT_DOWNSAMPLE) if small_input else STEM
         layers, channels = build_layers(in_channels, stem + TRUNK[:8], width=width)
         for name, module in layers.items():

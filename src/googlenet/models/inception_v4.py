@@ -227,7 +227,7 @@ class InceptionV4Net(nn.Module):
         self, stem: Sequence, stages: Sequence[Stage], *, name: str, small_input_downsample: str,
         num_classes: int = 1000, in_channels: int = 3, width: float = 1.0, small_input: bool = False,
         head_conv: int | None = None, dropout: float = 0.2, aux_logits: bool = False,
-        min_input_size: tuple[int, int] = (75, 9),
+        min_input_size: tuple[int, int] = (75, 13),
     ) -> None:
         super().__init__()
         check_width(width)
@@ -368,6 +368,7 @@ def load_timm_state_dict(model: nn.Module, state: Mapping[str, Tensor], model_na
     for key, value in mapped.items():
         if own[key].shape != value.shape:
             raise DataError(f"{key} has shape {tuple(value.shape)} in the timm state_dict, the model expects "
-                            f"{tuple(own[key].shape)}; build the model with the checkpoint's num_classes")
+                            f"{tuple(own[key].shape)}; build {model_name} with default width and the "
+                            "checkpoint's num_classes")
     model.load_state_dict(mapped)
     return model
