@@ -156,6 +156,19 @@ def test_inception_v3_matches_torchvision(aux):
         torch.testing.assert_close(got.aux, expected.aux_logits, atol=1e-5, rtol=0)
 
 
+def test_inception_v3_loads_a_torchvision_weights_file(tmp_path):
+    from googlenet.models.googlenet import load_torchvision_weights
+
+    reference = torchvision.models.inception_v3(weights=None, aux_logits=False, init_weights=False)
+    torch.save(reference.state_dict(), tmp_path / "inception_v3.pth")
+    ours = load_torchvision_weights(googlenet.create_model("inception_v3", init_weights=False),
+                                    tmp_path / "inception_v3.pth")  # a file without aux weights loads too
+    torch.testing.assert_close(ours.Mixed_7c.branch3x3dbl_3b.conv.weight,
+                               reference.Mixed_7c.branch3x3dbl_3b.conv.weight, atol=0, rtol=0)
+    with pytest.raises(googlenet.DataError, match="does not fit"):
+        load_torchvision_weights(googlenet.create_model("inception_v4", width=0.125), tmp_path / "inception_v3.pth")
+
+
 @pytest.mark.parametrize("name", ["inception_v4", "inception_resnet_v2"])
 def test_timm_state_dict_loads_with_equal_outputs(name):
     timm = pytest.importorskip("timm")

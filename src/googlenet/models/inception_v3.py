@@ -145,7 +145,7 @@ class InceptionV3(nn.Module):
         in_channels: image channels.
         aux_logits: build the auxiliary classifier (``AuxLogits``); in training mode the model then
             returns :class:`InceptionOutputs` ``(main, aux)``, in eval mode the main logits.
-        dropout: before the final linear layer (torchvision 0.5; the paper's Figure... uses 0.8 keep in v4).
+        dropout: before the final linear layer (torchvision's 0.5; the paper does not state one).
         width: multiplies every channel count (1.0 is the paper's network).
         small_input: the stem's stride-2 rows become stride 1 (except ``maxpool1``) so 28x28 / 32x32
             images reach Mixed_5b at 14x14 / 16x16; parameters unchanged (:func:`small_input_steps`).
