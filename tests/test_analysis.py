@@ -117,3 +117,9 @@ def test_cli_bad_input_is_one_line_with_exit_2(run_cli, argv, message):
     assert code == 2
     assert err.startswith("googlenet: error: ") and message in err
     assert len(err.strip().splitlines()) == 1 and "Traceback" not in err
+
+
+def test_connections_count_one_image():
+    # conv1 of the paper's GoogLeNet: (147 multiply-adds + 1 bias) per output element, 112x112x64 outputs.
+    rows = {r.name: r for r in summary("googlenet", aux_logits=False).rows}
+    assert rows["conv1"].connections == 112 * 112 * 64 * (147 + 1)

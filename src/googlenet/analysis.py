@@ -111,15 +111,16 @@ def _type_name(module: nn.Module) -> str:
 
 
 def _leaf_connections(module: nn.Module, output: Tensor) -> int:
-    """Multiply-adds plus one per biased output element, per image (LeNet-5's 'connections')."""
-    per_image = output[0].numel()
+    """Multiply-adds plus one per biased output element, for the whole batch (LeNet-5's 'connections');
+    :func:`summary` divides by the batch size, as it does for multiply-adds."""
+    elements = output.numel()
     if isinstance(module, nn.Conv2d):
         fan_in = module.in_channels // module.groups * module.kernel_size[0] * module.kernel_size[1]
     elif isinstance(module, nn.Linear):
         fan_in = module.in_features
     else:
         return 0
-    return per_image * fan_in + (per_image if module.bias is not None else 0)
+    return elements * fan_in + (elements if module.bias is not None else 0)
 
 
 def summary(
