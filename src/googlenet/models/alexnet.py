@@ -102,7 +102,8 @@ _ZFNET = "Zeiler, Fergus, Visualizing and understanding convolutional networks, 
 
 
 @register_model(
-    "alexnet", family="alexnet", paper=_ALEXNET, year=2012, input_size=227, params=60_965_224, macs=1.135,
+    # macs: Sze et al., Efficient processing of deep neural networks, Proc. IEEE 2017, Table III: 724M
+    "alexnet", family="alexnet", paper=_ALEXNET, year=2012, input_size=227, params=60_965_224, macs=0.724,
     top1=59.3, top5=81.8,
     accuracy_source="paper Table 2: 1 CNN, 40.7% top-1 / 18.2% top-5 error (ILSVRC-2012 val)",
     description="AlexNet as the paper: 227x227, LRN, groups=2 (two-GPU split), overlapping pooling, dropout",
@@ -124,7 +125,7 @@ def alexnet_torchvision(**kwargs: Any) -> AlexNet:
 
 
 @register_model(
-    "zfnet", family="alexnet", paper=_ZFNET, year=2013, input_size=224, params=62_357_608, macs=1.15,
+    "zfnet", family="alexnet", paper=_ZFNET, year=2013, input_size=224, params=62_357_608, macs=None,
     top1=61.6, top5=83.5,
     accuracy_source="ZF paper Table 2: 1 convnet as per Fig. 3, 38.4% top-1 / 16.5% top-5 error (ILSVRC-2012 val)",
     description="ZFNet (Figure 3): 7x7/2 conv1, 5x5/2 conv2, dense conv3-5, contrast normalization",

@@ -75,7 +75,7 @@ _PAPER = "Lin, Chen, Yan, Network in network, ICLR 2014"
 
 
 @register_model(
-    "nin_cifar", family="nin", paper=_PAPER, year=2013, input_size=32, params=966_986, macs=0.222,
+    "nin_cifar", family="nin", paper=_PAPER, year=2013, input_size=32, params=966_986, macs=None,
     top1=89.59, top5=None, dataset="CIFAR-10",
     accuracy_source="paper Table 1: NIN + Dropout, 10.41% test error (CIFAR-10, no augmentation)",
     description="NiN for CIFAR-10 (section 4.2): 3 mlpconv layers, global average pooling",
@@ -88,7 +88,7 @@ def nin_cifar(**kwargs: Any) -> NiN:
 
 @register_model(
     "nin", family="nin", paper=_PAPER + " (authors' ImageNet model)", year=2014, input_size=224,
-    params=7_595_176, macs=1.11, top1=59.36, top5=None,
+    params=7_595_176, macs=None, top1=59.36, top5=None,
     accuracy_source="authors' Caffe Model Zoo NIN-ImageNet release: 59.36% top-1 (ILSVRC-2012 val, center crop)",
     description="NiN for ImageNet: 4 mlpconv layers (AlexNet widths), global average pooling, 30 MB",
     default_kwargs={"num_classes": 1000},
