@@ -3,5 +3,5 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh
-.venv/bin/python -m ruff check src tests benchmarks
+.venv/bin/python -m ruff check .
 exec .venv/bin/python -m pytest -q "$@"

@@ -1,0 +1,405 @@
+"""Per-layer analysis measured from the real modules, and the papers' cost arithmetic.
+
+:func:`summary` runs one forward pass through a copy of the model with forward hooks (output shapes,
+connections) under :class:`torch.utils.flop_counter.FlopCounterMode` (multiply-adds), so every number
+comes from the layers that actually run: nothing is typed in by hand. Multiply-adds count the
+convolutions and matrix products (FlopCounterMode counts 2 FLOPs per multiply-add); pooling,
+normalization and activations are not counted, as in the papers.
+
+:func:`table1` arranges GoogLeNet's summary in the layout of the paper's Table 1, beside the paper's
+printed params and ops. :func:`cost_comparisons` reproduces the arithmetic behind the 1x1 bottleneck
+(GoogLeNet section 4) and the factorizations of Inception-v3 (Rethinking..., sections 3.1-3.2).
+"""
+
+from __future__ import annotations
+
+import copy
+import warnings
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+import torch
+from torch import Tensor, nn
+from torch.utils.flop_counter import FlopCounterMode
+
+from .errors import UserError
+
+# Containers that are only plumbing: the summary looks inside them instead of giving them a row.
+_TRANSPARENT = (nn.ModuleList, nn.ModuleDict)
+
+
+@dataclass
+class LayerRow:
+    name: str
+    type: str
+    kernel: str  # "7x7/2" for a conv or pool, "" otherwise
+    output_shape: tuple[int, ...] | None  # per image (C, H, W) or (features,); None if it never ran
+    params: int
+    macs: int  # multiply-adds per image
+    connections: int  # LeNet-5's measure: multiply-adds plus one per biased output element
+    auxiliary: bool = False  # an auxiliary classifier (runs only in training)
+
+    def as_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+@dataclass
+class ModelSummary:
+    model: str
+    input_size: tuple[int, ...]  # (C, H, W)
+    rows: list[LayerRow]
+    params: int  # every parameter of the model
+    trainable_params: int
+    macs: int  # multiply-adds per image of the inference path (auxiliary heads excluded)
+    aux_params: int = 0
+    aux_macs: int = 0
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def params_without_aux(self) -> int:
+        return self.params - self.aux_params
+
+    def as_dict(self) -> dict[str, Any]:
+        data = asdict(self)
+        data["params_without_aux"] = self.params_without_aux
+        return data
+
+
+def _row_modules(module: nn.Module, prefix: str = "", depth: int = 1) -> list[tuple[str, nn.Module]]:
+    """The modules that get a row: children of the root, looking through plain containers.
+
+    Exactly-``nn.Sequential`` containers (like torchvision's ``features``) are expanded too; subclasses
+    of Sequential (such as :class:`~googlenet.models.layers.ConvBlock`) are layers and keep one row.
+    ``depth`` > 1 expands every module that many levels.
+    """
+    rows: list[tuple[str, nn.Module]] = []
+    for name, child in module.named_children():
+        full = f"{prefix}{name}"
+        plain_container = isinstance(child, _TRANSPARENT) or type(child) is nn.Sequential
+        if (plain_container or depth > 1) and any(True for _ in child.children()):
+            rows.extend(_row_modules(child, full + ".", depth - 1 if not plain_container else depth))
+        else:
+            rows.append((full, child))
+    return rows
+
+
+def _kernel_text(module: nn.Module) -> str:
+    """'7x7/2' for a convolution or pooling layer (or a conv-bn-relu block); '' for composite modules."""
+    candidates = [module]
+    if isinstance(module, nn.Sequential) and len(module) and isinstance(module[0], (nn.Conv2d, nn.ConvTranspose2d)):
+        candidates.append(module[0])
+    for m in candidates:
+        if isinstance(m, (nn.Conv2d, nn.MaxPool2d, nn.AvgPool2d, nn.ConvTranspose2d)):
+            k = m.kernel_size if isinstance(m.kernel_size, tuple) else (m.kernel_size, m.kernel_size)
+            s = m.stride if isinstance(m.stride, tuple) else (m.stride, m.stride)
+            stride = s[0] if s[0] == s[1] else f"{s[0]}x{s[1]}"
+            return f"{k[0]}x{k[1]}/{stride}"
+        if isinstance(m, (nn.AdaptiveAvgPool2d, nn.AdaptiveMaxPool2d)):
+            return "global"
+    return ""
+
+
+def _type_name(module: nn.Module) -> str:
+    names = {
+        "ConvBlock": "convolution", "Conv2d": "convolution", "MaxPool2d": "max pool", "AvgPool2d": "avg pool",
+        "AdaptiveAvgPool2d": "avg pool", "LocalResponseNorm": "LRN", "Linear": "linear", "Dropout": "dropout",
+        "InceptionModule": "inception", "BatchNorm2d": "batch norm", "ReLU": "relu", "Identity": "identity",
+        "AuxClassifier": "aux classifier",
+    }
+    return names.get(type(module).__name__, type(module).__name__)
+
+
+def _leaf_connections(module: nn.Module, output: Tensor) -> int:
+    """Multiply-adds plus one per biased output element, per image (LeNet-5's 'connections')."""
+    per_image = output[0].numel()
+    if isinstance(module, nn.Conv2d):
+        fan_in = module.in_channels // module.groups * module.kernel_size[0] * module.kernel_size[1]
+    elif isinstance(module, nn.Linear):
+        fan_in = module.in_features
+    else:
+        return 0
+    return per_image * fan_in + (per_image if module.bias is not None else 0)
+
+
+def summary(
+    model: nn.Module | str,
+    input_size: int | Sequence[int] | None = None,
+    *,
+    depth: int = 1,
+    name: str | None = None,
+    **model_kwargs: Any,
+) -> ModelSummary:
+    """Per-layer output shape, parameters, multiply-adds and connections, measured from ``model``.
+
+    Args:
+        model: a module, or a registry name (built with ``model_kwargs``).
+        input_size: image side ``224``, ``(H, W)`` or ``(C, H, W)``; default the model's native size.
+        depth: 1 gives one row per top-level layer (Table 1's granularity); larger expands further.
+
+    The model is copied and run in training mode (so auxiliary classifiers are measured too) on a batch
+    of two under ``torch.no_grad``; the original is untouched.
+    """
+    from .registry import create_model, model_info
+
+    if isinstance(model, str):
+        info = model_info(model)
+        name = name or model
+        if input_size is None:
+            input_size = 32 if model_kwargs.get("small_input") else info.input_size
+        model = create_model(model, **model_kwargs)
+    name = name or type(model).__name__
+    channels = getattr(model, "in_channels", 3)
+    if input_size is None:
+        raise UserError("input_size is required for a model that is not in the registry, e.g. input_size=224")
+    size = (input_size,) if isinstance(input_size, int) else tuple(input_size)
+    if len(size) == 1:
+        size = (channels, size[0], size[0])
+    elif len(size) == 2:
+        size = (channels, *size)
+    if len(size) != 3 or min(size) < 1:
+        raise UserError(f"input_size must be N, (H, W) or (C, H, W) with positive values, got {input_size}")
+
+    work = copy.deepcopy(model).train()
+    rows_modules = _row_modules(work, depth=depth)
+    row_of: dict[int, int] = {}
+    for index, (_, module) in enumerate(rows_modules):
+        for sub in module.modules():
+            row_of.setdefault(id(sub), index)
+    shapes: dict[int, tuple[int, ...]] = {}
+    connections = [0] * len(rows_modules)
+    custom = {id(m) for _, m in rows_modules for m in m.modules() if hasattr(m, "connections")}
+    hooks = []
+
+    def record_shape(index: int):
+        def hook(module: nn.Module, inputs: tuple, output: Any) -> None:
+            if isinstance(output, Tensor):
+                shapes[index] = tuple(output.shape[1:])
+            elif isinstance(output, tuple) and output and isinstance(output[0], Tensor):
+                shapes[index] = tuple(output[0].shape[1:])
+        return hook
+
+    def record_connections(module: nn.Module, inputs: tuple, output: Any) -> None:
+        index = row_of.get(id(module))
+        if index is None or not isinstance(output, Tensor):
+            return
+        if id(module) in custom:
+            connections[index] += int(module.connections(inputs, output))
+        elif not _inside_custom(module):
+            connections[index] += _leaf_connections(module, output)
+
+    custom_children = {id(sub) for _, m in rows_modules for c in m.modules() if id(c) in custom
+                       for sub in c.modules() if sub is not c}
+
+    def _inside_custom(module: nn.Module) -> bool:
+        return id(module) in custom_children
+
+    for index, (_, module) in enumerate(rows_modules):
+        hooks.append(module.register_forward_hook(record_shape(index)))
+        for sub in module.modules():
+            if id(sub) in custom or isinstance(sub, (nn.Conv2d, nn.Linear)):
+                hooks.append(sub.register_forward_hook(record_connections))
+
+    batch = 2  # batch norm in training mode needs more than one value per channel
+    x = torch.randn(batch, *size)
+    try:
+        with torch.no_grad(), FlopCounterMode(display=False) as counter:
+            work(x)
+    except RuntimeError as exc:
+        raise UserError(f"{name} cannot run on a {size} input ({str(exc).splitlines()[0]}); "
+                        "choose another --input-size") from None
+    finally:
+        for hook in hooks:
+            hook.remove()
+    flops = counter.get_flop_counts()
+    root = type(work).__name__
+
+    rows = []
+    for index, (row_name, module) in enumerate(rows_modules):
+        module_flops = sum(flops.get(f"{root}.{row_name}", {}).values())
+        rows.append(LayerRow(
+            name=row_name,
+            type=_type_name(module),
+            kernel=_kernel_text(module),
+            output_shape=shapes.get(index),
+            params=sum(p.numel() for p in module.parameters()),
+            macs=int(module_flops // 2 // batch),
+            connections=connections[index] // batch,
+            auxiliary=row_name.split(".")[0] in ("aux1", "aux2", "AuxLogits", "aux"),
+        ))
+    aux_rows = [r for r in rows if r.auxiliary]
+    total_flops = sum(flops.get("Global", {}).values())
+    params = sum(p.numel() for p in model.parameters())
+    return ModelSummary(
+        model=name,
+        input_size=size,
+        rows=rows,
+        params=params,
+        trainable_params=sum(p.numel() for p in model.parameters() if p.requires_grad),
+        macs=int(total_flops // 2 // batch) - sum(r.macs for r in aux_rows),
+        aux_params=sum(r.params for r in aux_rows),
+        aux_macs=sum(r.macs for r in aux_rows),
+    )
+
+
+# --- Table 1 ---------------------------------------------------------------------------------------
+
+# How Table 1 groups GoogLeNet's layers: its "convolution 3x3/1" row (depth 2) is our 1x1 reduce conv2
+# together with the 3x3 conv3; LRN layers and dropout have no params or ops and are folded away.
+_TABLE_1_GROUPS: list[tuple[str, list[str], int]] = [
+    ("convolution", ["conv1"], 1),
+    ("max pool", ["maxpool1"], 0),
+    ("convolution", ["conv2", "conv3"], 2),
+    ("max pool", ["maxpool2"], 0),
+    ("inception (3a)", ["inception3a"], 2),
+    ("inception (3b)", ["inception3b"], 2),
+    ("max pool", ["maxpool3"], 0),
+    ("inception (4a)", ["inception4a"], 2),
+    ("inception (4b)", ["inception4b"], 2),
+    ("inception (4c)", ["inception4c"], 2),
+    ("inception (4d)", ["inception4d"], 2),
+    ("inception (4e)", ["inception4e"], 2),
+    ("max pool", ["maxpool4"], 0),
+    ("inception (5a)", ["inception5a"], 2),
+    ("inception (5b)", ["inception5b"], 2),
+    ("avg pool", ["avgpool"], 0),
+    ("dropout", ["dropout"], 0),
+    ("linear", ["fc"], 1),
+]
+
+
+def table1(model_summary: ModelSummary, model: nn.Module, *, tolerance: float = 0.05) -> list[dict[str, Any]]:
+    """GoogLeNet's summary in the paper's Table 1 layout, with the printed params/ops beside it.
+
+    ``differs`` marks rows where a measured value is more than ``tolerance`` away from the printed one.
+    """
+    from .models.googlenet import TABLE_1_PRINTED
+
+    by_name = {r.name: r for r in model_summary.rows}
+    table = []
+    for label, names, depth in _TABLE_1_GROUPS:
+        members = [by_name[n] for n in names if n in by_name]
+        if not members:
+            continue
+        last = members[-1]
+        module = model.get_submodule(names[-1])
+        spec = getattr(module, "spec", None)
+        kernel = members[0].kernel if label != "convolution" or len(names) == 1 else members[-1].kernel
+        row: dict[str, Any] = {
+            "type": label,
+            "patch size/stride": "" if spec is not None else kernel,
+            "output size": "x".join(map(str, (*last.output_shape[1:], last.output_shape[0])))
+            if last.output_shape and len(last.output_shape) == 3 else
+            ("1x1x" + str(last.output_shape[0]) if last.output_shape else "-"),
+            "depth": depth,
+            "#1x1": spec.n1x1 if spec else None,
+            "#3x3 reduce": spec.n3x3_reduce if spec else (members[0].output_shape[0] if len(names) == 2 else None),
+            "#3x3": spec.n3x3 if spec else (last.output_shape[0] if len(names) == 2 else None),
+            "#5x5 reduce": spec.n5x5_reduce if spec else None,
+            "#5x5": spec.n5x5 if spec else None,
+            "pool proj": spec.pool_proj if spec else None,
+            "params": sum(m.params for m in members),
+            "ops": sum(m.macs for m in members),
+        }
+        printed = TABLE_1_PRINTED.get("conv3" if names == ["conv2", "conv3"] else names[0])
+        row["paper params"], row["paper ops"] = printed if printed else (None, None)
+        row["differs"] = bool(printed) and any(
+            abs(measured - paper) > tolerance * paper for measured, paper in ((row["params"], printed[0]),
+                                                                            (row["ops"], printed[1]))
+        )
+        table.append(row)
+    return table
+
+
+# --- cost arithmetic -------------------------------------------------------------------------------
+
+def measure_macs(module: nn.Module, input_shape: Sequence[int]) -> int:
+    """Multiply-adds of one forward pass of ``module`` on one input of ``input_shape`` (C, H, W)."""
+    with torch.no_grad(), FlopCounterMode(display=False) as counter, warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # padding="same" with a 2x2 kernel warns about a padded copy
+        module(torch.zeros(1, *input_shape))
+    return counter.get_total_flops() // 2
+
+
+def _conv(cin: int, cout: int, kernel: int | tuple[int, int]) -> nn.Conv2d:
+    k = kernel if isinstance(kernel, tuple) else (kernel, kernel)
+    return nn.Conv2d(cin, cout, k, padding="same", bias=False)
+
+
+@dataclass
+class CostComparison:
+    name: str
+    source: str
+    grid: int
+    baseline: str
+    baseline_macs: int
+    alternative: str
+    alternative_parts: list[tuple[str, int]]
+    paper_saving: str
+
+    @property
+    def alternative_macs(self) -> int:
+        return sum(m for _, m in self.alternative_parts)
+
+    @property
+    def saving(self) -> float:
+        """Fraction of the baseline's multiply-adds the alternative saves."""
+        return 1.0 - self.alternative_macs / self.baseline_macs
+
+    def as_dict(self) -> dict[str, Any]:
+        data = asdict(self)
+        data.update(alternative_macs=self.alternative_macs, saving=self.saving)
+        return data
+
+
+def bottleneck_cost(in_channels: int = 480, out_channels: int = 48, reduce: int = 16, grid: int = 14) -> CostComparison:
+    """GoogLeNet section 4: a 5x5 conv straight from ``in_channels`` vs a 1x1 reduction to ``reduce`` first.
+
+    The defaults are inception 4a's 5x5 branch on 3b's 480-channel 14x14 output: 112.9M vs 1.5M + 3.8M.
+    """
+    for value, what in ((in_channels, "in"), (out_channels, "out"), (reduce, "reduce"), (grid, "size")):
+        if value < 1:
+            raise UserError(f"--{what} must be a positive integer, got {value}")
+    shape = (in_channels, grid, grid)
+    return CostComparison(
+        name="bottleneck",
+        source="GoogLeNet section 4 (1x1 convolutions as dimension reduction)",
+        grid=grid,
+        baseline=f"5x5 conv {in_channels}->{out_channels}",
+        baseline_macs=measure_macs(_conv(in_channels, out_channels, 5), shape),
+        alternative=f"1x1 conv {in_channels}->{reduce}, then 5x5 conv {reduce}->{out_channels}",
+        alternative_parts=[
+            (f"1x1 {in_channels}->{reduce}", measure_macs(_conv(in_channels, reduce, 1), shape)),
+            (f"5x5 {reduce}->{out_channels}", measure_macs(_conv(reduce, out_channels, 5), (reduce, grid, grid))),
+        ],
+        paper_saving="112.9M vs 1.5M + 3.8M = 5.3M",
+    )
+
+
+def factorization_costs(channels: int = 64, grid: int = 35) -> list[CostComparison]:
+    """Rethinking the Inception Architecture, sections 3.1-3.2: the factorized convolutions' savings.
+
+    Each compares equal input, output and intermediate widths, so the saving is a ratio of kernel
+    areas: 2x(3x3)/5x5 = 18/25 (28% fewer), (1x3 + 3x1)/3x3 = 6/9 (33%), 2x(2x2)/3x3 = 8/9 (11%).
+    """
+    shape = (channels, grid, grid)
+    c = channels
+
+    def parts(*kernels: tuple[int, int]) -> list[tuple[str, int]]:
+        return [(f"{k[0]}x{k[1]} {c}->{c}", measure_macs(_conv(c, c, k), shape)) for k in kernels]
+
+    return [
+        CostComparison("5x5 -> two 3x3", "Rethinking..., section 3.1, Figure 1", grid,
+                       f"5x5 conv {c}->{c}", measure_macs(_conv(c, c, 5), shape),
+                       "3x3 then 3x3", parts((3, 3), (3, 3)), "28% fewer"),
+        CostComparison("3x3 -> 1x3 + 3x1", "Rethinking..., section 3.2, Figure 3", grid,
+                       f"3x3 conv {c}->{c}", measure_macs(_conv(c, c, 3), shape),
+                       "1x3 then 3x1", parts((1, 3), (3, 1)), "33% fewer"),
+        CostComparison("3x3 -> two 2x2", "Rethinking..., section 3.2", grid,
+                       f"3x3 conv {c}->{c}", measure_macs(_conv(c, c, 3), shape),
+                       "2x2 then 2x2", parts((2, 2), (2, 2)), "11% fewer"),
+    ]
+
+
+def cost_comparisons(**bottleneck: int) -> list[CostComparison]:
+    return [bottleneck_cost(**bottleneck), *factorization_costs()]
