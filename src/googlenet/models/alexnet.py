@@ -47,6 +47,8 @@ class AlexNet(nn.Module):
 
     Args:
         table: the convolution rows (see :mod:`googlenet.models._cnn`).
+        paper_init: section 5's initialisation (N(0, 0.01) weights, biases 1 in conv2/4/5 and fc6/7);
+            otherwise PyTorch's default.
         dropout_first: torchvision's classifier order (dropout before each hidden FC) instead of the
             paper's (after each hidden FC's ReLU). The same in eval mode; different state_dict indices.
     """
@@ -109,8 +111,9 @@ _ZFNET = "Zeiler, Fergus, Visualizing and understanding convolutional networks, 
     description="AlexNet as the paper: 227x227, LRN, groups=2 (two-GPU split), overlapping pooling, dropout",
 )
 def alexnet(**kwargs: Any) -> AlexNet:
-    """AlexNet as NIPS 2012 (section 3, Figure 2)."""
-    return AlexNet(ALEXNET_2012, paper_init=True, **kwargs)
+    """AlexNet as NIPS 2012 (section 3, Figure 2). ``paper_init=False``: PyTorch's default initialisation
+    instead of section 5's (whose N(0, 0.01) weights and unit biases need the paper's long schedule)."""
+    return AlexNet(ALEXNET_2012, **{"paper_init": True, **kwargs})
 
 
 @register_model(
@@ -132,4 +135,4 @@ def alexnet_torchvision(**kwargs: Any) -> AlexNet:
 )
 def zfnet(**kwargs: Any) -> AlexNet:
     """ZFNet as Figure 3 of Zeiler and Fergus."""
-    return AlexNet(ZFNET_2013, ceil_mode=True, paper_init=True, name="ZFNet", native_size=224, **kwargs)
+    return AlexNet(ZFNET_2013, ceil_mode=True, name="ZFNet", native_size=224, **{"paper_init": True, **kwargs})

@@ -135,7 +135,8 @@ class Subsampling(nn.Module):
         return summed * self.weight.view(1, -1, 1, 1) + self.bias.view(1, -1, 1, 1)
 
     def connections(self, inputs: Sequence[Tensor], output: Tensor) -> int:
-        return output[0].numel() * (self.kernel_size**2 + 1)
+        # for the whole batch, like every forward hook of googlenet.summary (it divides by the batch)
+        return output.numel() * (self.kernel_size**2 + 1)
 
     def extra_repr(self) -> str:
         return f"{self.weight.numel()}, kernel_size={self.kernel_size}, stride={self.kernel_size}"
@@ -178,9 +179,10 @@ class PartialConv2d(nn.Module):
         return torch.cat(outputs, 1).index_select(1, self.order) + self.bias.view(1, -1, 1, 1)
 
     def connections(self, inputs: Sequence[Tensor], output: Tensor) -> int:
-        # every weight and bias is used once per output position (weight sharing, section II.A)
+        # every weight and bias is used once per output position (weight sharing, section II.A);
+        # for the whole batch, like every forward hook of googlenet.summary (it divides by the batch)
         per_position = sum(w.numel() for w in self.weights) + self.bias.numel()
-        return per_position * output.shape[-1] * output.shape[-2]
+        return per_position * output.shape[0] * output.shape[-1] * output.shape[-2]
 
     def extra_repr(self) -> str:
         return f"{self.in_channels}, {self.out_channels}, kernel_size={self.kernel_size}, table=Table I"
@@ -198,7 +200,7 @@ class EuclideanRBF(nn.Module):
         return -(x.unsqueeze(1) - self.centres).pow(2).sum(-1)
 
     def connections(self, inputs: Sequence[Tensor], output: Tensor) -> int:
-        return self.centres.numel()
+        return self.centres.numel() * output.shape[0]  # 84 per unit, whole batch
 
     def extra_repr(self) -> str:
         return f"in_features={self.centres.shape[1]}, out_features={self.centres.shape[0]}, fixed centres"
