@@ -272,8 +272,14 @@ def test_enet_shapes_parameters_and_table():
 def test_enet_unpools_with_the_encoders_indices():
     model = googlenet.create_model("enet", num_classes=2).eval()
     seen = {}
-    model.bottleneck4_0.unpool.register_forward_hook(lambda m, inp, out: seen.setdefault("indices", inp[1]))
-    model.bottleneck2_0.pool.register_forward_hook(lambda m, inp, out: seen.setdefault("pooled", out[1]))
+
+    def keep(key, get):
+        def hook(module, inputs, output):
+            seen[key] = get(inputs, output)  # returns None: the output is left alone
+        return hook
+
+    model.bottleneck4_0.unpool.register_forward_hook(keep("indices", lambda inp, out: inp[1]))
+    model.bottleneck2_0.pool.register_forward_hook(keep("pooled", lambda inp, out: out[1]))
     with torch.no_grad():
         model(torch.randn(1, 3, 32, 32))
     assert torch.equal(seen["indices"], seen["pooled"])
@@ -294,11 +300,13 @@ def test_small_input_builds_for_28_and_32(name):
         assert rgb(torch.randn(2, 3, 32, 32)).shape == (2, 7)
 
 
-@pytest.mark.parametrize("name", ["alexnet", "vgg11", "resnet18", "squeezenet1_1", "nin", "lenet5_modern"])
-def test_wrong_channels_names_the_fix(name):
+@pytest.mark.parametrize(("name", "size", "channels"),
+                         [("alexnet", 227, 1), ("vgg11", 224, 1), ("resnet18", 224, 1), ("squeezenet1_1", 224, 1),
+                          ("nin", 224, 1), ("lenet5_modern", 32, 3), ("enet", 64, 1)])
+def test_wrong_channels_names_the_fix(name, size, channels):
     model = on_meta(name)
-    with pytest.raises(googlenet.UserError, match="in_channels=1"):
-        model(torch.empty(1, 1, 224, 224, device="meta"))
+    with pytest.raises(googlenet.UserError, match=f"in_channels={channels}"):
+        model(torch.empty(1, channels, size, size, device="meta"))
 
 
 @pytest.mark.parametrize("name", ["alexnet", "vgg16", "resnet50", "squeezenet1_0"])
