@@ -101,11 +101,25 @@ def measure(name: str, *, input_size: int | None = None, device: str = "meta") -
     return _inference_params(model, called), total, counter.get_total_flops() // 2, in_channels
 
 
-def throughput(name: str, *, batch_size: int = 8, seconds: float = 2.0, input_size: int | None = None) -> float:
-    """CPU images per second of model ``name`` in eval mode at its native input, measured now."""
+def throughput(name: str, *, batch_size: int = 8, seconds: float = 2.0, input_size: int | None = None,
+               threads: int | None = None) -> float:
+    """CPU images per second of model ``name`` in eval mode at its native input, measured now with
+    ``threads`` intra-op threads (default: torch's current setting)."""
     if batch_size < 1 or seconds <= 0:
         raise UserError(f"batch size must be >= 1 and seconds > 0, got {batch_size} and {seconds}; "
                         "e.g. --batch-size 8 --seconds 2")
+    if threads is not None and threads < 1:
+        raise UserError(f"threads must be at least 1, got {threads}; e.g. --threads 1")
+    previous = torch.get_num_threads()
+    if threads:
+        torch.set_num_threads(threads)
+    try:
+        return _throughput(name, batch_size, seconds, input_size)
+    finally:
+        torch.set_num_threads(previous)
+
+
+def _throughput(name: str, batch_size: int, seconds: float, input_size: int | None) -> float:
     info = model_info(name)
     model = info.builder(**info.default_kwargs).eval()
     in_channels = getattr(model, "in_channels", None) or _first_conv_channels(model) or 3
@@ -125,7 +139,7 @@ def throughput(name: str, *, batch_size: int = 8, seconds: float = 2.0, input_si
 
 def compare(
     names: Iterable[str] | None = None, *, family: str | None = None, task: str | None = None,
-    measure_speed: bool = False, batch_size: int = 8, seconds: float = 2.0,
+    measure_speed: bool = False, batch_size: int = 8, seconds: float = 2.0, threads: int | None = None,
 ) -> list[Comparison]:
     """One :class:`Comparison` per model (default: every registered model, in registry order).
 
@@ -151,7 +165,7 @@ def compare(
             except Exception as exc:  # noqa: BLE001 -- one broken model must not hide the others
                 row.error = f"{type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}"
         if measure_speed and not row.error:
-            row.images_per_s = throughput(name, batch_size=batch_size, seconds=seconds)
+            row.images_per_s = throughput(name, batch_size=batch_size, seconds=seconds, threads=threads)
         rows.append(row)
     return rows
 

@@ -25,6 +25,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--measure", action="store_true", help="also measure CPU images/s now (slow)")
     parser.add_argument("--batch-size", type=int, default=8, help="batch size for --measure (default 8)")
     parser.add_argument("--seconds", type=float, default=2.0, help="seconds per model for --measure")
+    parser.add_argument("--threads", type=int, default=None,
+                        help="CPU threads for --measure (default: torch's; 1 is fairer on a busy machine)")
     parser.add_argument("--sort", choices=SORT_KEYS, default=None, help="sort rows (default: registry order)")
     parser.add_argument("--plot", metavar="PATH", default=None,
                         help="write the accuracy/multiply-adds chart to PATH.png and PATH.svg")
@@ -41,7 +43,7 @@ def _sort_key(key: str):
 
 def run(args: argparse.Namespace) -> int:
     rows = compare(args.models or None, family=args.family, task=args.task, measure_speed=args.measure,
-                   batch_size=args.batch_size, seconds=args.seconds)
+                   batch_size=args.batch_size, seconds=args.seconds, threads=args.threads)
     if args.sort:
         rows.sort(key=_sort_key(args.sort))
     written = plot(rows, args.plot) if args.plot else []
@@ -60,8 +62,14 @@ def run(args: argparse.Namespace) -> int:
             row["img/s"] = round(r.images_per_s, 1) if r.images_per_s else None
         row["source"] = r.error and f"ERROR {r.error}" or r.accuracy_source
         table.append(row)
-    print(format_table(table, title=f"{len(rows)} models: params and mult-adds measured at the native input "
-                                     "(one image); ref = the paper's / torchvision's figure"))
+    title = (f"{len(rows)} models: params and mult-adds measured at the native input (one image); "
+             "ref = the paper's / torchvision's figure")
+    if args.measure:
+        import torch
+
+        title += (f"; img/s: CPU, batch {args.batch_size}, {args.threads or torch.get_num_threads()} thread(s), "
+                  "measured now")
+    print(format_table(table, title=title))
     for p in written:
         print(f"wrote {p}")
     failed = [r.name for r in rows if r.error]
