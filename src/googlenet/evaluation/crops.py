@@ -151,10 +151,12 @@ def _with_mirrors(square: Tensor, mirrored: Tensor, size: int) -> Iterator[Tenso
 
 
 def _ten_crop(square: Tensor, size: int) -> Iterator[Tensor]:
-    """AlexNet section 4.1: the four corners and the centre, and their horizontal reflections."""
-    views = list(_with_mirrors(square, TF.horizontal_flip(square), size))
-    yield from views[0::2]
-    yield from views[1::2]
+    """AlexNet section 4.1: the four corners and the centre, then the same five of the mirrored square
+    (torchvision's TenCrop order)."""
+    flipped = TF.horizontal_flip(square)
+    for image in (square, flipped):
+        for top, left in _five_positions(square.shape[-1], size):
+            yield image[..., top:top + size, left:left + size]
 
 
 def squares(images: Tensor) -> list[Tensor]:
