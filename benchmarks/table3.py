@@ -155,7 +155,7 @@ def main(argv: list[str] | None = None) -> None:
     print("\nsingle models, top-1 error % by seed (1 / 10 / 144 crops):")
     for i, row in enumerate(singles.tolist()):
         print(f"  seed {i}: " + " / ".join(f"{v:.2f}" for v in row))
-    print(f"  mean:   " + " / ".join(f"{v:.2f}" for v in singles.mean(0).tolist()))
+    print("  mean:   " + " / ".join(f"{v:.2f}" for v in singles.mean(0).tolist()))
     print(f"\ntraining {train_seconds:.0f}s; evaluation " +
           ", ".join(f"{c} crops {seconds[c]:.0f}s" for c in (1, 10, 144)) +
           f"; model files in {out}/ (check any cell with `googlenet eval {out}/seed0.safetensors ... --crops C "

@@ -102,7 +102,8 @@ def export_model(
         output = Path(loaded.path).with_suffix("").with_name(Path(loaded.path).stem + SUFFIXES[format])
     output = Path(output)
     if output.is_dir():
-        raise UserError(f"{str(output)!r} is a folder; pass the output file name, e.g. {output / ('model' + SUFFIXES[format])}")
+        example_name = output / ("model" + SUFFIXES[format])
+        raise UserError(f"{str(output)!r} is a folder; pass the output file name, e.g. {example_name}")
     model = LogitsOnly(loaded.model).eval()
     # Batch 2, not 1: exporters specialize a dimension of size 1, and the batch must stay dynamic.
     example = torch.randn(2, int(pre["channels"]), int(pre["input_size"]), int(pre["input_size"]))

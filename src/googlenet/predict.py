@@ -115,7 +115,7 @@ def predict_files(
     crops: int = 1,
     scales: Sequence[int] | None = None,
     top_k: int = 5,
-    crop_batch: int = 256,
+    crop_batch: int = 64,
     device: str = "cpu",
 ) -> list[Prediction]:
     """Top-``top_k`` classes of every image in ``inputs`` (files or folders), in input order."""

@@ -17,8 +17,9 @@ def add_crop_args(parser: argparse.ArgumentParser) -> None:
                              "crops, 256,288,320,352 for 144, scaled by crop size / 224)")
     parser.add_argument("--crop-size", type=int, default=None,
                         help="crop side in pixels (default: the input size the checkpoint records)")
-    parser.add_argument("--crop-batch", type=int, default=256,
-                        help="most crops in one forward pass; bounds memory (default 256)")
+    parser.add_argument("--crop-batch", type=int, default=64,
+                        help="most crops in one forward pass; bounds memory (default 64: 144 crops of 224 px then "
+                             "peak about 0.6 GB above the model on CPU)")
 
 
 def parse_scales(text: str | None) -> list[int] | None:

@@ -125,7 +125,7 @@ class Ensemble:
     @torch.inference_mode()
     def member_probabilities(
         self, images: Tensor | Sequence[Tensor], crops: int | CropProtocol = 1, *,
-        scales: Sequence[int] | None = None, crop_batch: int = 256, device: str | torch.device = "cpu",
+        scales: Sequence[int] | None = None, crop_batch: int = 64, device: str | torch.device = "cpu",
     ) -> Tensor:
         """Crop-averaged softmax of every member: (members, N, classes).
 

@@ -65,7 +65,7 @@ def check_classes(ensemble: Ensemble, classes: Sequence[str], dataset: str) -> N
 
 def dataset_probabilities(
     ensemble: Ensemble, data, crops: int | CropProtocol = 1, *, scales: Sequence[int] | None = None,
-    batch_size: int = 64, crop_batch: int = 256, limit: int | None = None, device: str = "cpu",
+    batch_size: int = 64, crop_batch: int = 64, limit: int | None = None, device: str = "cpu",
     progress: bool = False,
 ) -> tuple[Tensor, Tensor]:
     """Per-member crop-averaged probabilities (members, N, classes) and labels (N) on ``data``.
@@ -109,7 +109,7 @@ def evaluate(
     crop_size: int | None = None,
     limit: int | None = None,
     batch_size: int = 64,
-    crop_batch: int = 256,
+    crop_batch: int = 64,
     device: str = "cpu",
     progress: bool = False,
 ) -> EvalResult:
