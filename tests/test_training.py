@@ -188,3 +188,25 @@ def test_corrupt_image_stops_training_naming_the_file_unless_skipped(digits, tmp
         train(config(data, tmp_path / "r1", epochs=1, val_fraction=0.0), quiet=True)
     summary = train(config(data, tmp_path / "r2", epochs=1, max_steps=1, skip_bad_images=True), quiet=True)
     assert summary["skipped_images"] == 1 and summary["skipped_files"][0].endswith("zz-broken.png")
+
+
+def test_batched_augmentation_equals_v2_crop_and_flip_per_image(shared_data):
+    from torchvision.transforms.v2 import functional as TF
+
+    from googlenet.training.fastdata import TensorBatches
+
+    ds = load_dataset("mnist", "test", data_dir=shared_data)
+    fast = TensorBatches(ds, augment=True, pad=2, hflip=True, mean=[0.5], std=[0.25], seed=7)
+    x, y = fast.batch(list(range(16)), epoch=3)
+    assert torch.equal(y, ds.targets[:16])
+    assert fast.flip.any() and not fast.flip.all() and fast.dx.max() == 4
+    for i in range(16):
+        img = TF.crop(TF.pad(ds[i][0], [2, 2, 2, 2]), int(fast.dy[i]), int(fast.dx[i]), 28, 28)
+        if fast.flip[i]:
+            img = TF.horizontal_flip(img)
+        assert torch.allclose(x[i], (img.float() / 255 - 0.5) / 0.25), i
+    # The same image gets the same draw whatever batch it is in (so DDP and resumes see the same data).
+    a, _ = fast.batch([5, 9], epoch=3)
+    assert torch.equal(a, x[[5, 9]])
+    b, _ = fast.batch([5, 9], epoch=4)
+    assert not torch.equal(b, a)

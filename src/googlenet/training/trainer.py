@@ -45,6 +45,7 @@ from ..registry import create_model, model_info
 from . import records
 from .config import FIELDS, TrainConfig, make_config
 from .distributed import DistInfo, all_sum, any_flag, setup, teardown
+from .fastdata import TensorBatches
 
 STATE_FORMAT = "googlenet-train-state/1"
 MODEL_FILE, LAST_FILE, STATE_FILE = "model.safetensors", "last.safetensors", "train_state.pt"
@@ -123,14 +124,18 @@ def topk_correct(logits: torch.Tensor, y: torch.Tensor) -> tuple[torch.Tensor, t
 @torch.no_grad()
 def evaluate(model: nn.Module, dataset: Dataset, *, batch_size: int, device: torch.device,
              info: DistInfo | None = None, channels_last: bool = False, workers: int = 0,
-             amp: tuple[bool, torch.dtype] = (False, torch.float32)) -> dict[str, float]:
+             amp: tuple[bool, torch.dtype] = (False, torch.float32),
+             fast: TensorBatches | None = None) -> dict[str, float]:
     """Loss, top-1 and top-5 (percent) of ``model`` on ``dataset``; shards over processes under torchrun."""
     info = info or DistInfo()
     was_training = model.training
     model.eval()
     indices = list(range(info.rank, len(dataset), info.world_size))  # type: ignore[arg-type]
-    loader = DataLoader(torch.utils.data.Subset(dataset, indices), batch_size=batch_size, num_workers=workers,
-                        pin_memory=device.type == "cuda", generator=torch.Generator())  # leaves the global RNG alone
+    if fast is not None:
+        loader = (fast.batch(indices[k:k + batch_size], 0) for k in range(0, len(indices), batch_size))
+    else:
+        loader = DataLoader(torch.utils.data.Subset(dataset, indices), batch_size=batch_size, num_workers=workers,
+                            pin_memory=device.type == "cuda", generator=torch.Generator())  # global RNG untouched
     loss = top1 = top5 = n = 0.0
     for x, y in _reraise_worker_errors(loader):
         x, y = x.to(device, non_blocking=True), y.to(device, non_blocking=True)
@@ -149,7 +154,7 @@ def evaluate(model: nn.Module, dataset: Dataset, *, batch_size: int, device: tor
     return {"loss": loss / n, "top1": 100 * top1 / n, "top5": 100 * top5 / n, "n": int(n)}
 
 
-def _reraise_worker_errors(loader: DataLoader):
+def _reraise_worker_errors(loader: Any):
     """DataLoader workers re-raise errors as "Caught DataError in DataLoader worker..."; keep the message."""
     try:
         yield from loader
@@ -282,6 +287,14 @@ class Trainer:
                    *(self.test_set.skipped if self.test_set else [])]
         self.skipped = sorted(set(skipped))
 
+        self.fast = self.val_fast = self.test_fast = None
+        if TensorBatches.eligible(self.train_set, c.augment, input_size):
+            self.fast = TensorBatches(self.train_set, augment=c.augment == "small", pad=c.pad, hflip=hflip,
+                                      mean=mean, std=std, seed=c.seed)
+            self.val_fast, self.test_fast = (
+                TensorBatches(d, augment=False, pad=0, hflip=False, mean=mean, std=std, seed=c.seed)
+                if d is not None and TensorBatches.eligible(d, "none", input_size) else None
+                for d in (self.val_set, self.test_set))
         self.view = SeededView(self.train_set, c.seed)
         self.sampler = DistributedSampler(self.view, num_replicas=self.info.world_size, rank=self.info.rank,
                                           shuffle=True, seed=c.seed, drop_last=True)
@@ -453,9 +466,12 @@ class Trainer:
         batches = [order[k * lb:(k + 1) * lb] for k in range(self.steps_per_epoch)]
         # Its own generator: creating a loader iterator otherwise draws from the global RNG (the one dropout
         # uses), and a resumed run would then see different dropout masks.
-        loader = DataLoader(self.view, batch_sampler=batches[skip:], num_workers=self.workers,
-                            pin_memory=self.device.type == "cuda", persistent_workers=False,
-                            generator=torch.Generator().manual_seed(c.seed + epoch))
+        if self.fast is not None:  # in-memory data: batched augmentation, no loader (fastdata.py)
+            loader = (self.fast.batch(b, epoch) for b in batches[skip:])
+        else:
+            loader = DataLoader(self.view, batch_sampler=batches[skip:], num_workers=self.workers,
+                                pin_memory=self.device.type == "cuda", persistent_workers=False,
+                                generator=torch.Generator().manual_seed(c.seed + epoch))
         keys = ("loss", "aux1", "aux2", "top1", "top5", "n")
         acc = torch.zeros(len(keys), dtype=torch.float64, device=self.device)
         from tqdm import tqdm
@@ -554,7 +570,8 @@ class Trainer:
         }
         if self.val_set is not None:
             v = evaluate(self._eval_model(), self.val_set, batch_size=max(self.local_batch, 256), device=self.device,
-                         info=self.info, channels_last=self.channels_last, workers=self.workers, amp=self.amp)
+                         info=self.info, channels_last=self.channels_last, workers=self.workers, amp=self.amp,
+                         fast=self.val_fast)
             row.update(val_loss=v["loss"], val_top1=v["top1"], val_top5=v["top5"])
         row.update(images_per_s=t["n"] / max(epoch_time, 1e-9), epoch_time_s=epoch_time, wall_time_s=self.elapsed())
         del c
@@ -574,7 +591,8 @@ class Trainer:
         if self.test_set is not None:
             t0 = time.perf_counter()
             r = evaluate(self._eval_model(), self.test_set, batch_size=max(self.local_batch, 256), device=self.device,
-                         info=info, channels_last=self.channels_last, workers=self.workers, amp=self.amp)
+                         info=info, channels_last=self.channels_last, workers=self.workers, amp=self.amp,
+                         fast=self.test_fast)
             summary.update(test_loss=r["loss"], test_top1=r["top1"], test_top5=r["top5"], test_images=r["n"],
                            test_eval_s=time.perf_counter() - t0)
         summary["wall_time_s"] = self.elapsed()
