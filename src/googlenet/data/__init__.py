@@ -21,8 +21,10 @@ API:
   ``DIR/<class>/*`` for train only). ``split``: "train", "val", "test"; with no val split on disk,
   "val" is a fixed-seed ``val_fraction`` (default 0.1, seed 0) of train and "train" is the rest.
   Files are looked for in ``data_dir``, then ``$GOOGLENET_DATA``, then (Fashion-MNIST) Debian's
-  /usr/share/datasets/fashion-mnist. Without ``transform`` an image is a uint8 ``tv_tensors.Image``
-  (C, H, W) with ``channels`` channels (default: the dataset's own).
+  /usr/share/datasets/fashion-mnist. Without ``transform`` an image is a plain uint8 tensor (C, H, W)
+  with ``channels`` channels (default: the dataset's own); a transform receives it as a
+  ``tv_tensors.Image`` and should end with ``v2.ToPureTensor()`` (ours do: a tv_tensor fed to a model
+  sends every layer through ``__torch_function__``, many times slower).
 * :func:`dataset_stats(name) <dataset_stats>` -> :class:`DatasetStats`: ``channels``,
   ``image_size`` (native side; None for folders), ``mean``/``std`` (of the train pixels in [0, 1]),
   ``classes``; ``.preprocessing(input_size)`` is the dict :func:`googlenet.checkpoint.save_model` records.

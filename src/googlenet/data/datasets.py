@@ -1,9 +1,9 @@
 """Datasets: Fashion-MNIST / MNIST (IDX files), CIFAR-10 (JPEG class-folder tarball), any ImageFolder tree.
 
 Every dataset is a :class:`ImageDataset`: ``dataset[i]`` is ``(image, label)`` where ``image`` is a
-``torchvision.tv_tensors.Image`` (uint8, C x H x W, in the requested channel count) passed through
-``transform`` when one is given. ``.classes`` holds the class names, ``.targets`` the labels and
-``.skipped`` the ``(file, reason)`` pairs of images left out with ``skip_bad_images=True``.
+uint8 tensor (C x H x W, in the requested channel count), or what ``transform`` makes of it (the
+transform receives it as a ``torchvision.tv_tensors.Image``). ``.classes`` holds the class names,
+``.targets`` the labels and ``.skipped`` the ``(file, reason)`` pairs of images left out with ``skip_bad_images=True``.
 """
 
 from __future__ import annotations
@@ -148,8 +148,8 @@ class ImageDataset(Dataset):
         j = int(self.indices[i])
         image = self._image(j)
         if self.transform is not None:
-            image = self.transform(image)
-        return image, int(self._targets[j])
+            return self.transform(image), int(self._targets[j])
+        return image.as_subclass(torch.Tensor), int(self._targets[j])
 
     def _image(self, j: int) -> tv_tensors.Image:  # pragma: no cover - abstract
         raise NotImplementedError
@@ -493,11 +493,15 @@ def _folder_dataset(root: Path, split: str, common: dict, val_fraction: float, s
         return EncodedImageDataset(paths, [str(p) for p in paths], targets, split=s,
                                    skip_bad_images=skip_bad_images, **common)
 
-    own = _split_dir(root, split) if split != "train" else train_dir
-    if own is not None:
-        return build(own, split)
     if split == "test":
-        raise DataError(f"no test/ folder in {str(root)!r}; add {root}/test/<class>/... or evaluate on split 'val'")
+        own = _split_dir(root, "test")
+        if own is None:
+            raise DataError(f"no test/ folder in {str(root)!r}; add {root}/test/<class>/... or evaluate on "
+                            "split 'val'")
+        return build(own, "test")
+    val_dir = _split_dir(root, "val")
+    if val_dir is not None:  # a val/ folder: train and val as on disk
+        return build(train_dir if split == "train" else val_dir, split)
     full = build(train_dir, "train")
     train_pos, val_pos = holdout_split(len(full), val_fraction, seed)
     return full.subset(train_pos if split == "train" else val_pos, split)
