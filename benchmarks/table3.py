@@ -133,29 +133,34 @@ def main(argv: list[str] | None = None) -> None:
         seconds[crops] = time.perf_counter() - t
         print(f"  {crops:>3} crops: {seconds[crops]:.0f}s for {args.models} models", flush=True)
 
+    # Single-model errors of every seed, so an ensemble can also be compared with the mean of its members
+    # (the base row is seed 0 alone, as the paper's base is one model; seeds differ by a few points).
+    singles = {c: [Metrics.from_probabilities(probs[c][i], targets).top1_error for i in range(args.models)]
+               for c in (1, 10, 144)}
     rows, base = [], None
     for k in range(1, args.models + 1):
         for crops in (1, 10, 144):
             m = Metrics.from_probabilities(probs[crops][:k].mean(0), targets, list(test.classes))
             if base is None:
                 base = m
+            mean_single = sum(singles[crops][:k]) / k
             rows.append({
                 "models": k, "crops": crops, "cost": k * crops,
                 "top-1 error %": round(m.top1_error, 2), "top-5 error %": round(m.top5_error, 2),
                 "top-1 vs base": "base" if m is base else f"{m.top1_error - base.top1_error:+.2f}",
                 "top-5 vs base": "base" if m is base else f"{m.top5_error - base.top5_error:+.2f}",
+                "members' mean top-1 %": round(mean_single, 2),
+                "vs members' mean": f"{m.top1_error - mean_single:+.2f}",
             })
     n = int(targets.numel())
     title = (f"Table 3 on {args.dataset} ({n} test images): {args.model} width {args.width}, "
              f"{args.models} seeds, {args.epochs} epochs on {len(train_data)} images")
     print()
     print(format_table(rows, title=title))
-    singles = torch.tensor([[Metrics.from_probabilities(probs[c][i], targets).top1_error for c in (1, 10, 144)]
-                            for i in range(args.models)])
     print("\nsingle models, top-1 error % by seed (1 / 10 / 144 crops):")
-    for i, row in enumerate(singles.tolist()):
-        print(f"  seed {i}: " + " / ".join(f"{v:.2f}" for v in row))
-    print("  mean:   " + " / ".join(f"{v:.2f}" for v in singles.mean(0).tolist()))
+    for i in range(args.models):
+        print(f"  seed {i}: " + " / ".join(f"{singles[c][i]:.2f}" for c in (1, 10, 144)))
+    print("  mean:   " + " / ".join(f"{sum(singles[c]) / args.models:.2f}" for c in (1, 10, 144)))
     print(f"\ntraining {train_seconds:.0f}s; evaluation " +
           ", ".join(f"{c} crops {seconds[c]:.0f}s" for c in (1, 10, 144)) +
           f"; model files in {out}/ (check any cell with `googlenet eval {out}/seed0.safetensors ... --crops C "

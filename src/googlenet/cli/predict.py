@@ -7,7 +7,7 @@ import sys
 
 from ..report import format_table, to_json
 from ._common import add_json_flag
-from .eval import add_crop_args, parse_scales
+from .eval import add_crop_args, apply_threads, parse_scales
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -29,6 +29,7 @@ def run(args: argparse.Namespace) -> int:
     from ..evaluation import Ensemble
     from ..predict import predict_files
 
+    apply_threads(args)
     ensemble = Ensemble.load(args.checkpoints, crop_size=args.crop_size)
     results = predict_files(ensemble, args.images, crops=args.crops, scales=parse_scales(args.scales),
                             top_k=args.top_k, crop_batch=args.crop_batch, device=args.device)

@@ -117,7 +117,9 @@ class CropProtocol:
         return torch.cat(list(self.views(image)), dim=0)
 
     def describe(self) -> str:
-        return f"{self.num_crops} crops of {self.crop_size}px at scales {', '.join(map(str, self.scales))}"
+        crops = "1 crop" if self.num_crops == 1 else f"{self.num_crops} crops"
+        scales = "scale" if len(self.scales) == 1 else "scales"
+        return f"{crops} of {self.crop_size}px at {scales} {', '.join(map(str, self.scales))}"
 
 
 def _resize_short(images: Tensor, side: int) -> Tensor:
