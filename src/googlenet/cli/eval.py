@@ -47,6 +47,10 @@ def parse_scales(text: str | None) -> list[int] | None:
                         "e.g. --scales 256,288,320,352") from None
 
 
+def _plural(n: int, word: str) -> str:
+    return f"{n} {word}" if n == 1 else f"{n} {word}s"
+
+
 def register(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser(
         "eval", help="evaluate model files (an ensemble if several) with the paper's 1/10/144-crop protocols",
@@ -93,8 +97,9 @@ def run(args: argparse.Namespace) -> int:
 
         atomic_write(out / "metrics.json", lambda tmp: tmp.write_text(to_json(result.as_dict())))
         m.save_confusion_json(out / "confusion.json")
-        m.save_confusion_png(out / "confusion.png", title=f"{result.dataset} {result.split}: {len(paths)} model(s), "
-                             f"{result.crops} crops: top-1 {m.top1:.2f}%, top-5 {m.top5:.2f}%")
+        title = (f"{result.dataset} {result.split}: {_plural(len(paths), 'model')}, "
+                 f"{_plural(result.crops, 'crop')}: top-1 {m.top1:.2f}%, top-5 {m.top5:.2f}%")
+        m.save_confusion_png(out / "confusion.png", title=title)
         written = [str(out / n) for n in ("metrics.json", "confusion.json", "confusion.png")]
     if args.json:
         print(to_json({**result.as_dict(), "confusion": m.confusion, "written": written}))
