@@ -126,22 +126,33 @@ def test_torchrun_two_processes_match_one_process_with_the_same_global_batch(dig
               "--batch-size", "16", "--lr", "0.05", "--no-test", "--threads", "1", "--val-fraction", "0.2",
               "--width", "0.0625", "--in-channels", "1", "--small-input", "--model-arg", "dropout=0",
               "--model-arg", "aux_dropout=0", "--set", "ema_decay=null"]
-    torchrun = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2", "--master_port", "29517",
-                "-m", "googlenet"]
+    import socket
+
+    with socket.socket() as sock:  # a free port, so parallel test runs do not collide
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    torchrun = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2", "--master_addr", "127.0.0.1",
+                "--master_port", str(port), "-m", "googlenet"]
     ddp = subprocess.run(torchrun + common + ["--out", str(tmp_path / "ddp")], env=_cli_env(),
                          capture_output=True, text=True, timeout=300)
     assert ddp.returncode == 0, ddp.stderr[-2000:]
-    single = subprocess.run([sys.executable, "-m", "googlenet"] + common + ["--out", str(tmp_path / "one")],
-                            env=_cli_env(), capture_output=True, text=True, timeout=300)
-    assert single.returncode == 0, single.stderr[-2000:]
+    # The same settings in this process, through the Python API.
+    train(make_config("paper", dataset=str(digits), epochs=1, max_steps=3, batch_size=16, lr=0.05, eval_test=False,
+                      threads=1, val_fraction=0.2, ema_decay=None, out=str(tmp_path / "one"),
+                      model_kwargs={"width": 0.0625, "in_channels": 1, "small_input": True, "dropout": 0,
+                                    "aux_dropout": 0}), quiet=True)
     summary = json.loads((tmp_path / "ddp" / "summary.json").read_text())
     assert summary["world_size"] == 2 and summary["global_step"] == 3
     a, b = load_file(tmp_path / "ddp" / "last.safetensors"), load_file(tmp_path / "one" / "last.safetensors")
-    init = None
     for k in a:
         assert torch.allclose(a[k], b[k], rtol=1e-4, atol=1e-6), (k, (a[k] - b[k]).abs().max())
-    init = load_file(tmp_path / "one" / "last.safetensors")
-    assert init is not None
+    # ... and the 3 steps did move the weights away from the seed-0 initialisation by far more than that.
+    from googlenet import create_model
+
+    kwargs = load_model(tmp_path / "one").model_kwargs
+    torch.manual_seed(0)
+    init = create_model("googlenet", **kwargs).state_dict()
+    assert max((b[k] - init[k]).abs().max().item() for k in b if b[k].is_floating_point()) > 1e-3
 
 
 def test_cli_bad_input_is_one_line_with_exit_code_2(run_cli, digits, tmp_path):
