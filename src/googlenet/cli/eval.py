@@ -21,7 +21,7 @@ def add_crop_args(parser: argparse.ArgumentParser) -> None:
                         help="CPU threads (default: PyTorch's; 1 is often fastest on a busy shared machine)")
     parser.add_argument("--crop-batch", type=int, default=64,
                         help="most crops in one forward pass; bounds memory (default 64: 144 crops of 224 px then "
-                             "peak about 0.6 GB above the model on CPU)")
+                             "peak about 0.8 GB above the model on CPU)")
 
 
 def apply_threads(args: argparse.Namespace) -> None:
