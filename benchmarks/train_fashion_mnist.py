@@ -27,7 +27,7 @@ from googlenet.training import make_config, train  # noqa: E402
 RECIPES = {
     "5min": dict(recipe="fast", epochs=3),
     "15min": dict(recipe="fast", epochs=8, augment="small", weight_decay=5e-4, label_smoothing=0.1,
-                  model_kwargs={"width": 0.25}),
+                  val_fraction=0.1, model_kwargs={"width": 0.25}),
 }
 
 
