@@ -1,0 +1,81 @@
+"""Datasets and transforms for training and evaluation, all offline.
+
+Quick use::
+
+    from googlenet.data import load_dataset, dataset_stats, train_transform, eval_transform
+
+    stats = dataset_stats("fashion-mnist")           # channels 1, image_size 28, mean/std, classes
+    test = load_dataset("fashion-mnist", "test",
+                        transform=eval_transform(input_size=28, mean=stats.mean, std=stats.std, native_size=28))
+    image, label = test[0]                             # float tensor (1, 28, 28), int
+    test.classes                                       # ['T-shirt/top', 'Trouser', ...]
+
+API:
+
+* :func:`load_dataset(name, split, *, data_dir, transform, channels, val_fraction, split_seed,
+  skip_bad_images, download) <load_dataset>` -> :class:`ImageDataset` of ``(image, label)``.
+  ``name``: "fashion-mnist", "mnist" (IDX files, gz or not), "cifar10" (``cifar10-jpeg.tar.gz`` of
+  ``train/<class>/*.jpg`` and ``test/<class>/*.jpg``, read straight from the tarball; or that tree
+  unpacked), "folder" with ``data_dir`` (or just a folder path) for an ImageFolder tree
+  ``DIR/train/<class>/*``, optional ``DIR/val/<class>/*`` and ``DIR/test/<class>/*`` (or
+  ``DIR/<class>/*`` for train only). ``split``: "train", "val", "test"; with no val split on disk,
+  "val" is a fixed-seed ``val_fraction`` (default 0.1, seed 0) of train and "train" is the rest.
+  Files are looked for in ``data_dir``, then ``$GOOGLENET_DATA``, then (Fashion-MNIST) Debian's
+  /usr/share/datasets/fashion-mnist. Without ``transform`` an image is a plain uint8 tensor (C, H, W)
+  with ``channels`` channels (default: the dataset's own); a transform receives it as a
+  ``tv_tensors.Image`` and should end with ``v2.ToPureTensor()`` (ours do: a tv_tensor fed to a model
+  sends every layer through ``__torch_function__``, many times slower).
+* :func:`dataset_stats(name) <dataset_stats>` -> :class:`DatasetStats`: ``channels``,
+  ``image_size`` (native side; None for folders), ``mean``/``std`` (of the train pixels in [0, 1]),
+  ``classes``; ``.preprocessing(input_size)`` is the dict :func:`googlenet.checkpoint.save_model` records.
+* :func:`decode_image(source, channels, name=) <decode_image>` / :func:`convert_image`: any image
+  mode (grey, grey+alpha, palette, RGBA, CMYK, 1-bit, 16-bit) to 8-bit grey or RGB; a corrupt file
+  raises :class:`~googlenet.errors.DataError` naming it. ``skip_bad_images=True`` leaves such files out
+  and lists them in ``dataset.skipped``.
+* :func:`train_transform(augment, ...) <train_transform>` ("paper", "small", "none") and
+  :func:`eval_transform`: torchvision.transforms.v2 pipelines ending in normalization.
+"""
+
+from .datasets import (
+    DEBIAN_FASHION_MNIST,
+    IMAGENET_MEAN,
+    IMAGENET_STD,
+    SPLITS,
+    DatasetStats,
+    EncodedImageDataset,
+    ImageDataset,
+    TensorImageDataset,
+    canonical_name,
+    compute_mean_std,
+    data_roots,
+    dataset_names,
+    dataset_stats,
+    holdout_split,
+    load_dataset,
+)
+from .images import IMAGE_EXTENSIONS, convert_image, decode_image
+from .transforms import AUGMENTATIONS, eval_transform, train_transform
+
+__all__ = [
+    "AUGMENTATIONS",
+    "DEBIAN_FASHION_MNIST",
+    "IMAGENET_MEAN",
+    "IMAGENET_STD",
+    "IMAGE_EXTENSIONS",
+    "SPLITS",
+    "DatasetStats",
+    "EncodedImageDataset",
+    "ImageDataset",
+    "TensorImageDataset",
+    "canonical_name",
+    "compute_mean_std",
+    "convert_image",
+    "data_roots",
+    "dataset_names",
+    "dataset_stats",
+    "decode_image",
+    "eval_transform",
+    "holdout_split",
+    "load_dataset",
+    "train_transform",
+]

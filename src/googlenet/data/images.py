@@ -1,0 +1,85 @@
+"""Decoding image files of any mode into what a model takes: 8-bit grey (``L``) or 8-bit ``RGB``.
+
+Photos, scans and exports come as grey, grey+alpha, palette (with or without transparency), RGBA,
+CMYK, YCbCr, 1-bit, 16-bit and 32-bit grey. :func:`convert_image` maps each to the channel count
+the model was built for:
+
+* transparency is composited over a white background (a transparent pixel shows the "paper");
+* 16-bit grey (``I;16*``, and ``I`` as Pillow opens 16-bit PNGs) is scaled 0..65535 -> 0..255;
+* float images (``F``) in [0, 1] are scaled by 255, others are clipped to 0..255;
+* the EXIF orientation of camera photos is applied, so a portrait photo is not fed in sideways;
+* RGB -> grey uses ITU-R 601-2 luma (Pillow's ``convert("L")``); grey -> RGB repeats the channel.
+
+A file that cannot be decoded raises :class:`~googlenet.errors.DataError` naming the file.
+"""
+
+from __future__ import annotations
+
+import io
+from pathlib import Path
+
+import numpy as np
+from PIL import Image, ImageOps, UnidentifiedImageError
+
+from ..errors import DataError
+
+#: Extensions recognised as images in folders and tarballs (lower case).
+IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".ppm", ".pgm", ".pbm", ".bmp", ".tif", ".tiff", ".webp", ".gif")
+
+_DECODE_ERRORS = (UnidentifiedImageError, OSError, ValueError, SyntaxError, Image.DecompressionBombError)
+
+
+def is_image_name(name: str) -> bool:
+    return name.lower().endswith(IMAGE_EXTENSIONS)
+
+
+def convert_image(img: Image.Image, channels: int) -> Image.Image:
+    """``img`` as 8-bit ``L`` (``channels=1``) or ``RGB`` (``channels=3``), whatever its mode."""
+    if channels not in (1, 3):
+        raise DataError(f"images can be converted to 1 (grey) or 3 (RGB) channels, not {channels}; "
+                        "build the model with in_channels=1 or 3")
+    mode = img.mode
+    if mode.startswith("I;16") or mode == "I":
+        arr = np.asarray(img, dtype=np.float64)
+        img = Image.fromarray(np.clip(np.round(arr / 257.0), 0, 255).astype(np.uint8), "L")
+    elif mode == "F":
+        arr = np.asarray(img, dtype=np.float64)
+        if arr.size and np.nanmax(arr) <= 1.0:
+            arr = arr * 255.0
+        img = Image.fromarray(np.clip(np.round(np.nan_to_num(arr)), 0, 255).astype(np.uint8), "L")
+    elif mode == "P":
+        img = img.convert("RGBA" if "transparency" in img.info else "RGB")
+    elif mode == "1":
+        img = img.convert("L")
+    if img.mode in ("RGBA", "LA", "PA", "La", "RGBa"):
+        rgba = img.convert("RGBA")
+        background = Image.new("RGBA", rgba.size, (255, 255, 255, 255))
+        img = Image.alpha_composite(background, rgba).convert("RGB")
+    elif img.mode == "L" and "transparency" in img.info:
+        img = img.convert("RGBA")
+        background = Image.new("RGBA", img.size, (255, 255, 255, 255))
+        img = Image.alpha_composite(background, img).convert("RGB")
+    want = "L" if channels == 1 else "RGB"
+    return img if img.mode == want else img.convert(want)
+
+
+def decode_image(source: str | Path | bytes, channels: int, *, name: str | None = None) -> Image.Image:
+    """Open ``source`` (a path or the encoded bytes) and convert it with :func:`convert_image`.
+
+    ``name`` is what error messages call the image (default: the path).
+    """
+    label = name or str(source if not isinstance(source, bytes) else "<bytes>")
+    try:
+        fp = io.BytesIO(source) if isinstance(source, bytes) else source
+        with Image.open(fp) as img:
+            img.load()
+            img = ImageOps.exif_transpose(img) or img
+            return convert_image(img, channels)
+    except DataError:
+        raise
+    except FileNotFoundError:
+        raise DataError(f"image {label!r} not found; check the dataset folder") from None
+    except _DECODE_ERRORS as exc:
+        reason = str(exc).splitlines()[0] if str(exc) else exc.__class__.__name__
+        raise DataError(f"cannot decode image {label!r} ({reason}); delete or replace the file, "
+                        "or pass --skip-bad-images (skip_bad_images=True) to skip it") from None

@@ -1,0 +1,66 @@
+"""What a run leaves in its folder: the per-epoch log (JSONL), a PNG of the curves, the summary."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+from ..checkpoint import atomic_write
+
+LOG = "log.jsonl"
+CURVES = "curves.png"
+SUMMARY = "summary.json"
+CONFIG = "config.json"
+
+
+def append_log(run_dir: Path, row: dict[str, Any]) -> None:
+    """Append one epoch's row; rewrites the file atomically so a kill never leaves half a line."""
+    path = run_dir / LOG
+    old = path.read_text() if path.exists() else ""
+    atomic_write(path, lambda tmp: tmp.write_text(old + json.dumps(row) + "\n"))
+
+
+def read_log(run_dir: str | Path) -> list[dict[str, Any]]:
+    path = Path(run_dir) / LOG
+    if not path.exists():
+        return []
+    return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+
+
+def write_json(path: Path, data: Any) -> None:
+    atomic_write(path, lambda tmp: tmp.write_text(json.dumps(data, indent=2) + "\n"))
+
+
+def plot_curves(run_dir: Path, rows: list[dict[str, Any]], title: str = "") -> Path | None:
+    """Loss and top-1 against epoch, train and val, as ``curves.png``."""
+    if not rows:
+        return None
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    epochs = [r["epoch"] for r in rows]
+    fig, (ax_loss, ax_acc) = plt.subplots(1, 2, figsize=(10, 4), constrained_layout=True)
+    for key, label, style in (("train_loss", "train (main)", "-"), ("train_aux1_loss", "train aux1", ":"),
+                              ("train_aux2_loss", "train aux2", ":"), ("val_loss", "val", "--")):
+        ys = [r.get(key) for r in rows]
+        if any(y is not None for y in ys):
+            ax_loss.plot(epochs, ys, style, marker="o", label=label)
+    for key, label, style in (("train_top1", "train top-1", "-"), ("val_top1", "val top-1", "--"),
+                              ("val_top5", "val top-5", ":")):
+        ys = [r.get(key) for r in rows]
+        if any(y is not None for y in ys):
+            ax_acc.plot(epochs, ys, style, marker="o", label=label)
+    ax_loss.set(xlabel="epoch", ylabel="cross-entropy", title="loss")
+    ax_acc.set(xlabel="epoch", ylabel="accuracy (%)", title="accuracy")
+    for ax in (ax_loss, ax_acc):
+        ax.grid(alpha=0.3)
+        ax.legend()
+    if title:
+        fig.suptitle(title)
+    path = run_dir / CURVES
+    atomic_write(path, lambda tmp: fig.savefig(tmp, format="png", dpi=100))
+    plt.close(fig)
+    return path

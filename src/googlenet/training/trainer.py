@@ -1,0 +1,598 @@
+"""The training loop: one function, :func:`train`, used by ``googlenet train`` and from Python.
+
+Loss (GoogLeNet section 5): cross-entropy on the main logits plus ``aux_weight`` (0.3) times the
+cross-entropy of each auxiliary classifier, when the model has them; at inference only the main
+logits are used. Evaluation uses the averaged weights when ``ema_decay`` is set (section 6's Polyak
+averaging; an exponential moving average of the weights, as in Inception-v3's section 8).
+
+Reproducibility: the order of the samples in epoch ``e`` is a permutation seeded by ``seed + e``
+(:class:`~torch.utils.data.DistributedSampler`'s rule, also with one process), and the augmentation
+of sample ``i`` in epoch ``e`` draws from a generator seeded by ``(seed, e, i)``. So a run's data do
+not depend on the number of processes or loader workers, or on where it was interrupted.
+
+Checkpoints (rank 0, atomically): at every epoch end and on SIGINT/SIGTERM (at the next step
+boundary, mid-epoch), ``last.safetensors`` (the weights being trained), ``model.safetensors``
+(the weights to use: averaged when averaging is on) and ``train_state.pt`` (optimizer, scheduler,
+averaged weights, RNG, epoch and step, partial-epoch sums). ``train(..., resume=run_dir)`` continues.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import signal
+import sys
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import asdict
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+from torch.utils.data import DataLoader, Dataset, DistributedSampler
+
+from ..checkpoint import load_model, load_training_state, save_model, save_training_state
+from ..data import dataset_stats, eval_transform, load_dataset, train_transform
+from ..data.datasets import ImageDataset
+from ..errors import DataError, UserError
+from ..models.layers import split_outputs
+from ..registry import create_model, model_info
+from . import records
+from .config import FIELDS, TrainConfig, make_config
+from .distributed import DistInfo, all_sum, any_flag, setup, teardown
+
+STATE_FORMAT = "googlenet-train-state/1"
+MODEL_FILE, LAST_FILE, STATE_FILE = "model.safetensors", "last.safetensors", "train_state.pt"
+
+
+class TrainingInterrupted(KeyboardInterrupt):
+    """Raised after SIGINT/SIGTERM once the checkpoint is written; ``run_dir`` holds it."""
+
+    def __init__(self, run_dir: Path, epoch: int, step: int) -> None:
+        super().__init__(f"interrupted at epoch {epoch + 1} step {step}; checkpoint in {run_dir}")
+        self.run_dir, self.epoch, self.step = run_dir, epoch, step
+
+
+class SeededView(Dataset):
+    """``dataset[i]`` with torch's RNG seeded by (seed, epoch, i): augmentation is a pure function of those."""
+
+    def __init__(self, dataset: Dataset, seed: int) -> None:
+        self.dataset, self.seed, self.epoch = dataset, seed, 0
+
+    def __len__(self) -> int:
+        return len(self.dataset)  # type: ignore[arg-type]
+
+    def __getitem__(self, i: int) -> Any:
+        with torch.random.fork_rng(devices=[]):
+            torch.manual_seed(((self.seed * 1_000_003 + self.epoch) * 10_000_019 + int(i)) % (2**63 - 1))
+            return self.dataset[i]
+
+
+class Schedule:
+    """Learning-rate multiplier per optimizer step (a plain object, so the scheduler state is plain data).
+
+    * ``step``: ``gamma ** floor(epoch / step_epochs)`` (paper: 0.96 every 8 epochs; v3: 0.94 every 2).
+    * ``onecycle``: linear warm-up from 0 over ``warmup`` epochs, then cosine down to 0 at the end.
+    * ``cosine``: the same; ``constant``: 1.
+    """
+
+    def __init__(self, kind: str, steps_per_epoch: int, epochs: int, warmup: float, step_epochs: float,
+                 gamma: float) -> None:
+        self.kind, self.spe, self.epochs = kind, steps_per_epoch, epochs
+        self.warmup, self.step_epochs, self.gamma = warmup, step_epochs, gamma
+
+    def __call__(self, step: int) -> float:
+        epoch = step / self.spe
+        if self.kind == "step":
+            return self.gamma ** math.floor(epoch / self.step_epochs + 1e-9)
+        if self.kind == "constant":
+            return 1.0
+        total, warm = self.epochs * self.spe, self.warmup * self.spe
+        if step < warm:
+            return (step + 1) / warm
+        progress = min(1.0, (step - warm) / max(1.0, total - warm))
+        return 0.5 * (1.0 + math.cos(math.pi * progress))
+
+
+def pick_device(name: str, info: DistInfo) -> torch.device:
+    if name == "auto":
+        name = "cuda" if torch.cuda.is_available() else "cpu"
+    if name == "cuda" and info.enabled:
+        name = f"cuda:{info.local_rank}"
+    try:
+        device = torch.device(name)
+    except RuntimeError:
+        raise UserError(f"unknown device {name!r}; use auto, cpu, cuda, cuda:N or mps") from None
+    if device.type == "cuda" and not torch.cuda.is_available():
+        raise UserError("device cuda requested but no CUDA GPU is available; use --device cpu")
+    return device
+
+
+def topk_correct(logits: torch.Tensor, y: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    k = min(5, logits.shape[1])
+    top = logits.topk(k, dim=1).indices
+    hit = top.eq(y[:, None])
+    return hit[:, 0].sum(), hit.any(dim=1).sum()
+
+
+@torch.no_grad()
+def evaluate(model: nn.Module, dataset: Dataset, *, batch_size: int, device: torch.device,
+             info: DistInfo | None = None, channels_last: bool = False, workers: int = 0,
+             amp: tuple[bool, torch.dtype] = (False, torch.float32)) -> dict[str, float]:
+    """Loss, top-1 and top-5 (percent) of ``model`` on ``dataset``; shards over processes under torchrun."""
+    info = info or DistInfo()
+    was_training = model.training
+    model.eval()
+    indices = list(range(info.rank, len(dataset), info.world_size))  # type: ignore[arg-type]
+    loader = DataLoader(torch.utils.data.Subset(dataset, indices), batch_size=batch_size, num_workers=workers,
+                        pin_memory=device.type == "cuda", generator=torch.Generator())  # leaves the global RNG alone
+    loss = top1 = top5 = n = 0.0
+    for x, y in _reraise_worker_errors(loader):
+        x, y = x.to(device, non_blocking=True), y.to(device, non_blocking=True)
+        if channels_last:
+            x = x.contiguous(memory_format=torch.channels_last)
+        with torch.autocast(device.type, dtype=amp[1], enabled=amp[0]):
+            logits, _ = split_outputs(model(x))
+        logits = logits.float()
+        loss += float(F.cross_entropy(logits, y, reduction="sum"))
+        c1, c5 = topk_correct(logits, y)
+        top1, top5, n = top1 + float(c1), top5 + float(c5), n + len(y)
+    model.train(was_training)
+    loss, top1, top5, n = all_sum([loss, top1, top5, n], info, device)
+    if not n:
+        return {"loss": float("nan"), "top1": float("nan"), "top5": float("nan"), "n": 0}
+    return {"loss": loss / n, "top1": 100 * top1 / n, "top5": 100 * top5 / n, "n": int(n)}
+
+
+def _reraise_worker_errors(loader: DataLoader):
+    """DataLoader workers re-raise errors as "Caught DataError in DataLoader worker..."; keep the message."""
+    try:
+        yield from loader
+    except UserError as exc:
+        text = str(exc)
+        if text.startswith("Caught "):
+            last = [ln for ln in text.splitlines() if ln.strip()][-1]
+            raise type(exc)(last.split(": ", 1)[-1]) from None
+        raise
+
+
+def _build_model(config: TrainConfig, classes: list[str], channels: int, input_size: int) -> tuple[nn.Module, dict]:
+    info = model_info(config.model)
+    kwargs = dict(config.model_kwargs)
+    if "num_classes" in kwargs and int(kwargs["num_classes"]) != len(classes):
+        raise UserError(f"the model was asked for {kwargs['num_classes']} classes but dataset {config.dataset!r} "
+                        f"has {len(classes)}; drop --num-classes (it is taken from the data)")
+    kwargs["num_classes"] = len(classes)
+    if "in_channels" in kwargs and int(kwargs["in_channels"]) != channels:
+        raise UserError(f"in_channels={kwargs['in_channels']} but the images are loaded with {channels} channels; "
+                        "drop --in-channels (it is taken from the data)")
+    kwargs["in_channels"] = channels
+    if input_size < 100 and info.input_size >= 100:
+        kwargs.setdefault("small_input", True)  # 28x28 / 32x32 data: the small-image stem
+    model = create_model(config.model, **kwargs)
+    if config.init_from:
+        loaded = load_model(config.init_from)
+        if loaded.num_classes != len(classes):
+            raise DataError(f"checkpoint {config.init_from!r} has {loaded.num_classes} classes but dataset "
+                            f"{config.dataset!r} has {len(classes)}; start from a checkpoint trained on the same "
+                            "classes, or train from scratch without --init-from")
+        own = model.state_dict()
+        theirs = loaded.model.state_dict()
+        bad = [k for k in own if k not in theirs or theirs[k].shape != own[k].shape]
+        if bad:
+            raise DataError(f"checkpoint {config.init_from!r} does not fit {config.model} with {kwargs} "
+                            f"({len(bad)} weights differ, e.g. {bad[0]}); use the same model options")
+        model.load_state_dict(theirs)
+    return model, kwargs
+
+
+def _probe_size(dataset: ImageDataset) -> int:
+    """Input size for a folder of images: their side when the first few are all small (<= 64), else 224."""
+    sides = [max(dataset[i][0].shape[-2:]) for i in range(min(8, len(dataset)))]
+    return int(max(sides)) if sides and max(sides) <= 64 else 224
+
+
+def default_run_dir(config: TrainConfig) -> Path:
+    stamp = datetime.now().strftime("%Y%m%d-%H%M%S")
+    return Path("runs") / f"{Path(str(config.dataset)).name}-{config.model}-{stamp}"
+
+
+def train(config: TrainConfig | None = None, *, resume: str | Path | None = None,
+          on_step: Callable[[int], None] | None = None, quiet: bool = False, **overrides: Any) -> dict[str, Any]:
+    """Train per ``config`` (or ``make_config(**overrides)``); returns the run's summary dict.
+
+    ``resume``: a run folder written earlier; its config.json is used, with ``epochs``, ``max_steps``,
+    ``device``, ``workers`` and ``threads`` from ``overrides`` allowed to change. ``on_step(global_step)``
+    is called after every optimizer step.
+    """
+    if resume is not None:
+        run_dir = Path(resume)
+        cfg_path = run_dir / records.CONFIG
+        if not (run_dir / STATE_FILE).is_file() or not cfg_path.is_file():
+            raise DataError(f"no checkpoint to resume in {str(run_dir)!r} (needs {records.CONFIG} and {STATE_FILE}); "
+                            "pass the run folder of an earlier `googlenet train`")
+        saved = json.loads(cfg_path.read_text())
+        allowed = {"epochs", "max_steps", "device", "workers", "threads"}
+        changed = {k: v for k, v in overrides.items() if v is not None}
+        extra = sorted(set(changed) - allowed)
+        if extra:
+            raise UserError(f"--resume continues the saved settings; {', '.join(extra)} cannot change "
+                            f"(only {', '.join(sorted(allowed))}); start a new run to change them")
+        config = TrainConfig(**{**{k: v for k, v in saved.items() if k in FIELDS}, **changed})
+        config.out = str(run_dir)
+    elif config is None:
+        config = make_config(**overrides)
+    elif overrides:
+        config = make_config(**{**config.to_dict(), **overrides})
+    return Trainer(config, resume=resume is not None, on_step=on_step, quiet=quiet).run()
+
+
+class Trainer:
+    def __init__(self, config: TrainConfig, *, resume: bool = False, on_step: Callable[[int], None] | None = None,
+                 quiet: bool = False) -> None:
+        self.config, self.resume, self.on_step, self.quiet = config, resume, on_step, quiet
+        self._signal: int | None = None
+
+    # -- set-up ---------------------------------------------------------------------------------------
+    def _setup(self) -> None:
+        c = self.config
+        if c.threads:
+            torch.set_num_threads(c.threads)  # restored in run()
+        wanted = c.device if c.device != "auto" else ("cuda" if torch.cuda.is_available() else "cpu")
+        self.info = setup(torch.device(wanted.split(":")[0] if wanted != "auto" else "cpu").type)
+        self.device = pick_device(c.device, self.info)
+        if c.batch_size % self.info.world_size:
+            raise UserError(f"batch size {c.batch_size} does not split over {self.info.world_size} processes; "
+                            f"use a multiple of {self.info.world_size}")
+        self.local_batch = c.batch_size // self.info.world_size
+        cuda = self.device.type == "cuda"
+        amp_on = c.amp == "on" or (c.amp == "auto" and cuda)
+        amp_dtype = torch.bfloat16 if (not cuda or torch.cuda.is_bf16_supported()) else torch.float16
+        self.amp = (amp_on, amp_dtype)
+        self.scaler = torch.amp.GradScaler("cuda", enabled=amp_on and amp_dtype == torch.float16)
+        self.channels_last = c.channels_last == "on" or (c.channels_last == "auto")
+        self.workers = c.workers if c.workers is not None else (min(8, os.cpu_count() or 1) if cuda else 0)
+        self.run_dir = Path(c.out) if c.out else default_run_dir(c)
+
+        torch.manual_seed(c.seed)  # the same initial weights on every process
+        stats = dataset_stats(c.dataset, data_dir=c.data_dir)
+        channels = int(c.model_kwargs.get("in_channels") or stats.channels)
+        common = dict(data_dir=c.data_dir, channels=channels, val_fraction=c.val_fraction, split_seed=c.split_seed,
+                      skip_bad_images=c.skip_bad_images, download=c.download)
+        self.train_set: ImageDataset = load_dataset(c.dataset, "train", **common)
+        input_size = int(c.input_size or stats.image_size or _probe_size(self.train_set))
+        mean, std = stats.preprocessing(input_size, channels)["mean"], stats.preprocessing(input_size, channels)["std"]
+        hflip = stats.hflip if c.hflip is None else c.hflip
+        aug = train_transform(c.augment, input_size=input_size, mean=mean, std=std, hflip=hflip, pad=c.pad,
+                              channels=channels, color_jitter=c.color_jitter)
+        ev = eval_transform(input_size=input_size, mean=mean, std=std, native_size=stats.image_size)
+        self.train_set.transform = aug
+        self.val_set = self._optional_split("val", ev, common)
+        self.test_set = self._optional_split("test", ev, common) if c.eval_test else None
+        self.classes = list(self.train_set.classes)
+        self.preprocessing = stats.preprocessing(input_size, channels)
+        self.preprocessing["dataset"] = Path(str(c.dataset)).name if stats.name not in ("fashion-mnist", "mnist",
+                                                                                        "cifar10") else stats.name
+        skipped = [*self.train_set.skipped, *(self.val_set.skipped if self.val_set else []),
+                   *(self.test_set.skipped if self.test_set else [])]
+        self.skipped = sorted(set(skipped))
+
+        self.view = SeededView(self.train_set, c.seed)
+        self.sampler = DistributedSampler(self.view, num_replicas=self.info.world_size, rank=self.info.rank,
+                                          shuffle=True, seed=c.seed, drop_last=True)
+        model, self.model_kwargs = _build_model(c, self.classes, channels, input_size)
+        self.steps_per_epoch = len(self.sampler) // self.local_batch
+        if self.steps_per_epoch < 1:
+            raise UserError(f"batch size {c.batch_size} is larger than the {len(self.train_set)} training images; "
+                            "use a smaller --batch-size")
+        if c.sync_bn and self.info.enabled:
+            model = nn.SyncBatchNorm.convert_sync_batchnorm(model)
+        model = model.to(self.device)
+        if self.channels_last:
+            model = model.to(memory_format=torch.channels_last)
+        self.model = model  # plain module: what is saved and averaged
+        self.ema = None
+        if c.ema_decay:
+            from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
+
+            self.ema = AveragedModel(model, multi_avg_fn=get_ema_multi_avg_fn(c.ema_decay), use_buffers=True)
+        net: nn.Module = model
+        if self.info.enabled:
+            from torch.nn.parallel import DistributedDataParallel as DDP
+
+            net = DDP(model, device_ids=[self.device.index] if self.device.type == "cuda" else None)
+        if c.compile:
+            net = torch.compile(net)
+        self.net = net
+        torch.manual_seed(c.seed + self.info.rank)  # dropout masks differ between processes
+
+        params = model.parameters()
+        if c.optimizer == "sgd":
+            self.opt = torch.optim.SGD(params, lr=c.lr, momentum=c.momentum, nesterov=c.nesterov and c.momentum > 0,
+                                       weight_decay=c.weight_decay)
+        elif c.optimizer == "rmsprop":  # Rethinking..., section 8: decay 0.9, epsilon 1.0
+            self.opt = torch.optim.RMSprop(params, lr=c.lr, alpha=c.rmsprop_decay, eps=c.rmsprop_eps,
+                                           momentum=c.momentum, weight_decay=c.weight_decay)
+        else:
+            self.opt = torch.optim.AdamW(params, lr=c.lr, weight_decay=c.weight_decay)
+        self.sched = torch.optim.lr_scheduler.LambdaLR(
+            self.opt, Schedule(c.schedule, self.steps_per_epoch, c.epochs, c.warmup_epochs, c.lr_step_epochs,
+                               c.lr_gamma))
+
+    def _optional_split(self, split: str, transform: Any, common: dict) -> ImageDataset | None:
+        c = self.config
+        try:
+            ds = load_dataset(c.dataset, split, transform=transform, **common)
+        except DataError as exc:
+            if "no test/ folder" in str(exc):
+                return None
+            raise
+        return ds if len(ds) else None
+
+    # -- checkpoints ----------------------------------------------------------------------------------
+    def _save(self, epoch: int, step_in_epoch: int, sums: dict[str, float], epoch_time: float) -> None:
+        if not self.info.is_main:
+            return
+        c = self.config
+        meta = dict(model_name=c.model, model_kwargs=self.model_kwargs, class_names=self.classes,
+                    preprocessing=self.preprocessing)
+        extra = {"epoch": epoch, "step_in_epoch": step_in_epoch, "global_step": self.global_step,
+                 "recipe": c.recipe, "dataset": str(c.dataset)}
+        save_model(self.run_dir / LAST_FILE, self.model, extra={**extra, "weights": "trained"}, **meta)
+        eval_model = self.ema.module if self.ema is not None else self.model
+        save_model(self.run_dir / MODEL_FILE, eval_model,
+                   extra={**extra, "weights": "averaged" if self.ema is not None else "trained"}, **meta)
+        state = {
+            "format": STATE_FORMAT,
+            "epoch": epoch, "step_in_epoch": step_in_epoch, "global_step": self.global_step,
+            "optimizer": self.opt.state_dict(), "scheduler": self.sched.state_dict(),
+            "scaler": self.scaler.state_dict(),
+            "ema": self.ema.state_dict() if self.ema is not None else None,
+            "rng": {"torch": torch.get_rng_state(),
+                    "cuda": torch.cuda.get_rng_state_all() if torch.cuda.is_available() else []},
+            "sums": dict(sums), "epoch_time": epoch_time, "elapsed": self.elapsed(),
+            "world_size": self.info.world_size,
+        }
+        save_training_state(self.run_dir / STATE_FILE, state)
+
+    def _load(self) -> tuple[int, int, dict[str, float], float]:
+        from safetensors.torch import load_file
+
+        state = load_training_state(self.run_dir / STATE_FILE)
+        if state.get("format") != STATE_FORMAT:
+            raise DataError(f"{str(self.run_dir / STATE_FILE)!r} is not a googlenet training state; start a new run")
+        weights = load_file(str(self.run_dir / LAST_FILE), device=str(self.device))
+        own = self.model.state_dict()
+        if set(weights) != set(own) or any(weights[k].shape != own[k].shape for k in own):
+            raise DataError(f"{str(self.run_dir / LAST_FILE)!r} does not fit the configured model (different "
+                            "classes or options?); resume with the same data and settings or start a new run")
+        self.model.load_state_dict(weights)
+        self.opt.load_state_dict(state["optimizer"])
+        self.sched.load_state_dict(state["scheduler"])
+        self.scaler.load_state_dict(state["scaler"])
+        if self.ema is not None and state.get("ema") is not None:
+            self.ema.load_state_dict(state["ema"])
+        if self.info.is_main or state.get("world_size") == 1:
+            torch.set_rng_state(state["rng"]["torch"])
+        if state["rng"]["cuda"] and torch.cuda.is_available():
+            torch.cuda.set_rng_state_all(state["rng"]["cuda"])
+        self.global_step = int(state["global_step"])
+        self._elapsed_before = float(state["elapsed"])
+        return int(state["epoch"]), int(state["step_in_epoch"]), dict(state["sums"]), float(state["epoch_time"])
+
+    def elapsed(self) -> float:
+        return self._elapsed_before + time.perf_counter() - self._t0
+
+    # -- signals --------------------------------------------------------------------------------------
+    def _install_signals(self) -> dict:
+        if threading.current_thread() is not threading.main_thread():
+            return {}
+
+        def handler(signum, frame):  # noqa: ARG001
+            if self._signal is not None:  # a second signal: stop now, without a checkpoint
+                raise KeyboardInterrupt
+            self._signal = signum
+
+        return {s: signal.signal(s, handler) for s in (signal.SIGINT, signal.SIGTERM)}
+
+    # -- the loop -------------------------------------------------------------------------------------
+    def run(self) -> dict[str, Any]:
+        self._t0, self._elapsed_before, self.global_step = time.perf_counter(), 0.0, 0
+        threads = torch.get_num_threads()
+        try:
+            return self._run()
+        finally:
+            torch.set_num_threads(threads)
+
+    def _run(self) -> dict[str, Any]:
+        self._setup()
+        c, info = self.config, self.info
+        start_epoch, skip, sums, epoch_time = 0, 0, {}, 0.0
+        if self.resume:
+            start_epoch, skip, sums, epoch_time = self._load()
+        elif info.is_main:
+            self.run_dir.mkdir(parents=True, exist_ok=True)
+            if (self.run_dir / STATE_FILE).exists():
+                raise UserError(f"run folder {str(self.run_dir)!r} already holds a run; continue it with --resume "
+                                f"{self.run_dir} or pass a new --out folder")
+            records.write_json(self.run_dir / records.CONFIG, asdict(c))
+            (self.run_dir / records.LOG).unlink(missing_ok=True)
+        old_handlers = self._install_signals()
+        show = info.is_main and not self.quiet
+        try:
+            if show and not self.resume:
+                n_params = sum(p.numel() for p in self.model.parameters())
+                print(f"training {c.model} ({n_params / 1e6:.2f}M parameters, {self.model_kwargs}) on {c.dataset}: "
+                      f"{len(self.train_set)} train / {len(self.val_set) if self.val_set else 0} val images, "
+                      f"recipe {c.recipe}, {c.epochs} epochs x {self.steps_per_epoch} steps, batch {c.batch_size}"
+                      f"{f' over {info.world_size} processes' if info.enabled else ''}, device {self.device}; "
+                      f"run folder {self.run_dir}", flush=True)
+            stopped = False
+            for epoch in range(start_epoch, c.epochs):
+                stopped = self._epoch(epoch, skip, sums, epoch_time)
+                skip, sums, epoch_time = 0, {}, 0.0
+                if stopped:
+                    break
+            return self._finish()
+        finally:
+            for s, h in old_handlers.items():
+                signal.signal(s, h)
+            teardown(info)
+
+    def _epoch(self, epoch: int, skip: int, sums: dict[str, float], epoch_time: float) -> bool:
+        c, info = self.config, self.info
+        self.view.epoch = epoch
+        self.sampler.set_epoch(epoch)
+        order = list(self.sampler)
+        lb = self.local_batch
+        batches = [order[k * lb:(k + 1) * lb] for k in range(self.steps_per_epoch)]
+        # Its own generator: creating a loader iterator otherwise draws from the global RNG (the one dropout
+        # uses), and a resumed run would then see different dropout masks.
+        loader = DataLoader(self.view, batch_sampler=batches[skip:], num_workers=self.workers,
+                            pin_memory=self.device.type == "cuda", persistent_workers=False,
+                            generator=torch.Generator().manual_seed(c.seed + epoch))
+        keys = ("loss", "aux1", "aux2", "top1", "top5", "n")
+        acc = torch.zeros(len(keys), dtype=torch.float64, device=self.device)
+        from tqdm import tqdm
+
+        bar = tqdm(total=self.steps_per_epoch, initial=skip, desc=f"epoch {epoch + 1}/{c.epochs}", unit="step",
+                   leave=False, dynamic_ncols=True,
+                   disable=not (info.is_main and not self.quiet and sys.stderr.isatty()))
+        t_start = time.perf_counter()
+        self.net.train()
+        step = skip
+        stop_reason = None
+        for x, y in _reraise_worker_errors(loader):
+            x, y = x.to(self.device, non_blocking=True), y.to(self.device, non_blocking=True)
+            if self.channels_last:
+                x = x.contiguous(memory_format=torch.channels_last)
+            with torch.autocast(self.device.type, dtype=self.amp[1], enabled=self.amp[0]):
+                main, aux = split_outputs(self.net(x))
+                main_loss = F.cross_entropy(main.float(), y, label_smoothing=c.label_smoothing)
+                aux_losses = [F.cross_entropy(a.float(), y, label_smoothing=c.label_smoothing) for a in aux]
+                # Section 5: "their loss gets added to the total loss of the network with a discount weight"
+                loss = main_loss + c.aux_weight * sum(aux_losses) if aux_losses else main_loss
+            self.opt.zero_grad(set_to_none=True)
+            self.scaler.scale(loss).backward()
+            if c.grad_clip:
+                self.scaler.unscale_(self.opt)
+                nn.utils.clip_grad_norm_(self.model.parameters(), c.grad_clip)
+            self.scaler.step(self.opt)
+            self.scaler.update()
+            self.sched.step()
+            if self.ema is not None:
+                self.ema.update_parameters(self.model)
+            self.global_step += 1
+            step += 1
+            with torch.no_grad():
+                c1, c5 = topk_correct(main.detach().float(), y)
+                n = len(y)
+                aux_vals = [a.detach() * n for a in aux_losses] + [torch.zeros((), device=self.device)] * 2
+                acc += torch.stack([main_loss.detach() * n, aux_vals[0], aux_vals[1], c1, c5,
+                                    torch.tensor(n, device=self.device)]).double()
+            if step % 20 == 0 or step == self.steps_per_epoch:
+                if not math.isfinite(float(acc[0])):
+                    raise UserError(f"the loss became {float(acc[0])} at epoch {epoch + 1} step {step}; lower the "
+                                    f"learning rate (--lr, now {c.lr}) or add --grad-clip 2.0")
+                bar.set_postfix(loss=f"{float(acc[0] / acc[5]):.3f}", top1=f"{float(100 * acc[3] / acc[5]):.1f}%",
+                                refresh=False)
+            bar.update(1)
+            if self.on_step is not None:
+                self.on_step(self.global_step)
+            if c.max_steps is not None and self.global_step >= c.max_steps:
+                stop_reason = "max_steps"
+            if any_flag(self._signal is not None, info, self.device):
+                stop_reason = "signal"
+            if stop_reason:
+                break
+        bar.close()
+        epoch_time += time.perf_counter() - t_start
+        part = dict(zip(keys, acc.tolist(), strict=True))
+        totals = {k: sums.get(k, 0.0) + part[k] for k in keys}
+        totals_all = dict(zip(keys, all_sum([totals[k] for k in keys], info, self.device), strict=True))
+        if stop_reason == "signal" and step < self.steps_per_epoch:
+            self._save(epoch, step, totals, epoch_time)
+            if info.is_main:
+                print(f"googlenet: interrupted at epoch {epoch + 1} step {step}/{self.steps_per_epoch}; checkpoint "
+                      f"saved in {self.run_dir}; continue with: googlenet train --resume {self.run_dir}",
+                      file=sys.stderr, flush=True)
+            raise TrainingInterrupted(self.run_dir, epoch, step)
+        row = self._epoch_row(epoch, step, totals_all, epoch_time)
+        done_epoch = step >= self.steps_per_epoch
+        self._save(epoch + 1 if done_epoch else epoch, 0 if done_epoch else step, {} if done_epoch else totals,
+                   0.0 if done_epoch else epoch_time)
+        if info.is_main:
+            records.append_log(self.run_dir, row)
+            records.plot_curves(self.run_dir, records.read_log(self.run_dir),
+                                title=f"{c.model} on {Path(str(c.dataset)).name} ({c.recipe})")
+            if not self.quiet:
+                val = f"  val top-1 {row['val_top1']:.2f}%" if row.get("val_top1") is not None else ""
+                print(f"epoch {epoch + 1}/{c.epochs}  loss {row['train_loss']:.4f}  train top-1 "
+                      f"{row['train_top1']:.2f}%{val}  lr {row['lr']:.4g}  {row['images_per_s']:.0f} img/s  "
+                      f"{row['epoch_time_s']:.1f} s", flush=True)
+        if stop_reason == "signal":
+            raise TrainingInterrupted(self.run_dir, epoch + 1, 0)
+        return stop_reason is not None
+
+    def _eval_model(self) -> nn.Module:
+        return self.ema.module if self.ema is not None else self.model
+
+    def _epoch_row(self, epoch: int, step: int, t: dict[str, float], epoch_time: float) -> dict[str, Any]:
+        c = self.config
+        n = max(t["n"], 1.0)
+        row: dict[str, Any] = {
+            "epoch": epoch + 1, "steps": step, "global_step": self.global_step,
+            "lr": self.opt.param_groups[0]["lr"],
+            "train_loss": t["loss"] / n, "train_aux1_loss": t["aux1"] / n if t["aux1"] else None,
+            "train_aux2_loss": t["aux2"] / n if t["aux2"] else None,
+            "train_top1": 100 * t["top1"] / n, "train_top5": 100 * t["top5"] / n,
+        }
+        if self.val_set is not None:
+            v = evaluate(self._eval_model(), self.val_set, batch_size=max(self.local_batch, 256), device=self.device,
+                         info=self.info, channels_last=self.channels_last, workers=self.workers, amp=self.amp)
+            row.update(val_loss=v["loss"], val_top1=v["top1"], val_top5=v["top5"])
+        row.update(images_per_s=t["n"] / max(epoch_time, 1e-9), epoch_time_s=epoch_time, wall_time_s=self.elapsed())
+        del c
+        return row
+
+    def _finish(self) -> dict[str, Any]:
+        c, info = self.config, self.info
+        summary: dict[str, Any] = {
+            "run_dir": str(self.run_dir), "model": c.model, "model_kwargs": self.model_kwargs,
+            "dataset": str(c.dataset), "recipe": c.recipe, "epochs": c.epochs, "global_step": self.global_step,
+            "world_size": info.world_size, "device": str(self.device),
+            "skipped_images": len(self.skipped), "skipped_files": [f for f, _ in self.skipped][:100],
+        }
+        rows = records.read_log(self.run_dir) if info.is_main else []
+        if rows:
+            summary.update({k: rows[-1].get(k) for k in ("val_top1", "val_top5", "train_top1")})
+        if self.test_set is not None:
+            t0 = time.perf_counter()
+            r = evaluate(self._eval_model(), self.test_set, batch_size=max(self.local_batch, 256), device=self.device,
+                         info=info, channels_last=self.channels_last, workers=self.workers, amp=self.amp)
+            summary.update(test_loss=r["loss"], test_top1=r["top1"], test_top5=r["top5"], test_images=r["n"],
+                           test_eval_s=time.perf_counter() - t0)
+        summary["wall_time_s"] = self.elapsed()
+        if info.is_main:
+            records.write_json(self.run_dir / records.SUMMARY, summary)
+            if not self.quiet:
+                print(summary_line(summary), flush=True)
+        return summary
+
+
+def summary_line(s: dict[str, Any]) -> str:
+    parts = [f"{s['model']} on {Path(s['dataset']).name}"]
+    if s.get("test_top1") is not None:
+        parts.append(f"test top-1 {s['test_top1']:.2f}% top-5 {s['test_top5']:.2f}% ({s['test_images']} images)")
+    elif s.get("val_top1") is not None:
+        parts.append(f"val top-1 {s['val_top1']:.2f}%")
+    parts.append(f"{s['global_step']} steps in {s['wall_time_s']:.0f} s")
+    if s.get("skipped_images"):
+        parts.append(f"{s['skipped_images']} unreadable images skipped")
+    parts.append(f"model: {Path(s['run_dir']) / MODEL_FILE}")
+    return "done: " + " | ".join(parts)
