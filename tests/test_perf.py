@@ -188,3 +188,17 @@ def test_bench_cli_errors_and_json(run_cli, shared_data):
 
     rows = json.loads(out)["inference"]["results"]
     assert {r["backend"] for r in rows} == {"tv-eager", "tv-ort", "eager"}
+
+
+def test_bench_training_small(shared_data):
+    from googlenet.bench import bench_training
+
+    result = bench_training("googlenet_torchvision", backends=["fused"], batch=4, input_size=32, seconds=0.2,
+                            model_kwargs=SMALL, data_dir=shared_data)
+    rows = {r["backend"]: r for r in result["results"]}
+    assert set(rows) == {"tv-eager", "tv-channels-last", "fused"}
+    assert rows["tv-channels-last"]["vs_tv_channels_last"] == 1.0
+    assert all(r["images_per_s"] > 0 for r in rows.values())
+    with pytest.raises(UserError, match="unknown training backend"):
+        bench_training("googlenet_torchvision", backends=["tpu"], batch=4, input_size=32, model_kwargs=SMALL,
+                       data_dir=shared_data)

@@ -7,7 +7,7 @@ import json
 import sys
 from pathlib import Path
 
-from ..bench import BACKENDS, TRAIN_BACKENDS, bench_inference, bench_training
+from ..bench import BACKENDS, DEFAULT_TRAIN_BACKENDS, TRAIN_BACKENDS, bench_inference, bench_training
 from ..errors import UserError
 from ..registry import model_info
 from ..report import format_table, to_json
@@ -39,7 +39,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--train", action="store_true", help="also benchmark training (96x96, batch 128)")
     parser.add_argument("--train-only", action="store_true", help="benchmark training only")
     parser.add_argument("--train-backend", action="append", default=None, metavar="NAME",
-                        help=f"training backend (repeatable; default all): {', '.join(TRAIN_BACKENDS)}")
+                        help=f"training backend (repeatable): {', '.join(TRAIN_BACKENDS)}; "
+                        f"default {', '.join(DEFAULT_TRAIN_BACKENDS)}")
     parser.add_argument("--train-batch", type=int, default=128)
     parser.add_argument("--train-size", type=int, default=96)
     parser.add_argument("--train-seconds", type=float, default=60.0, help="training timing budget (default 60)")
@@ -67,7 +68,7 @@ def run(args: argparse.Namespace) -> int:
             data_dir=args.data_dir, log=log)
     if args.train or args.train_only:
         result["training"] = bench_training(
-            args.model, backends=args.train_backend or TRAIN_BACKENDS, batch=args.train_batch,
+            args.model, backends=args.train_backend or DEFAULT_TRAIN_BACKENDS, batch=args.train_batch,
             input_size=args.train_size, seconds=args.train_seconds, threads=args.threads, model_kwargs=kwargs,
             data_dir=args.data_dir, log=log)
     if args.out:
