@@ -347,6 +347,9 @@ def bench_inference(
         raise UserError(f"batch sizes must be positive integers, got {list(batches)}; e.g. --batch 1 --batch 32")
     if seconds <= 0:
         raise UserError(f"--seconds must be positive, got {seconds}")
+    unknown = [b for b in backends if b not in BACKENDS]
+    if unknown:
+        raise UserError(f"unknown backend {unknown[0]!r}; choose from {', '.join(BACKENDS)}")
     threads = threads or torch.get_num_threads()
     torch.set_num_threads(threads)
     info = model_info(model_name)
@@ -540,6 +543,9 @@ def bench_training(
     log = log or (lambda msg: None)
     if batch < 1 or input_size < 32:
         raise UserError(f"training benchmark needs batch >= 1 and input >= 32, got {batch} and {input_size}")
+    unknown = [b for b in backends if b not in TRAIN_BACKENDS]
+    if unknown:
+        raise UserError(f"unknown training backend {unknown[0]!r}; choose from {', '.join(TRAIN_BACKENDS)}")
     threads = threads or torch.get_num_threads()
     torch.set_num_threads(threads)
     model_kwargs = dict(model_kwargs or {})
