@@ -36,12 +36,19 @@ def model_kwargs_from(args: argparse.Namespace) -> dict[str, Any]:
         kwargs["small_input"] = True
     if getattr(args, "no_aux", False):
         kwargs["aux_logits"] = False
-    for item in getattr(args, "model_arg", []):
+    kwargs.update(parse_key_values(getattr(args, "model_arg", []), "--model-arg", "dropout=0.2"))
+    return kwargs
+
+
+def parse_key_values(items: list[str], flag: str, example: str) -> dict[str, Any]:
+    """``["lr=0.1", "name=x"]`` -> ``{"lr": 0.1, "name": "x"}``: values parsed as JSON, else kept as text."""
+    parsed: dict[str, Any] = {}
+    for item in items:
         key, sep, value = item.partition("=")
         if not sep or not key:
-            raise UserError(f"--model-arg expects KEY=VALUE, got {item!r}; e.g. --model-arg dropout=0.2")
+            raise UserError(f"{flag} expects KEY=VALUE, got {item!r}; e.g. {flag} {example}")
         try:
-            kwargs[key.replace("-", "_")] = json.loads(value)
+            parsed[key.replace("-", "_")] = json.loads(value)
         except json.JSONDecodeError:
-            kwargs[key.replace("-", "_")] = value
-    return kwargs
+            parsed[key.replace("-", "_")] = value
+    return parsed

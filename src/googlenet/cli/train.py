@@ -3,11 +3,10 @@
 from __future__ import annotations
 
 import argparse
-import json
 from typing import Any
 
 from ..errors import UserError
-from ._common import add_model_kwargs, model_kwargs_from
+from ._common import add_model_kwargs, model_kwargs_from, parse_key_values
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -84,14 +83,7 @@ _FLAG_FIELDS = (
 
 def settings_from(args: argparse.Namespace) -> dict[str, Any]:
     settings: dict[str, Any] = {k: getattr(args, k) for k in _FLAG_FIELDS if getattr(args, k, None) is not None}
-    for item in args.set:
-        key, sep, value = item.partition("=")
-        if not sep or not key:
-            raise UserError(f"--set expects KEY=VALUE, got {item!r}; e.g. --set lr_gamma=0.9")
-        try:
-            settings[key.replace("-", "_")] = json.loads(value)
-        except json.JSONDecodeError:
-            settings[key.replace("-", "_")] = value
+    settings.update(parse_key_values(args.set, "--set", "lr_gamma=0.9"))
     kwargs = model_kwargs_from(args)
     if kwargs:
         settings["model_kwargs"] = kwargs
