@@ -110,6 +110,7 @@ def test_cli_cost(run_cli):
         (["summary", "googlenet", "--width", "0"], "width multiplier must be positive"),
         (["summary", "googlenet", "--input-size", "0"], "--input-size must be a positive"),
         (["cost", "--reduce", "0"], "--reduce must be a positive integer"),
+        (["summary", "googlenet", "--model-arg", "nope"], "--model-arg expects KEY=VALUE"),
     ],
 )
 def test_cli_bad_input_is_one_line_with_exit_2(run_cli, argv, message):
