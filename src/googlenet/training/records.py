@@ -55,9 +55,12 @@ def plot_curves(run_dir: Path, rows: list[dict[str, Any]], title: str = "") -> P
             ax_acc.plot(epochs, ys, style, marker="o", label=label)
     ax_loss.set(xlabel="epoch", ylabel="cross-entropy", title="loss")
     ax_acc.set(xlabel="epoch", ylabel="accuracy (%)", title="accuracy")
+    from matplotlib.ticker import MaxNLocator
+
     for ax in (ax_loss, ax_acc):
         ax.grid(alpha=0.3)
         ax.legend()
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))  # epochs are whole numbers
     if title:
         fig.suptitle(title)
     path = run_dir / CURVES
