@@ -15,9 +15,10 @@ from pathlib import Path
 from typing import Any
 
 import torch
-from PIL import Image, ImageOps
+from PIL import Image
 from torch import Tensor
 
+from .data.images import decode_image
 from .errors import DataError, UserError
 from .evaluation.crops import CropProtocol
 from .evaluation.ensemble import Ensemble
@@ -65,36 +66,16 @@ def find_images(inputs: Iterable[str | Path]) -> list[Path]:
     return found
 
 
+_PREDICT_HINTS = {"missing": "check the path", "corrupt": "pass an image file (JPEG, PNG, BMP, TIFF, WebP, GIF ...)"}
+
+
 def load_image(path: str | Path, channels: int, *, max_short_side: int | None = None) -> tuple[Tensor, tuple[int, int]]:
     """Decode ``path`` to a uint8 tensor (channels, H, W) and its original (width, height).
 
     With ``max_short_side`` a larger image is shrunk (aspect kept) so its shorter side is that long.
     """
-    from .data import convert_image
-    from .data.images import _DECODE_ERRORS
-
-    path = Path(path)
-    try:
-        with Image.open(path) as img:
-            size = img.size
-            if max_short_side and img.format == "JPEG" and min(size) > 2 * max_short_side:
-                # Decode at 1/2, 1/4 or 1/8 scale straight from the DCT: no full-size bitmap in memory.
-                w, h = size
-                scale = max_short_side / min(w, h)
-                img.draft(img.mode, (max(1, int(w * scale)), max(1, int(h * scale))))
-            img.load()
-            img = ImageOps.exif_transpose(img) or img
-            img = convert_image(img, channels)
-    except DataError as exc:
-        raise DataError(f"{path}: {exc}") from None
-    except FileNotFoundError:
-        raise DataError(f"image {str(path)!r} not found; check the path") from None
-    except IsADirectoryError:
-        raise DataError(f"{str(path)!r} is a folder, not an image") from None
-    except _DECODE_ERRORS as exc:
-        reason = str(exc).splitlines()[0] if str(exc) else exc.__class__.__name__
-        raise DataError(f"cannot read image {str(path)!r} ({reason}); pass an image file "
-                        "(JPEG, PNG, BMP, TIFF, WebP, GIF ...)") from None
+    img = decode_image(path, channels, draft_short_side=max_short_side, hints=_PREDICT_HINTS)
+    size = img.info["original_size"]
     if max_short_side and min(img.size) > max_short_side:
         w, h = img.size
         scale = max_short_side / min(w, h)

@@ -63,23 +63,43 @@ def convert_image(img: Image.Image, channels: int) -> Image.Image:
     return img if img.mode == want else img.convert(want)
 
 
-def decode_image(source: str | Path | bytes, channels: int, *, name: str | None = None) -> Image.Image:
+#: What a dataset's error messages tell the user to do (predict passes its own).
+DATASET_HINTS = {
+    "missing": "check the dataset folder",
+    "corrupt": "delete or replace the file, or pass --skip-bad-images (skip_bad_images=True) to skip it",
+}
+
+
+def decode_image(source: str | Path | bytes, channels: int, *, name: str | None = None,
+                 draft_short_side: int | None = None, hints: dict[str, str] | None = None) -> Image.Image:
     """Open ``source`` (a path or the encoded bytes) and convert it with :func:`convert_image`.
 
-    ``name`` is what error messages call the image (default: the path).
+    ``name`` is what error messages call the image (default: the path); ``hints`` maps ``"missing"`` and
+    ``"corrupt"`` to the fix those messages name (default :data:`DATASET_HINTS`). With
+    ``draft_short_side`` a JPEG more than twice that size is decoded at 1/2, 1/4 or 1/8 scale straight
+    from the DCT, so a 50-megapixel photo never becomes a full-size bitmap; the image keeps
+    ``img.info["original_size"]`` either way.
     """
+    hints = {**DATASET_HINTS, **(hints or {})}
     label = name or str(source if not isinstance(source, bytes) else "<bytes>")
     try:
         fp = io.BytesIO(source) if isinstance(source, bytes) else source
         with Image.open(fp) as img:
+            size = img.size
+            if draft_short_side and img.format == "JPEG" and min(size) > 2 * draft_short_side:
+                scale = draft_short_side / min(size)
+                img.draft(img.mode, (max(1, int(size[0] * scale)), max(1, int(size[1] * scale))))
             img.load()
             img = ImageOps.exif_transpose(img) or img
-            return convert_image(img, channels)
-    except DataError:
-        raise
+            img = convert_image(img, channels)
+    except DataError as exc:
+        raise DataError(f"{label}: {exc}") from None
     except FileNotFoundError:
-        raise DataError(f"image {label!r} not found; check the dataset folder") from None
+        raise DataError(f"image {label!r} not found; {hints['missing']}") from None
+    except IsADirectoryError:
+        raise DataError(f"{label!r} is a folder, not an image; pass an image file") from None
     except _DECODE_ERRORS as exc:
         reason = str(exc).splitlines()[0] if str(exc) else exc.__class__.__name__
-        raise DataError(f"cannot decode image {label!r} ({reason}); delete or replace the file, "
-                        "or pass --skip-bad-images (skip_bad_images=True) to skip it") from None
+        raise DataError(f"cannot decode image {label!r} ({reason}); {hints['corrupt']}") from None
+    img.info["original_size"] = size
+    return img
