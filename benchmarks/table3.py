@@ -40,6 +40,7 @@ from googlenet import create_model
 from googlenet.checkpoint import save_model
 from googlenet.data import dataset_stats, load_dataset, train_transform
 from googlenet.evaluation import Ensemble, Metrics
+from googlenet.evaluation.crops import SINGLE_SCALE, scaled
 from googlenet.evaluation.runner import check_classes, dataset_probabilities
 from googlenet.models.layers import split_outputs
 from googlenet.report import format_table
@@ -100,8 +101,11 @@ def train_one(seed: int, args: argparse.Namespace, stats, train_data, out: Path)
             loss_sum += loss.item() * y.numel()
         print(f"  seed {seed} epoch {epoch + 1}/{args.epochs}: loss {loss_sum / total:.3f}, train acc "
               f"{100 * correct / total:.1f}% ({time.perf_counter() - started:.0f}s)", flush=True)
+    # Trained on random-resized crops (section 6) like an ImageNet model, so tested like one: 1 and 10 crops
+    # from the image enlarged to 256/224 of the crop (32 for 28), not the whole image.
+    preprocessing = {**stats.preprocessing(stats.image_size), "resize": scaled(SINGLE_SCALE, stats.image_size)}
     save_model(path, model, model_name=args.model, model_kwargs=kwargs, class_names=list(stats.classes),
-               preprocessing=stats.preprocessing(stats.image_size), extra={"seed": seed, "epochs": args.epochs})
+               preprocessing=preprocessing, extra={"seed": seed, "epochs": args.epochs})
     return path
 
 

@@ -121,3 +121,26 @@ def test_eval_cli_bad_input_exits_2_with_the_fix(fashion_checkpoints, run_cli, t
     (tmp_path / "other.safetensors").write_bytes(b"junk")
     code, _, err = run_cli("eval", tmp_path / "other.safetensors")
     assert code == 2 and "not a readable safetensors model file" in err
+
+
+def test_a_fashion_mnist_model_is_tested_on_the_whole_image_as_in_training(fashion_checkpoints):
+    # The trainer tests a 28x28 model on the whole test image (no resize); `googlenet eval`'s 1 crop must
+    # read the same pixels, or its top-1 differs from the one training printed.
+    from googlenet.data import load_dataset
+
+    test = load_dataset("fashion-mnist", "test")
+    images = torch.stack([test[i][0].as_subclass(torch.Tensor) for i in range(4)])
+    ensemble = Ensemble.load(fashion_checkpoints[:1])
+    member = ensemble.members[0]
+    assert member.preprocessing["resize"] == 28 and member.default_scales(1) == (28,)
+    with torch.no_grad():
+        expected = torch.softmax(member.logits(member.prepare(images.float() / 255)), 1)
+    torch.testing.assert_close(ensemble.predict_proba(images, 1), expected)
+    # 10 crops of a whole 28x28 image: the image and its mirror, each counted 5 times (2 forward passes).
+    views = list(ensemble.protocols(10)[0].weighted_views(images))
+    assert [w for _, w in views] == [5, 5] and views[1][0].equal(images.flip(-1))
+    mirrored = ensemble.predict_proba(images.flip(-1), 1)
+    torch.testing.assert_close(ensemble.predict_proba(images, 10), (expected + mirrored) / 2)
+    # A file without the recorded scale (written before it was) from a built-in dataset: the same rule.
+    member.preprocessing.pop("resize")
+    assert member.default_scales(1) == (28,) and member.default_scales(144) is None

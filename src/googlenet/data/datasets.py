@@ -26,6 +26,7 @@ from torchvision.transforms.v2 import functional as TF
 
 from ..errors import DataError, UserError
 from .images import decode_image, is_image_name
+from .transforms import EVAL_CROP_FRACTION
 
 DEBIAN_FASHION_MNIST = Path("/usr/share/datasets/fashion-mnist")
 SPLITS = ("train", "val", "test")
@@ -56,7 +57,12 @@ class DatasetStats:
         """The ``preprocessing`` metadata of a model file trained on this dataset."""
         c = channels or self.channels
         mean, std = _match_channels(self.mean, c), _match_channels(self.std, c)
-        return {"mean": list(mean), "std": list(std), "input_size": int(input_size or self.image_size or 224),
+        size = int(input_size or self.image_size or 224)
+        # "resize": the shorter side the evaluation transform resizes a test image to before its centre crop
+        # (eval_steps): the whole image for fixed-size datasets, 256 for a 224 crop otherwise. Test-time
+        # crops (googlenet eval) start from this scale, so they see what the trainer's test figures saw.
+        resize = size if self.image_size else int(round(size / EVAL_CROP_FRACTION))
+        return {"mean": list(mean), "std": list(std), "input_size": size, "resize": resize,
                 "channels": c, "dataset": self.name}
 
 

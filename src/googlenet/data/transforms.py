@@ -76,7 +76,11 @@ def train_transform(
     return v2.Compose(steps + _finish(mean, std))
 
 
-def eval_steps(input_size: int, native_size: int | None = None, crop_fraction: float = 0.875) -> list:
+#: The usual single-crop evaluation: resize the shorter side to crop / 0.875 (256 for 224), then centre-crop.
+EVAL_CROP_FRACTION = 0.875
+
+
+def eval_steps(input_size: int, native_size: int | None = None, crop_fraction: float = EVAL_CROP_FRACTION) -> list:
     """Resize-and-center-crop for images of varying size; a plain resize for fixed-size datasets."""
     if native_size is not None:
         return [] if native_size == input_size else [v2.Resize(input_size, antialias=True)]
@@ -85,7 +89,7 @@ def eval_steps(input_size: int, native_size: int | None = None, crop_fraction: f
 
 def eval_transform(
     *, input_size: int, mean: Sequence[float], std: Sequence[float], native_size: int | None = None,
-    crop_fraction: float = 0.875,
+    crop_fraction: float = EVAL_CROP_FRACTION,
 ) -> v2.Compose:
     """The evaluation pipeline: (resize, center crop,) float, normalize."""
     return v2.Compose(eval_steps(input_size, native_size, crop_fraction) + _finish(mean, std))

@@ -24,6 +24,9 @@ from ..errors import UserError
 from ..models.layers import split_outputs
 from .crops import CropProtocol
 
+#: Built-in datasets whose images all have the model's input size (their test images are not resized).
+FIXED_SIZE_DATASETS = ("fashion-mnist", "mnist", "cifar10")
+
 
 @dataclass
 class Member:
@@ -54,6 +57,20 @@ class Member:
         loaded.model.eval()
         return cls(loaded.model, loaded.model_name, loaded.num_classes, loaded.class_names, int(size), channels,
                    mean, std, str(loaded.path or loaded.model_name), dict(pre))
+
+    def default_scales(self, crops: int) -> tuple[int, ...] | None:
+        """The 1- and 10-crop scale this model was tested at in training (``preprocessing["resize"]``):
+        a 28x28 Fashion-MNIST model reads the whole image, not a 28 crop of it enlarged to 32. ``None``
+        (the paper's scales, relative to the crop) for 144 crops, for a crop size other than the one
+        trained, and for files written before the scale was recorded, unless their dataset is one of
+        the fixed-size built-ins."""
+        pre = self.preprocessing
+        if crops == 144 or int(pre.get("input_size") or 0) != self.crop_size:
+            return None
+        resize = pre.get("resize")
+        if resize is None and pre.get("dataset") in FIXED_SIZE_DATASETS:
+            resize = self.crop_size
+        return (int(resize),) if resize else None
 
     def prepare(self, crops: Tensor) -> Tensor:
         """Crops in [0, 1] with any channel count -> this model's channels, normalized."""
@@ -116,7 +133,8 @@ class Ensemble:
         """The crop protocol of each member (its own crop size; scales in proportion)."""
         if isinstance(crops, CropProtocol):
             return [crops for _ in self.members]
-        return [CropProtocol(crops, m.crop_size, tuple(scales) if scales else None) for m in self.members]
+        return [CropProtocol(crops, m.crop_size, tuple(scales) if scales else m.default_scales(crops))
+                for m in self.members]
 
     def cost(self, crops: int | CropProtocol, scales: Sequence[int] | None = None) -> int:
         """Forward passes per image: Table 3's "cost" (models x crops)."""
