@@ -58,6 +58,8 @@ TRAIN_BACKENDS = ("tv-eager", "tv-channels-last", "channels-last", "fused", "com
 # GoogLeNet's forward and backward takes minutes on 2 cores. Ask for it with --train-backend compile.
 DEFAULT_TRAIN_BACKENDS = ("tv-eager", "tv-channels-last", "channels-last", "fused")
 TRAIN_ANCHOR = "tv-channels-last"
+#: Pause before each timed stretch of a backend, so the previous backend's spinning threads have gone idle.
+SETTLE_SECONDS = 0.2
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
 # The checkout's sibling ``shared/data`` (as tests/conftest.py), unless GOOGLENET_SHARED_DATA says otherwise.
@@ -302,6 +304,11 @@ def time_interleaved(runs: dict[str, Run], *, batch: int, seconds: float, warmup
     samples: dict[str, list[float]] = {name: [] for name in runs}
     for _ in range(rounds):
         for name, run in runs.items():
+            # ONNX Runtime's (and OpenMP's) worker threads spin for a while after a call returns; without a
+            # pause they steal the cores from the next backend. Measured: an ORT session right after another
+            # ran 9% slower at batch 1 (30.2 vs 33.0 img/s, the same graph), which had every ORT backend but
+            # the anchor (which follows torchvision's eager model) at a disadvantage.
+            time.sleep(SETTLE_SECONDS)
             t0 = time.perf_counter()
             for _ in range(iters[name]):
                 run()
