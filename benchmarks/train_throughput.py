@@ -2,6 +2,7 @@
 
     python benchmarks/train_throughput.py                       # widths 1/8 and 1/4, 1 and 2 threads
     python benchmarks/train_throughput.py --width 0.25 --threads 1 --compile
+    python benchmarks/train_throughput.py --bf16                # bfloat16 autocast (`googlenet train --amp on`)
 
 Random inputs, SGD with Nesterov momentum, channels_last, batch 128: the arithmetic of a training step,
 without data loading. Run two 1-thread copies at once to see what two processes get together
@@ -23,7 +24,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
 from googlenet import create_model  # noqa: E402
 
 
-def images_per_second(width: float, threads: int, batch: int, steps: int, compile_model: bool) -> float:
+def images_per_second(width: float, threads: int, batch: int, steps: int, compile_model: bool,
+                      bf16: bool = False) -> float:
     torch.set_num_threads(threads)
     torch.manual_seed(0)
     model = create_model("googlenet", num_classes=10, in_channels=1, small_input=True, batch_norm=True, lrn=False,
@@ -35,7 +37,9 @@ def images_per_second(width: float, threads: int, batch: int, steps: int, compil
 
     def step() -> None:
         opt.zero_grad(set_to_none=True)
-        F.cross_entropy(net(x), y).backward()
+        with torch.autocast("cpu", dtype=torch.bfloat16, enabled=bf16):
+            loss = F.cross_entropy(net(x), y)
+        loss.backward()
         opt.step()
 
     for _ in range(3):  # warm-up (and compilation)
@@ -53,11 +57,12 @@ def main() -> None:
     p.add_argument("--batch", type=int, default=128)
     p.add_argument("--steps", type=int, default=15)
     p.add_argument("--compile", action="store_true", help="torch.compile the model (minutes of compiling)")
+    p.add_argument("--bf16", action="store_true", help="forward pass under bfloat16 autocast")
     args = p.parse_args()
     for width in args.width or (0.125, 0.25):
         for threads in args.threads or (1, 2):
-            rate = images_per_second(width, threads, args.batch, args.steps, args.compile)
-            print(f"width {width:g}  threads {threads}  batch {args.batch}  compile {args.compile}: "
+            rate = images_per_second(width, threads, args.batch, args.steps, args.compile, args.bf16)
+            print(f"width {width:g}  threads {threads}  batch {args.batch}  compile {args.compile}  bf16 {args.bf16}: "
                   f"{rate:.0f} img/s", flush=True)
 
 

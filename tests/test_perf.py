@@ -193,12 +193,27 @@ def test_bench_cli_errors_and_json(run_cli, shared_data):
 def test_bench_training_small(shared_data):
     from googlenet.bench import bench_training
 
-    result = bench_training("googlenet_torchvision", backends=["fused"], batch=4, input_size=32, seconds=0.2,
-                            model_kwargs=SMALL, data_dir=shared_data)
+    result = bench_training("googlenet_torchvision", backends=["fused", "bf16"], batch=4, input_size=32,
+                            seconds=0.2, model_kwargs=SMALL, data_dir=shared_data)
     rows = {r["backend"]: r for r in result["results"]}
-    assert set(rows) == {"tv-eager", "tv-channels-last", "fused"}
+    assert set(rows) == {"tv-eager", "tv-channels-last", "fused", "bf16"}
+    assert isinstance(result["machine"]["cpu_features"], list)
     assert rows["tv-channels-last"]["vs_tv_channels_last"] == 1.0
     assert all(r["images_per_s"] > 0 for r in rows.values())
     with pytest.raises(UserError, match="unknown training backend"):
         bench_training("googlenet_torchvision", backends=["tpu"], batch=4, input_size=32, model_kwargs=SMALL,
                        data_dir=shared_data)
+
+
+def test_bf16_training_step_computes_in_bf16_and_keeps_fp32_weights():
+    from googlenet.bench import _train_step_fn
+    from googlenet.registry import create_model
+
+    model = create_model("googlenet_torchvision", **SMALL)
+    seen: list[torch.dtype] = []
+    model.conv1.conv.register_forward_hook(lambda m, i, o: seen.append(o.dtype))
+    before = model.fc.weight.detach().clone()
+    step = _train_step_fn(model, torch.randn(2, 3, 32, 32), torch.tensor([0, 1]), bf16=True)
+    loss = step()
+    assert seen == [torch.bfloat16] and loss == loss  # the convolution ran in bf16, the loss is a number
+    assert model.fc.weight.dtype == torch.float32 and not torch.equal(model.fc.weight, before)

@@ -53,10 +53,12 @@ from .errors import UserError
 
 BACKENDS = ("tv-eager", "tv-ort", "eager", "channels-last", "compile", "ort", "ort-folded", "int8")
 ANCHORS = ("tv-eager", "tv-ort")
-TRAIN_BACKENDS = ("tv-eager", "tv-channels-last", "channels-last", "fused", "compile")
+TRAIN_BACKENDS = ("tv-eager", "tv-channels-last", "channels-last", "fused", "bf16", "compile")
 # ``compile`` (torch.compile of the fused training model) is left out of the default run: compiling
 # GoogLeNet's forward and backward takes minutes on 2 cores. Ask for it with --train-backend compile.
-DEFAULT_TRAIN_BACKENDS = ("tv-eager", "tv-channels-last", "channels-last", "fused")
+# ``bf16`` (the fused model under bfloat16 autocast, as ``googlenet train --amp on``) pays only on CPUs with
+# native bf16 arithmetic (AVX512_BF16 or AMX, listed in the run's ``machine.cpu_features``).
+DEFAULT_TRAIN_BACKENDS = ("tv-eager", "tv-channels-last", "channels-last", "fused", "bf16")
 TRAIN_ANCHOR = "tv-channels-last"
 #: Pause before each timed stretch of a backend, so the previous backend's spinning threads have gone idle.
 SETTLE_SECONDS = 0.2
@@ -325,14 +327,20 @@ def load_average() -> list[float]:
 
 def machine() -> dict[str, Any]:
     cpu = "unknown"
+    features: list[str] = []
     try:
         for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
+            if line.startswith("model name") and cpu == "unknown":
                 cpu = line.split(":", 1)[1].strip()
+            elif line.startswith("flags"):
+                flags = set(line.split(":", 1)[1].split())
+                # What decides which backends pay: 8-bit dot products (VNNI) and native bf16 (AVX512_BF16, AMX).
+                features = [f for f in ("avx2", "avx512f", "avx512_vnni", "avx_vnni", "avx512_bf16", "amx_bf16",
+                                        "amx_int8") if f in flags]
                 break
     except OSError:
         pass
-    return {"cpu": cpu, "cores": os.cpu_count(), "torch_threads": torch.get_num_threads(),
+    return {"cpu": cpu, "cpu_features": features, "cores": os.cpu_count(), "torch_threads": torch.get_num_threads(),
             "torch": torch.__version__, "onnxruntime": _version("onnxruntime"),
             "torchvision": _version("torchvision"), "python": sys.version.split()[0]}
 
@@ -493,9 +501,10 @@ def measure_peak_memory(model_name: str, model_kwargs: dict[str, Any], backend: 
 
 # ----------------------------------------------------------------------------------------------- training
 def _train_step_fn(model: nn.Module, x: torch.Tensor, y: torch.Tensor, *, aux_weight: float = 0.3,
-                   compile_model: bool = False) -> Run:
+                   compile_model: bool = False, bf16: bool = False) -> Run:
     """One SGD step (momentum 0.9) on the batch ``(x, y)``: cross-entropy on the main logits plus
-    ``aux_weight`` times each auxiliary head's (the paper's 0.3, section 5). The same loop for every model."""
+    ``aux_weight`` times each auxiliary head's (the paper's 0.3, section 5). The same loop for every model;
+    ``bf16`` runs the forward pass under bfloat16 autocast (weights and optimizer stay fp32)."""
     from .models.layers import split_outputs
 
     model.train()
@@ -504,10 +513,11 @@ def _train_step_fn(model: nn.Module, x: torch.Tensor, y: torch.Tensor, *, aux_we
 
     def step() -> float:
         optimizer.zero_grad(set_to_none=True)
-        main, aux = split_outputs(forward(x))
-        loss = nn.functional.cross_entropy(main, y)
-        for a in aux:
-            loss = loss + aux_weight * nn.functional.cross_entropy(a, y)
+        with torch.autocast("cpu", dtype=torch.bfloat16, enabled=bf16):
+            main, aux = split_outputs(forward(x))
+            loss = nn.functional.cross_entropy(main, y)
+            for a in aux:
+                loss = loss + aux_weight * nn.functional.cross_entropy(a, y)
         loss.backward()
         optimizer.step()
         return float(loss.detach())
@@ -541,10 +551,10 @@ def prepare_training(names: Sequence[str], model_name: str, model_kwargs: dict[s
             out[name] = ("torchvision", _train_step_fn(model, x_cl if cl else x, y))
             continue
         model = create_model(model_name, **model_kwargs)
-        if name in ("fused", "compile"):
+        if name in ("fused", "bf16", "compile"):
             model = fuse_for_training(model)
         model = model.to(memory_format=torch.channels_last)
-        out[name] = ("ours", _train_step_fn(model, x_cl, y, compile_model=name == "compile"))
+        out[name] = ("ours", _train_step_fn(model, x_cl, y, compile_model=name == "compile", bf16=name == "bf16"))
     return out
 
 

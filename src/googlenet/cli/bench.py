@@ -89,7 +89,8 @@ def render(result: dict) -> str:
             continue
         r = result[kind]
         m = r["machine"]
-        title = (f"{kind}: {r['model']} {r.get('input_size', '')} -- {m['cpu']}, {m['cores']} cores, "
+        title = (f"{kind}: {r['model']} {r.get('input_size', '')} -- {m['cpu']} "
+                 f"({' '.join(m.get('cpu_features') or ['-'])}), {m['cores']} cores, "
                  f"{r['threads']} threads, torch {m['torch']}, onnxruntime {m['onnxruntime']}; "
                  f"load {r['load_before']} -> {r['load_after']}")
         parts.append(format_table(r["results"], columns, title=title))
