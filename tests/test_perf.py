@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+
 import numpy as np
 import pytest
 import torch
@@ -217,3 +219,17 @@ def test_bf16_training_step_computes_in_bf16_and_keeps_fp32_weights():
     loss = step()
     assert seen == [torch.bfloat16] and loss == loss  # the convolution ran in bf16, the loss is a number
     assert model.fc.weight.dtype == torch.float32 and not torch.equal(model.fc.weight, before)
+
+
+def test_cpu_features_decide_int8_weights_and_bf16(monkeypatch):
+    import platform
+
+    from googlenet import hardware
+
+    if platform.machine() == "x86_64" and os.path.exists("/proc/cpuinfo"):
+        assert "sse2" in hardware.cpu_flags()  # read from the real /proc/cpuinfo
+    monkeypatch.setattr(hardware, "cpu_flags", lambda: frozenset({"fma", "avx2", "avx512_vnni"}))
+    assert hardware.cpu_features() == ["avx2", "avx512_vnni"]
+    assert hardware.cpu_has_vnni() and not hardware.cpu_has_native_bf16()
+    monkeypatch.setattr(hardware, "cpu_flags", lambda: frozenset({"avx2", "amx_bf16"}))
+    assert not hardware.cpu_has_vnni() and hardware.cpu_has_native_bf16()

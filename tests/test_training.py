@@ -233,3 +233,24 @@ def test_batched_augmentation_equals_v2_crop_and_flip_per_image(shared_data):
     assert torch.equal(a, x[[5, 9]])
     b, _ = fast.batch([5, 9], epoch=4)
     assert not torch.equal(b, a)
+
+
+@pytest.mark.parametrize("native_bf16", [False, True])
+def test_amp_on_a_cpu_runs_bf16_and_says_when_the_cpu_would_emulate_it(digits, tmp_path, capsys, monkeypatch,
+                                                                         native_bf16):
+    import googlenet.training.trainer as trainer_module
+
+    monkeypatch.setattr(trainer_module, "cpu_has_native_bf16", lambda: native_bf16)
+    seen: list[torch.dtype] = []
+    real_linear = torch.nn.functional.linear
+
+    def recording_linear(x, w, b=None):
+        out = real_linear(x, w, b)
+        seen.append(out.dtype)
+        return out
+
+    monkeypatch.setattr(torch.nn.functional, "linear", recording_linear)
+    train(config(digits, tmp_path / "amp", epochs=1, max_steps=1, amp="on", device="cpu"))
+    out = capsys.readouterr().out
+    assert torch.bfloat16 in seen  # the classifier ran under bf16 autocast
+    assert ("emulated and slower than fp32" in out) is (not native_bf16)

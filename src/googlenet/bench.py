@@ -326,23 +326,21 @@ def load_average() -> list[float]:
 
 
 def machine() -> dict[str, Any]:
+    from .hardware import cpu_features
+
     cpu = "unknown"
-    features: list[str] = []
     try:
         for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name") and cpu == "unknown":
+            if line.startswith("model name"):
                 cpu = line.split(":", 1)[1].strip()
-            elif line.startswith("flags"):
-                flags = set(line.split(":", 1)[1].split())
-                # What decides which backends pay: 8-bit dot products (VNNI) and native bf16 (AVX512_BF16, AMX).
-                features = [f for f in ("avx2", "avx512f", "avx512_vnni", "avx_vnni", "avx512_bf16", "amx_bf16",
-                                        "amx_int8") if f in flags]
                 break
     except OSError:
         pass
-    return {"cpu": cpu, "cpu_features": features, "cores": os.cpu_count(), "torch_threads": torch.get_num_threads(),
-            "torch": torch.__version__, "onnxruntime": _version("onnxruntime"),
-            "torchvision": _version("torchvision"), "python": sys.version.split()[0]}
+    # cpu_features: what decides which backends pay (8-bit dot products for int8, native bf16 for bf16).
+    return {"cpu": cpu, "cpu_features": cpu_features(), "cores": os.cpu_count(),
+            "torch_threads": torch.get_num_threads(), "torch": torch.__version__,
+            "onnxruntime": _version("onnxruntime"), "torchvision": _version("torchvision"),
+            "python": sys.version.split()[0]}
 
 
 def _version(module: str) -> str:

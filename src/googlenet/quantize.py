@@ -23,6 +23,7 @@ import numpy as np
 import torch
 
 from .errors import UserError
+from .hardware import cpu_has_vnni
 
 CALIBRATION_METHODS = ("minmax", "percentile", "entropy")
 
@@ -83,16 +84,6 @@ def quantize_onnx(
     finally:
         prepped.unlink(missing_ok=True)
     return dst
-
-
-def cpu_has_vnni() -> bool:
-    """Whether this x86 CPU has VNNI int8 dot products (avx512_vnni or avx_vnni)."""
-    try:
-        with open("/proc/cpuinfo") as f:
-            flags = next((line for line in f if line.startswith("flags")), "")
-    except OSError:
-        return False
-    return " avx512_vnni" in flags or " avx_vnni" in flags
 
 
 def onnx_predict(path: str | Path, images: torch.Tensor | np.ndarray, *, batch_size: int = 256,

@@ -40,6 +40,7 @@ from ..checkpoint import load_model, load_training_state, save_model, save_train
 from ..data import dataset_stats, eval_transform, load_dataset, train_transform
 from ..data.datasets import ImageDataset
 from ..errors import DataError, UserError
+from ..hardware import cpu_has_native_bf16
 from ..models.layers import split_outputs
 from ..registry import create_model, model_info
 from . import records
@@ -445,6 +446,9 @@ class Trainer:
                       f"recipe {c.recipe}, {c.epochs} epochs x {self.steps_per_epoch} steps, batch {c.batch_size}"
                       f"{f' over {info.world_size} processes' if info.enabled else ''}, device {self.device}; "
                       f"run folder {self.run_dir}", flush=True)
+                if self.amp[0] and self.device.type == "cpu" and not cpu_has_native_bf16():
+                    print("googlenet: note: --amp on with a CPU without native bf16 (AVX512_BF16 or AMX): bf16 is "
+                          "emulated and slower than fp32 here; use --amp off", flush=True)
             stopped = False
             for epoch in range(start_epoch, c.epochs):
                 stopped = self._epoch(epoch, skip, sums, epoch_time)

@@ -1,0 +1,40 @@
+"""What this CPU can do fast: the instruction-set flags that decide which backends and precisions pay.
+
+On x86, int8 convolutions are about twice as fast with VNNI (``vpdpbusd``) as with AVX2's
+``vpmaddubsw`` + ``vpmaddwd``, and bfloat16 arithmetic is only faster than fp32 with native bf16 dot
+products (AVX512_BF16 or AMX); without them autocast emulates bf16 and is slower (docs/performance.md).
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+
+#: The flags worth reporting beside a benchmark (in this order).
+REPORTED_FEATURES = ("avx2", "avx512f", "avx512_vnni", "avx_vnni", "avx512_bf16", "amx_bf16", "amx_int8")
+
+
+@lru_cache(maxsize=1)
+def cpu_flags() -> frozenset[str]:
+    """The CPU's feature flags from /proc/cpuinfo (empty where there is none, e.g. macOS)."""
+    try:
+        with open("/proc/cpuinfo") as f:
+            line = next((line for line in f if line.startswith("flags")), "")
+    except OSError:
+        return frozenset()
+    return frozenset(line.split(":", 1)[1].split()) if ":" in line else frozenset()
+
+
+def cpu_features() -> list[str]:
+    """The :data:`REPORTED_FEATURES` this CPU has."""
+    flags = cpu_flags()
+    return [f for f in REPORTED_FEATURES if f in flags]
+
+
+def cpu_has_vnni() -> bool:
+    """Whether this x86 CPU has VNNI int8 dot products (avx512_vnni or avx_vnni)."""
+    return bool(cpu_flags() & {"avx512_vnni", "avx_vnni"})
+
+
+def cpu_has_native_bf16() -> bool:
+    """Whether this CPU computes bfloat16 natively (AVX512_BF16 or AMX), so bf16 autocast can pay."""
+    return bool(cpu_flags() & {"avx512_bf16", "amx_bf16"})
