@@ -326,18 +326,10 @@ def load_average() -> list[float]:
 
 
 def machine() -> dict[str, Any]:
-    from .hardware import cpu_features
+    from .hardware import cpu_features, cpu_name
 
-    cpu = "unknown"
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
     # cpu_features: what decides which backends pay (8-bit dot products for int8, native bf16 for bf16).
-    return {"cpu": cpu, "cpu_features": cpu_features(), "cores": os.cpu_count(),
+    return {"cpu": cpu_name(), "cpu_features": cpu_features(), "cores": os.cpu_count(),
             "torch_threads": torch.get_num_threads(), "torch": torch.__version__,
             "onnxruntime": _version("onnxruntime"), "torchvision": _version("torchvision"),
             "python": sys.version.split()[0]}

@@ -14,14 +14,30 @@ REPORTED_FEATURES = ("avx2", "avx512f", "avx512_vnni", "avx_vnni", "avx512_bf16"
 
 
 @lru_cache(maxsize=1)
-def cpu_flags() -> frozenset[str]:
-    """The CPU's feature flags from /proc/cpuinfo (empty where there is none, e.g. macOS)."""
+def _cpuinfo() -> dict[str, str]:
+    """The first processor's fields in /proc/cpuinfo (empty where there is none, e.g. macOS)."""
+    fields: dict[str, str] = {}
     try:
         with open("/proc/cpuinfo") as f:
-            line = next((line for line in f if line.startswith("flags")), "")
+            for line in f:
+                if not line.strip():  # the first processor's block ends here
+                    break
+                key, sep, value = line.partition(":")
+                if sep:
+                    fields.setdefault(key.strip(), value.strip())
     except OSError:
-        return frozenset()
-    return frozenset(line.split(":", 1)[1].split()) if ":" in line else frozenset()
+        pass
+    return fields
+
+
+def cpu_name() -> str:
+    """The CPU's model name, as /proc/cpuinfo gives it ("unknown" where it does not)."""
+    return _cpuinfo().get("model name", "unknown")
+
+
+def cpu_flags() -> frozenset[str]:
+    """The CPU's feature flags from /proc/cpuinfo (empty where there is none)."""
+    return frozenset(_cpuinfo().get("flags", "").split())
 
 
 def cpu_features() -> list[str]:
