@@ -2,7 +2,7 @@
 
     python benchmarks/int8_accuracy.py --checkpoint RUN_DIR_OR_MODEL_FILE [--calibration 512] [--json]
 
-The model is fused (googlenet.inference.optimize_for_inference), exported to ONNX, and quantized
+The model is fused (googlenet.deploy.fusion.optimize_for_inference), exported to ONNX, and quantized
 with ONNX Runtime static quantization (googlenet.quantize.quantize_onnx) calibrated on
 ``--calibration`` training images (never test images). Both the fp32 export and the int8 model run
 in ONNX Runtime over the whole test split (or ``--test-limit`` images); the script prints top-1 of
@@ -23,11 +23,13 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
 
-from googlenet.checkpoint import load_model  # noqa: E402
 from googlenet.data import eval_transform, load_dataset  # noqa: E402
+from googlenet.deploy.fusion import optimize_for_inference  # noqa: E402
+from googlenet.deploy.onnx import export_onnx  # noqa: E402
+from googlenet.deploy.ort import onnx_predict  # noqa: E402
+from googlenet.deploy.quantize import quantize_onnx  # noqa: E402
 from googlenet.errors import UserError  # noqa: E402
-from googlenet.inference import export_onnx, optimize_for_inference  # noqa: E402
-from googlenet.quantize import onnx_predict, quantize_onnx  # noqa: E402
+from googlenet.weights.checkpoint import load_model  # noqa: E402
 
 
 def stacked(dataset, limit: int | None, *, seed: int = 0) -> tuple[torch.Tensor, torch.Tensor]:

@@ -23,8 +23,9 @@ from torch import nn
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
 
 from googlenet.bench import build_pair, real_images, settle_batch_norm  # noqa: E402
-from googlenet.inference import export_onnx, optimize_for_inference  # noqa: E402
-from googlenet.quantize import quantize_onnx  # noqa: E402
+from googlenet.deploy.fusion import optimize_for_inference  # noqa: E402
+from googlenet.deploy.onnx import export_onnx  # noqa: E402
+from googlenet.deploy.quantize import quantize_onnx  # noqa: E402
 
 
 def count_flops(model: nn.Module, x: torch.Tensor) -> float:

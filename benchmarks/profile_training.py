@@ -20,9 +20,9 @@ from torch.profiler import ProfilerActivity, profile
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
 
-from googlenet.models.layers import split_outputs  # noqa: E402
-from googlenet.registry import create_model  # noqa: E402
-from googlenet.train_fusion import fuse_for_training  # noqa: E402
+from googlenet.deploy.train_fusion import fuse_for_training  # noqa: E402
+from googlenet.models.outputs import split_outputs  # noqa: E402
+from googlenet.models.registry import create_model  # noqa: E402
 
 GROUPS = (("conv backward", ("convolution_backward",)), ("conv forward", ("mkldnn_convolution", "convolution")),
           ("batch norm", ("batch_norm",)), ("relu", ("relu", "threshold", "clamp")),

@@ -3,7 +3,7 @@
     python benchmarks/quick_fashion_model.py --out /tmp/fm_quick.safetensors [--steps 300] [--width 0.25]
 
 A minimal loop (no augmentation): googlenet_torchvision with the small-input stem, AdamW, batch 128,
-reading the IDX files with gzip + numpy. Writes a model file (googlenet.checkpoint.save_model) with
+reading the IDX files with gzip + numpy. Writes a model file (googlenet.weights.checkpoint.save_model) with
 the preprocessing metadata benchmarks/int8_accuracy.py reads. For real training use `googlenet train`.
 """
 
@@ -21,9 +21,9 @@ import torch.nn.functional as F
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
 
-from googlenet.checkpoint import save_model  # noqa: E402
-from googlenet.models.layers import split_outputs  # noqa: E402
-from googlenet.registry import create_model  # noqa: E402
+from googlenet.models.outputs import split_outputs  # noqa: E402
+from googlenet.models.registry import create_model  # noqa: E402
+from googlenet.weights.checkpoint import save_model  # noqa: E402
 
 FASHION = Path("/usr/share/datasets/fashion-mnist")
 MEAN, STD = 0.286, 0.353

@@ -37,13 +37,13 @@ import torch
 import torch.nn.functional as F
 
 from googlenet import create_model
-from googlenet.checkpoint import save_model
+from googlenet.cli._format import format_table
 from googlenet.data import dataset_stats, load_dataset, train_transform
 from googlenet.evaluation import Ensemble, Metrics
 from googlenet.evaluation.crops import SINGLE_SCALE, scaled
 from googlenet.evaluation.runner import check_classes, dataset_probabilities
-from googlenet.models.layers import split_outputs
-from googlenet.report import format_table
+from googlenet.models.outputs import split_outputs
+from googlenet.weights.checkpoint import save_model
 
 # Section 5: "the loss of the auxiliary classifiers was weighted by 0.3".
 AUX_WEIGHT = 0.3

@@ -8,7 +8,8 @@ import pytest
 import torch
 
 import googlenet
-from googlenet.analysis import bottleneck_cost, factorization_costs, summary, table1
+from googlenet.inspect.cost import bottleneck_cost, factorization_costs
+from googlenet.inspect.tables import summary, table1
 
 
 @pytest.fixture(scope="module")

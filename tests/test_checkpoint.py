@@ -9,14 +9,9 @@ import pytest
 import torch
 
 import googlenet
-from googlenet.checkpoint import (
-    atomic_write,
-    load_model,
-    load_training_state,
-    read_model_metadata,
-    save_model,
-    save_training_state,
-)
+from googlenet.system.files import atomic_write
+from googlenet.training.state import load_training_state, save_training_state
+from googlenet.weights.checkpoint import load_model, read_model_metadata, save_model
 
 KWARGS = {"num_classes": 10, "in_channels": 1, "small_input": True, "width": 0.25}
 

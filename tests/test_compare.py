@@ -9,8 +9,8 @@ import pytest
 from torch import nn
 
 import googlenet
-from googlenet import registry
-from googlenet.compare import compare, measure, plot, throughput
+from googlenet.inspect.compare import compare, measure, plot, throughput
+from googlenet.models import registry
 
 
 def test_measured_counts_of_known_models():

@@ -9,10 +9,10 @@ import torch
 from torch import nn
 
 import googlenet
-from googlenet.checkpoint import save_model
 from googlenet.data import dataset_stats
 from googlenet.errors import UserError
 from googlenet.evaluation import CropProtocol, Ensemble, Member, Metrics, evaluate
+from googlenet.weights.checkpoint import save_model
 
 
 def small_member(seed: int, crop: int, channels: int = 1, classes: int = 10) -> Member:

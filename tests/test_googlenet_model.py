@@ -8,7 +8,7 @@ import torchvision
 
 import googlenet
 from googlenet.models.googlenet import TABLE_1, load_torchvision_weights
-from googlenet.models.layers import GoogLeNetOutputs
+from googlenet.models.outputs import GoogLeNetOutputs
 
 
 def n_params(model: torch.nn.Module) -> int:

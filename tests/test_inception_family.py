@@ -21,17 +21,8 @@ from PIL import Image
 
 import googlenet
 from googlenet.models.inception_v4 import load_timm_state_dict, timm_key
-from googlenet.models.layers import (
-    Conv,
-    InceptionOutputs,
-    Mixed,
-    MixedBlock,
-    Pool,
-    Split,
-    inception_resnet_block,
-    small_input_steps,
-    split_outputs,
-)
+from googlenet.models.outputs import InceptionOutputs, split_outputs
+from googlenet.models.spec import Conv, Mixed, MixedBlock, Pool, Split, inception_resnet_block, small_input_steps
 
 FAMILY = ["bn_inception", "inception_v3", "inception_v4", "inception_resnet_v1", "inception_resnet_v2"]
 FASHION_MNIST = Path("/usr/share/datasets/fashion-mnist")

@@ -7,7 +7,7 @@ import pytest
 import torch
 
 import googlenet
-from googlenet import analysis
+from googlenet.inspect import tables as analysis
 
 # Section II.B: (trainable parameters, connections) per layer.
 PAPER = {

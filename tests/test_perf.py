@@ -9,10 +9,11 @@ import pytest
 import torch
 from torch import nn
 
+from googlenet.deploy.fusion import FusedInception, fold_conv_bn, optimize_for_inference
+from googlenet.deploy.onnx import export_onnx
+from googlenet.deploy.train_fusion import TrainFusedInception, fuse_for_training, unfuse_state_dict
 from googlenet.errors import UserError
-from googlenet.inference import FusedInception, export_onnx, fold_conv_bn, optimize_for_inference
-from googlenet.registry import create_model
-from googlenet.train_fusion import TrainFusedInception, fuse_for_training, unfuse_state_dict
+from googlenet.models.registry import create_model
 
 SMALL = dict(width=0.25, small_input=True, num_classes=10)
 
@@ -92,7 +93,7 @@ def test_compiled_fused_inception_equal(models):
 
 
 def test_fused_onnx_export_runs_in_onnxruntime(models, tmp_path):
-    from googlenet.quantize import onnx_predict
+    from googlenet.deploy.ort import onnx_predict
 
     model = models["googlenet"]
     path = export_onnx(optimize_for_inference(model), tmp_path / "fused.onnx", input_size=32)
@@ -111,7 +112,8 @@ def test_int8_quantization_calibrated_on_real_images(shared_data, tmp_path):
     import onnx
 
     from googlenet.bench import real_images, settle_batch_norm
-    from googlenet.quantize import onnx_predict, quantize_onnx
+    from googlenet.deploy.ort import onnx_predict
+    from googlenet.deploy.quantize import quantize_onnx
 
     torch.manual_seed(0)
     model = create_model("googlenet_torchvision", **SMALL)
@@ -208,14 +210,14 @@ def test_bench_training_small(shared_data):
 
 
 def test_bf16_training_step_computes_in_bf16_and_keeps_fp32_weights():
-    from googlenet.bench import _train_step_fn
-    from googlenet.registry import create_model
+    from googlenet.bench import train_step_fn
+    from googlenet.models.registry import create_model
 
     model = create_model("googlenet_torchvision", **SMALL)
     seen: list[torch.dtype] = []
     model.conv1.conv.register_forward_hook(lambda m, i, o: seen.append(o.dtype))
     before = model.fc.weight.detach().clone()
-    step = _train_step_fn(model, torch.randn(2, 3, 32, 32), torch.tensor([0, 1]), bf16=True)
+    step = train_step_fn(model, torch.randn(2, 3, 32, 32), torch.tensor([0, 1]), bf16=True)
     loss = step()
     assert seen == [torch.bfloat16] and loss == loss  # the convolution ran in bf16, the loss is a number
     assert model.fc.weight.dtype == torch.float32 and not torch.equal(model.fc.weight, before)
@@ -224,7 +226,7 @@ def test_bf16_training_step_computes_in_bf16_and_keeps_fp32_weights():
 def test_cpu_features_decide_int8_weights_and_bf16(monkeypatch):
     import platform
 
-    from googlenet import hardware
+    from googlenet.system import hardware
 
     if platform.machine() == "x86_64" and os.path.exists("/proc/cpuinfo"):
         assert "sse2" in hardware.cpu_flags() and hardware.cpu_name() != "unknown"  # the real /proc/cpuinfo

@@ -11,9 +11,9 @@ import torch
 from PIL import Image
 
 import googlenet
-from googlenet.checkpoint import load_model, save_model
 from googlenet.evaluation import Ensemble
-from googlenet.predict import load_image
+from googlenet.evaluation.predict import load_image
+from googlenet.weights.checkpoint import load_model, save_model
 
 CLASSES = ["zero", "one", "two", "three", "four"]
 
@@ -93,7 +93,7 @@ def test_onnx_export_matches_pytorch_with_dynamic_batch(rgb_checkpoint, run_cli,
     import onnx
     import onnxruntime as ort
 
-    from googlenet.export import read_export_metadata
+    from googlenet.deploy.export import read_export_metadata
 
     path = tmp_path / "model.onnx"
     code, out, err = run_cli("export", rgb_checkpoint, "--format", "onnx", "-o", path)
@@ -115,7 +115,7 @@ def test_onnx_export_matches_pytorch_with_dynamic_batch(rgb_checkpoint, run_cli,
 
 @pytest.mark.parametrize("fmt", ["torchscript", "exported-program"])
 def test_torch_exports_match_and_carry_metadata(rgb_checkpoint, tmp_path, fmt):
-    from googlenet.export import export_model, read_export_metadata, run_exported
+    from googlenet.deploy.export import export_model, read_export_metadata, run_exported
 
     result = export_model(rgb_checkpoint, tmp_path / f"m.{fmt}", format=fmt, check=False)
     meta = read_export_metadata(result.path, fmt)

@@ -19,10 +19,10 @@ import torch
 from PIL import Image
 from safetensors.torch import load_file
 
-from googlenet.checkpoint import load_model
 from googlenet.data import load_dataset
 from googlenet.errors import DataError, UserError
 from googlenet.training import TrainingInterrupted, make_config, train
+from googlenet.weights.checkpoint import load_model
 
 REPO = Path(__file__).resolve().parents[1]
 # The paper's GoogLeNet (LRN, no batch norm, two auxiliary heads), tiny, on 28x28 grey digits.
@@ -172,7 +172,7 @@ def test_cli_bad_input_is_one_line_with_exit_code_2(run_cli, digits, tmp_path):
     cases.append((["--dataset", str(tmp_path / "empty")], "no class folders"))
     # A checkpoint trained for 10 classes cannot start a 2-class run.
     from googlenet import create_model
-    from googlenet.checkpoint import save_model
+    from googlenet.weights.checkpoint import save_model
 
     two = tmp_path / "two"
     for cls in ("0", "1"):

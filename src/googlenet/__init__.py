@@ -1,7 +1,7 @@
 """googlenet: GoogLeNet exactly as the paper, its successors and the CNNs it is measured against."""
 
 from .errors import DataError, UserError
-from .registry import ModelInfo, create_model, list_models, model_info, register_model
+from .models.registry import ModelInfo, create_model, list_models, model_info, register_model
 
 __version__ = "0.1.0"
 
@@ -21,7 +21,7 @@ __all__ = [
 def __getattr__(name: str):
     # Heavier pieces load on first use, so `import googlenet` stays quick.
     if name == "summary":
-        from .analysis import summary
+        from .inspect.tables import summary
 
         return summary
     raise AttributeError(f"module 'googlenet' has no attribute {name!r}")

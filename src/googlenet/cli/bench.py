@@ -9,9 +9,9 @@ from pathlib import Path
 
 from ..bench import BACKENDS, DEFAULT_TRAIN_BACKENDS, TRAIN_BACKENDS, bench_inference, bench_training
 from ..errors import UserError
-from ..registry import model_info
-from ..report import format_table, to_json
+from ..models.registry import model_info
 from ._common import add_json_flag, add_model_kwargs, model_kwargs_from
+from ._format import format_table, to_json
 
 INFERENCE_COLUMNS = ["backend", "owner", "batch", "images_per_s", "ms_per_batch", "vs_tv_eager", "vs_tv_ort",
                      "peak_mem_mib", "max_abs_diff"]

@@ -5,9 +5,9 @@ from __future__ import annotations
 import argparse
 import sys
 
-from ..compare import compare, plot
-from ..report import format_table, human, to_json
+from ..inspect.compare import compare, plot
 from ._common import add_json_flag
+from ._format import format_table, human, to_json
 
 SORT_KEYS = ("name", "year", "params", "macs", "top1", "top5", "speed")
 

@@ -7,9 +7,9 @@ from __future__ import annotations
 
 import argparse
 
-from ..analysis import bottleneck_cost, factorization_costs
-from ..report import format_table, to_json
+from ..inspect.cost import bottleneck_cost, factorization_costs
 from ._common import add_json_flag
+from ._format import format_table, to_json
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:

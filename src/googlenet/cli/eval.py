@@ -5,8 +5,8 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from ..report import format_table, to_json
 from ._common import add_json_flag
+from ._format import format_table, to_json
 
 
 def add_crop_args(parser: argparse.ArgumentParser) -> None:
@@ -93,7 +93,7 @@ def run(args: argparse.Namespace) -> int:
     written = []
     if args.out:
         out = Path(args.out)
-        from ..checkpoint import atomic_write
+        from ..system.files import atomic_write
 
         atomic_write(out / "metrics.json", lambda tmp: tmp.write_text(to_json(result.as_dict())))
         m.save_confusion_json(out / "confusion.json")

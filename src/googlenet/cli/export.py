@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import argparse
 
-from ..report import to_json
 from ._common import add_json_flag
+from ._format import to_json
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
-    from ..export import FORMATS
+    from ..deploy.export import FORMATS
 
     parser = subparsers.add_parser(
         "export", help="export a model file to ONNX, TorchScript or a torch.export program",
@@ -25,7 +25,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from ..export import export_model
+    from ..deploy.export import export_model
 
     result = export_model(args.checkpoint, args.output, format=args.format, opset=args.opset,
                           check=not args.no_check)

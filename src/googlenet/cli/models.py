@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import argparse
 
-from ..registry import list_models, model_info
-from ..report import format_table, human, to_json
+from ..models.registry import list_models, model_info
 from ._common import add_json_flag
+from ._format import format_table, human, to_json
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:

@@ -5,8 +5,8 @@ from __future__ import annotations
 import argparse
 import sys
 
-from ..report import format_table, to_json
 from ._common import add_json_flag
+from ._format import format_table, to_json
 from .eval import add_crop_args, apply_threads, parse_scales
 
 
@@ -27,7 +27,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from ..evaluation import Ensemble
-    from ..predict import predict_files
+    from ..evaluation.predict import predict_files
 
     apply_threads(args)
     ensemble = Ensemble.load(args.checkpoints, crop_size=args.crop_size)

@@ -8,10 +8,10 @@ from __future__ import annotations
 
 import argparse
 
-from ..analysis import ModelSummary, summary, table1
-from ..registry import create_model, model_info
-from ..report import format_table, human, to_json
+from ..inspect.tables import ModelSummary, summary, table1
+from ..models.registry import create_model, model_info
 from ._common import add_json_flag, add_model_kwargs, model_kwargs_from
+from ._format import format_table, human, to_json
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:

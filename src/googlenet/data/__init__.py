@@ -27,7 +27,7 @@ API:
   sends every layer through ``__torch_function__``, many times slower).
 * :func:`dataset_stats(name) <dataset_stats>` -> :class:`DatasetStats`: ``channels``,
   ``image_size`` (native side; None for folders), ``mean``/``std`` (of the train pixels in [0, 1]),
-  ``classes``; ``.preprocessing(input_size)`` is the dict :func:`googlenet.checkpoint.save_model` records.
+  ``classes``; ``.preprocessing(input_size)`` is the dict :func:`googlenet.weights.checkpoint.save_model` records.
 * :func:`decode_image(source, channels, name=) <decode_image>` / :func:`convert_image`: any image
   mode (grey, grey+alpha, palette, RGBA, CMYK, 1-bit, 16-bit) to 8-bit grey or RGB; a corrupt file
   raises :class:`~googlenet.errors.DataError` naming it. ``skip_bad_images=True`` leaves such files out

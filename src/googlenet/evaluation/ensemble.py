@@ -19,9 +19,9 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 from torchvision.transforms.v2 import functional as TF
 
-from ..checkpoint import LoadedModel, load_model
 from ..errors import UserError
-from ..models.layers import split_outputs
+from ..models.outputs import split_outputs
+from ..weights.checkpoint import LoadedModel, load_model
 from .crops import CropProtocol
 
 #: Built-in datasets whose images all have the model's input size (their test images are not resized).
@@ -45,7 +45,7 @@ class Member:
 
     @classmethod
     def from_loaded(cls, loaded: LoadedModel, *, crop_size: int | None = None) -> Member:
-        from ..registry import model_info
+        from ..models.registry import model_info
 
         pre = loaded.preprocessing or {}
         channels = int(pre.get("channels") or loaded.model_kwargs.get("in_channels", 3))
@@ -109,7 +109,7 @@ class Ensemble:
     @classmethod
     def load(cls, paths: Iterable[str | Path], *, crop_size: int | None = None,
              map_location: str | torch.device = "cpu") -> Ensemble:
-        """Load every model file (or run folder) with :func:`googlenet.checkpoint.load_model`."""
+        """Load every model file (or run folder) with :func:`googlenet.weights.checkpoint.load_model`."""
         paths = list(paths)
         if not paths:
             raise UserError("no checkpoint given; pass --checkpoint PATH (repeat it for an ensemble)")

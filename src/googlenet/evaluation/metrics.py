@@ -14,8 +14,8 @@ from typing import Any
 import torch
 from torch import Tensor
 
-from ..checkpoint import atomic_write
 from ..errors import UserError
+from ..system.files import atomic_write
 
 
 @dataclass

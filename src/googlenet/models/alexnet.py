@@ -24,9 +24,9 @@ from typing import Any
 import torch
 from torch import Tensor, nn
 
-from ..registry import register_model
-from ._cnn import build_features, check_classifier_args
-from .layers import check_input, check_width, scale_channels
+from .blocks import check_classifier_args, check_input, check_width, scale_channels
+from .cnn_spec import build_features
+from .registry import register_model
 
 # Section 3.5 and Figure 2. Each conv is followed by ReLU; LRN and max pool follow conv1 and conv2.
 ALEXNET_2012 = "conv11-96/4p0 lrn maxpool3/2 conv5-256g2 lrn maxpool3/2 conv3-384 conv3-384g2 conv3-256g2 maxpool3/2"
@@ -46,7 +46,7 @@ class AlexNet(nn.Module):
     """A convolutional table, an adaptive 6x6 pool and the three FC layers of AlexNet.
 
     Args:
-        table: the convolution rows (see :mod:`googlenet.models._cnn`).
+        table: the convolution rows (see :mod:`googlenet.models.cnn_spec`).
         paper_init: section 5's initialisation (N(0, 0.01) weights, biases 1 in conv2/4/5 and fc6/7);
             otherwise PyTorch's default.
         dropout_first: torchvision's classifier order (dropout before each hidden FC) instead of the

@@ -22,17 +22,9 @@ import torch
 from torch import Tensor, nn
 
 from ..errors import UserError
-from ..registry import register_model
-from .layers import (
-    Conv,
-    ConvBlock,
-    MixedBlock,
-    Pool,
-    SeparableConvBlock,
-    check_input,
-    check_width,
-    scale_channels,
-)
+from .blocks import ConvBlock, SeparableConvBlock, check_input, check_width, scale_channels
+from .registry import register_model
+from .spec import Conv, MixedBlock, Pool
 
 
 class BNInceptionSpec(NamedTuple):

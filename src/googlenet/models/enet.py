@@ -24,8 +24,8 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from ..errors import UserError
-from ..registry import register_model
-from .layers import check_input
+from .blocks import check_input
+from .registry import register_model
 
 
 class Row(NamedTuple):

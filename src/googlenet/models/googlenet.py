@@ -15,23 +15,79 @@ The inception rows below *are* Table 1; the network is built by walking them.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
 from ..errors import DataError, UserError
-from ..registry import register_model
-from .layers import (
-    ConvBlock,
-    GoogLeNetOutputs,
-    InceptionModule,
-    InceptionSpec,
-    check_input,
-    check_width,
-    scale_channels,
-)
+from .blocks import ConvBlock, check_input, check_width, scale_channels
+from .outputs import GoogLeNetOutputs
+from .registry import register_model
+
+
+class InceptionSpec(NamedTuple):
+    """One row of GoogLeNet's Table 1: the output widths of an inception module's branches."""
+
+    name: str
+    n1x1: int
+    n3x3_reduce: int
+    n3x3: int
+    n5x5_reduce: int
+    n5x5: int
+    pool_proj: int
+
+    @property
+    def out_channels(self) -> int:
+        return self.n1x1 + self.n3x3 + self.n5x5 + self.pool_proj
+
+    def scaled(self, width: float) -> InceptionSpec:
+        return InceptionSpec(self.name, *(scale_channels(c, width) for c in self[1:]))
+
+class InceptionModule(nn.Module):
+    """GoogLeNet's inception module with dimension reductions (Figure 2(b)).
+
+    Four branches whose outputs are concatenated along channels:
+    ``branch1`` 1x1; ``branch2`` 1x1 reduce then 3x3; ``branch3`` 1x1 reduce then 5x5;
+    ``branch4`` 3x3/1 max pool then 1x1 "pool proj". The 1x1 reductions before the expensive 3x3 and
+    5x5 convolutions are the paper's central idea (section 4): they bound the cost of each stage.
+
+    ``kernel3=3`` reproduces torchvision's module, whose "5x5" branch uses a 3x3 kernel (a known
+    discrepancy kept for compatibility with its weights).
+    """
+
+    def __init__(
+        self,
+        in_channels: int,
+        spec: InceptionSpec,
+        *,
+        batch_norm: bool = False,
+        kernel3: int = 5,
+        pool_ceil_mode: bool = True,
+    ) -> None:
+        super().__init__()
+        self.spec = spec
+
+        def conv(cin: int, cout: int, k: int) -> ConvBlock:
+            return ConvBlock(cin, cout, k, padding=k // 2, batch_norm=batch_norm)
+
+        self.branch1 = conv(in_channels, spec.n1x1, 1)
+        self.branch2 = nn.Sequential(conv(in_channels, spec.n3x3_reduce, 1), conv(spec.n3x3_reduce, spec.n3x3, 3))
+        self.branch3 = nn.Sequential(
+            conv(in_channels, spec.n5x5_reduce, 1), conv(spec.n5x5_reduce, spec.n5x5, kernel3)
+        )
+        self.branch4 = nn.Sequential(
+            nn.MaxPool2d(3, stride=1, padding=1, ceil_mode=pool_ceil_mode), conv(in_channels, spec.pool_proj, 1)
+        )
+
+    @property
+    def out_channels(self) -> int:
+        return self.spec.out_channels
+
+    def forward(self, x: Tensor) -> Tensor:
+        return torch.cat([self.branch1(x), self.branch2(x), self.branch3(x), self.branch4(x)], dim=1)
+
 
 # Table 1, inception rows. Columns as printed: #1x1, #3x3 reduce, #3x3, #5x5 reduce, #5x5, pool proj.
 # "maxpool" rows are the 3x3/2 max pools between stages.

@@ -19,20 +19,10 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from ..errors import UserError
-from ..registry import register_model
-from .layers import (
-    Conv,
-    ConvBlock,
-    InceptionOutputs,
-    Mixed,
-    Pool,
-    Split,
-    build_layers,
-    check_input,
-    check_width,
-    scale_channels,
-    small_input_steps,
-)
+from .blocks import ConvBlock, check_input, check_width, scale_channels
+from .outputs import InceptionOutputs
+from .registry import register_model
+from .spec import Conv, Mixed, Pool, Split, build_layers, small_input_steps
 
 
 def inception_a(pool_features: int) -> tuple:

@@ -30,20 +30,9 @@ import torch
 from torch import Tensor, nn
 
 from ..errors import DataError, UserError
-from ..registry import register_model
-from .layers import (
-    Branch,
-    Conv,
-    Mixed,
-    MixedBlock,
-    Pool,
-    Split,
-    build_layers,
-    check_input,
-    check_width,
-    inception_resnet_block,
-    small_input_steps,
-)
+from .blocks import check_input, check_width
+from .registry import register_model
+from .spec import Branch, Conv, Mixed, MixedBlock, Pool, Split, build_layers, inception_resnet_block, small_input_steps
 
 V = True  # the figures' "V": valid padding
 MAXPOOL_2V = Pool("max", stride=2, valid=V)
@@ -218,7 +207,7 @@ class InceptionV4Net(nn.Module):
         width: multiplies every channel count (residual projections follow automatically).
         small_input: the stem's stride-2 rows become stride 1 except ``small_input_downsample``, so
             28x28 / 32x32 images reach the first Inception stage at 14x14 / 16x16 with the same
-            parameters (:func:`~googlenet.models.layers.small_input_steps`). The stages are unchanged.
+            parameters (:func:`~googlenet.models.spec.small_input_steps`). The stages are unchanged.
         head_conv: the released Inception-ResNet-v2's final 1x1 convolution (1536), or None.
         dropout: before the final linear layer (Figures 9 and 15: keep 0.8).
     """

@@ -34,8 +34,8 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from ..errors import UserError
-from ..registry import register_model
-from .layers import check_input
+from .blocks import check_input
+from .registry import register_model
 
 # Table I: which S2 feature maps (rows) each C3 feature map (columns) combines. "X" as printed.
 TABLE_I = """

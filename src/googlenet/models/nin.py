@@ -24,9 +24,9 @@ from typing import Any
 import torch
 from torch import Tensor, nn
 
-from ..registry import register_model
-from ._cnn import build_features, check_classifier_args
-from .layers import check_input, check_width
+from .blocks import check_classifier_args, check_input, check_width
+from .cnn_spec import build_features
+from .registry import register_model
 
 # One mlpconv layer per line: conv, then its 1x1 "MLP" layers (cccp), then pooling and dropout.
 CIFAR_MLPCONV = """

@@ -20,9 +20,8 @@ from typing import Any, NamedTuple
 import torch
 from torch import Tensor, nn
 
-from ..registry import register_model
-from ._cnn import check_classifier_args
-from .layers import check_input, check_width, scale_channels
+from .blocks import check_classifier_args, check_input, check_width, scale_channels
+from .registry import register_model
 
 
 class BasicBlock(nn.Module):

@@ -25,9 +25,8 @@ import torch
 from torch import Tensor, nn
 
 from ..errors import UserError
-from ..registry import register_model
-from ._cnn import check_classifier_args
-from .layers import check_input, check_width, scale_channels
+from .blocks import check_classifier_args, check_input, check_width, scale_channels
+from .registry import register_model
 
 
 class FireSpec(NamedTuple):

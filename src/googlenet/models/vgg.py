@@ -19,9 +19,9 @@ from typing import Any
 import torch
 from torch import Tensor, nn
 
-from ..registry import register_model
-from ._cnn import build_features, check_classifier_args
-from .layers import check_input, check_width, scale_channels
+from .blocks import check_classifier_args, check_input, check_width, scale_channels
+from .cnn_spec import build_features
+from .registry import register_model
 
 # Table 1, ConvNet configurations, one column per string ("conv3-64" as printed; "maxpool" 2x2/2).
 TABLE_1 = {

@@ -6,7 +6,7 @@ import json
 from pathlib import Path
 from typing import Any
 
-from ..checkpoint import atomic_write
+from ..system.files import atomic_write
 
 LOG = "log.jsonl"
 CURVES = "curves.png"

@@ -36,17 +36,19 @@ import torch.nn.functional as F
 from torch import nn
 from torch.utils.data import DataLoader, Dataset, DistributedSampler
 
-from ..checkpoint import load_model, load_training_state, save_model, save_training_state
 from ..data import dataset_stats, eval_transform, load_dataset, train_transform
 from ..data.datasets import ImageDataset
 from ..errors import DataError, UserError
-from ..hardware import cpu_has_native_bf16
-from ..models.layers import split_outputs
-from ..registry import create_model, model_info
+from ..models.outputs import split_outputs
+from ..models.registry import create_model, model_info
+from ..system.hardware import cpu_has_native_bf16
+from ..weights.checkpoint import load_model, save_model
 from . import records
 from .config import FIELDS, TrainConfig, make_config
 from .distributed import DistInfo, all_sum, any_flag, setup, teardown
 from .fastdata import TensorBatches
+from .loss import training_loss
+from .state import load_training_state, save_training_state
 
 STATE_FORMAT = "googlenet-train-state/1"
 MODEL_FILE, LAST_FILE, STATE_FILE = "model.safetensors", "last.safetensors", "train_state.pt"
@@ -492,11 +494,8 @@ class Trainer:
             if self.channels_last:
                 x = x.contiguous(memory_format=torch.channels_last)
             with torch.autocast(self.device.type, dtype=self.amp[1], enabled=self.amp[0]):
-                main, aux = split_outputs(self.net(x))
-                main_loss = F.cross_entropy(main.float(), y, label_smoothing=c.label_smoothing)
-                aux_losses = [F.cross_entropy(a.float(), y, label_smoothing=c.label_smoothing) for a in aux]
-                # Section 5: "their loss gets added to the total loss of the network with a discount weight"
-                loss = main_loss + c.aux_weight * sum(aux_losses) if aux_losses else main_loss
+                parts = training_loss(self.net(x), y, aux_weight=c.aux_weight, label_smoothing=c.label_smoothing)
+                loss, main, main_loss, aux_losses = parts.total, parts.logits, parts.main, parts.aux
             self.opt.zero_grad(set_to_none=True)
             self.scaler.scale(loss).backward()
             if c.grad_clip:

@@ -5,8 +5,8 @@ What exists in this environment (torch 2.14.1, onnxruntime 1.32): PyTorch's PT2E
 ``torchao``, which is not installed; ONNX Runtime's ``quantize_static`` is available and its int8
 convolution kernels (MLAS, u8 activations x s8 weights) are what runs here. So the int8 path is:
 
-1. :func:`googlenet.inference.optimize_for_inference` (BN folded, inception 1x1 convolutions fused),
-2. :func:`googlenet.inference.export_onnx`,
+1. :func:`googlenet.deploy.fusion.optimize_for_inference` (BN folded, inception 1x1 convolutions fused),
+2. :func:`googlenet.deploy.onnx.export_onnx`,
 3. :func:`quantize_onnx`: QDQ format, per-channel symmetric int8 weights, uint8 activations, ranges
    calibrated on real images (MinMax by default, or percentile/entropy).
 
@@ -22,8 +22,8 @@ from typing import Any
 import numpy as np
 import torch
 
-from .errors import UserError
-from .hardware import cpu_has_vnni
+from ..errors import UserError
+from ..system.hardware import cpu_has_vnni
 
 CALIBRATION_METHODS = ("minmax", "percentile", "entropy")
 
@@ -48,7 +48,7 @@ def quantize_onnx(
 
     src, dst = Path(src), Path(dst)
     if not src.is_file():
-        raise UserError(f"ONNX model {str(src)!r} not found; export one first (googlenet.inference.export_onnx)")
+        raise UserError(f"ONNX model {str(src)!r} not found; export one first (googlenet.deploy.onnx.export_onnx)")
     if method not in CALIBRATION_METHODS:
         raise UserError(f"unknown calibration method {method!r}; choose from {', '.join(CALIBRATION_METHODS)}")
     data = calibration.detach().cpu().numpy() if isinstance(calibration, torch.Tensor) else np.asarray(calibration)
@@ -84,16 +84,3 @@ def quantize_onnx(
     finally:
         prepped.unlink(missing_ok=True)
     return dst
-
-
-def onnx_predict(path: str | Path, images: torch.Tensor | np.ndarray, *, batch_size: int = 256,
-                 threads: int | None = None) -> np.ndarray:
-    """Logits of the ONNX model at ``path`` for ``images`` (run in batches with ONNX Runtime)."""
-    from .bench import _ort_session
-
-    session = _ort_session(path, threads or torch.get_num_threads())
-    name = session.get_inputs()[0].name
-    data = images.numpy() if isinstance(images, torch.Tensor) else np.asarray(images)
-    outs = [session.run(None, {name: data[i:i + batch_size].astype(np.float32)})[0]
-            for i in range(0, len(data), batch_size)]
-    return np.concatenate(outs)

@@ -26,8 +26,8 @@ import torch
 from torch import nn
 from torch.utils.flop_counter import FlopCounterMode
 
-from .errors import UserError
-from .registry import list_models, model_info
+from ..errors import UserError
+from ..models.registry import list_models, model_info
 
 
 @dataclass

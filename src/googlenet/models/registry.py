@@ -3,7 +3,8 @@
 Each model family registers its builders with :func:`register_model`, attaching the paper's facts
 (year, native input, reference parameter count and multiply-adds, published accuracy and where it was
 published). Model modules are discovered automatically: every module in :mod:`googlenet.models` is
-imported on first use, so adding a family means adding one file.
+imported on first use (but the infrastructure modules named in ``INFRASTRUCTURE``), so adding a
+family means adding one file.
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ from typing import Any
 
 from torch import nn
 
-from .errors import UserError
+from ..errors import UserError
 
 
 @dataclass(frozen=True)
@@ -47,6 +48,8 @@ class ModelInfo:
 
 
 _REGISTRY: dict[str, ModelInfo] = {}
+#: Modules of :mod:`googlenet.models` that hold no family (the families import them).
+INFRASTRUCTURE = frozenset({"registry", "interface", "blocks", "spec", "cnn_spec", "outputs"})
 _DISCOVERED = False
 
 
@@ -67,11 +70,10 @@ def _discover() -> None:
     if _DISCOVERED:
         return
     _DISCOVERED = True
-    from . import models
-
-    for module in pkgutil.iter_modules(models.__path__):
-        if not module.name.startswith("_"):
-            importlib.import_module(f"{models.__name__}.{module.name}")
+    package = importlib.import_module(__package__)
+    for module in pkgutil.iter_modules(package.__path__):
+        if not module.name.startswith("_") and module.name not in INFRASTRUCTURE:
+            importlib.import_module(f"{__package__}.{module.name}")
 
 
 def list_models(family: str | None = None, task: str | None = None) -> list[str]:

@@ -19,8 +19,9 @@ import copy
 import torch
 from torch import Tensor, nn
 
-from .errors import UserError
-from .models.layers import ConvBlock, InceptionModule
+from ..errors import UserError
+from ..models.blocks import ConvBlock
+from ..models.googlenet import InceptionModule
 
 _HEAD_NAMES = ("branch1", "branch2.0", "branch3.0")
 

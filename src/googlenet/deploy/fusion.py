@@ -1,7 +1,7 @@
 """Inference-time rewrites that keep a model's outputs equal (within float rounding) and make it faster.
 
 :func:`optimize_for_inference` returns a fused *eval* copy of a model built from
-:class:`~googlenet.models.layers.ConvBlock` and :class:`~googlenet.models.layers.InceptionModule`
+:class:`~googlenet.models.blocks.ConvBlock` and :class:`~googlenet.models.googlenet.InceptionModule`
 (``googlenet``, ``googlenet_torchvision`` and every family that uses these blocks):
 
 1. **Batch norm folded into the convolution.** In eval mode BN is the per-channel affine map
@@ -22,14 +22,14 @@ compiled with ``torch.compile`` or exported to ONNX (:func:`export_onnx`).
 from __future__ import annotations
 
 import copy
-from pathlib import Path
 
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from .errors import UserError
-from .models.layers import ConvBlock, InceptionModule
+from ..errors import UserError
+from ..models.blocks import ConvBlock
+from ..models.googlenet import InceptionModule
 
 
 def fold_conv_bn(conv: nn.Conv2d, bn: nn.BatchNorm2d | None) -> nn.Conv2d:
@@ -167,23 +167,3 @@ def optimize_for_inference(
     for p in fused.parameters():
         p.requires_grad_(False)
     return fused
-
-
-def export_onnx(model: nn.Module, path: str | Path, *, input_size: int = 224, in_channels: int | None = None,
-                opset: int = 18, dynamic_batch: bool = True) -> Path:
-    """Export ``model`` (eval mode; usually the result of :func:`optimize_for_inference`) to ONNX.
-
-    Uses the TorchScript-based exporter (``dynamo=False``): it needs no extra package and produces
-    a graph ONNX Runtime optimizes well. The batch dimension is dynamic unless ``dynamic_batch=False``.
-    """
-    path = Path(path)
-    if in_channels is None:
-        in_channels = getattr(model, "in_channels", 3)
-    model = model.eval()
-    x = torch.randn(1, in_channels, input_size, input_size)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    dynamic_axes = {"input": {0: "batch"}, "logits": {0: "batch"}} if dynamic_batch else None
-    with torch.no_grad():
-        torch.onnx.export(model, (x,), str(path), input_names=["input"], output_names=["logits"],
-                          dynamic_axes=dynamic_axes, opset_version=opset, dynamo=False)
-    return path

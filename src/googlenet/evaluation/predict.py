@@ -18,10 +18,10 @@ import torch
 from PIL import Image
 from torch import Tensor
 
-from .data.images import decode_image
-from .errors import DataError, UserError
-from .evaluation.crops import CropProtocol
-from .evaluation.ensemble import Ensemble
+from ..data.images import decode_image
+from ..errors import DataError, UserError
+from .crops import CropProtocol
+from .ensemble import Ensemble
 
 
 @dataclass
@@ -48,7 +48,7 @@ def find_images(inputs: Iterable[str | Path]) -> list[Path]:
 
     A path that does not exist is kept, so it is reported as unreadable beside the others.
     """
-    from .data import IMAGE_EXTENSIONS
+    from ..data import IMAGE_EXTENSIONS
 
     found: list[Path] = []
     for item in inputs:

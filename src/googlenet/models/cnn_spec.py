@@ -20,7 +20,7 @@ from typing import NamedTuple
 from torch import nn
 
 from ..errors import UserError
-from .layers import scale_channels
+from .blocks import scale_channels
 
 _CONV = re.compile(r"conv(\d+)-(\d+)(?:/(\d+))?(?:p(\d+))?(?:g(\d+))?$")
 _POOL = re.compile(r"(max|avg)pool(?:(\d+)/(\d+))?$")
@@ -94,10 +94,3 @@ def build_features(
         else:
             layers.append(nn.Dropout(0.5))
     return nn.Sequential(*layers), channels
-
-
-def check_classifier_args(num_classes: int, dropout: float = 0.0) -> None:
-    if num_classes < 1:
-        raise UserError(f"num_classes must be at least 1, got {num_classes}; e.g. num_classes=10")
-    if not 0.0 <= dropout < 1.0:
-        raise UserError(f"dropout must be in [0, 1), got {dropout}; e.g. dropout=0.5")

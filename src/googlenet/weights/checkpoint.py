@@ -15,9 +15,6 @@ kill at any moment leaves either the old or the new file, never half of one.
 from __future__ import annotations
 
 import json
-import os
-import tempfile
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -25,26 +22,10 @@ from typing import Any
 import torch
 from torch import nn
 
-from .errors import DataError, UserError
+from ..errors import DataError, UserError
+from ..system.files import atomic_write
 
 FORMAT = "googlenet-model/1"
-
-
-def atomic_write(path: str | Path, write: Callable[[Path], None]) -> Path:
-    """Call ``write(tmp_path)`` then atomically rename ``tmp_path`` to ``path``."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    os.close(fd)
-    try:
-        write(Path(tmp))
-        with open(tmp, "rb") as f:
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    return path
 
 
 @dataclass
@@ -101,7 +82,7 @@ def read_model_metadata(path: str | Path) -> dict[str, Any]:
     """The decoded metadata of a model file, without reading the weights."""
     from safetensors import safe_open
 
-    path = _existing(path, "model file")
+    path = existing_file(path, "model file")
     try:
         with safe_open(str(path), framework="pt") as f:
             raw = f.metadata() or {}
@@ -124,7 +105,7 @@ def load_model(path: str | Path, *, map_location: str | torch.device = "cpu", **
     """Rebuild the model saved at ``path`` (a model file, or a run folder holding ``model.safetensors``)."""
     from safetensors.torch import load_file
 
-    from .registry import create_model
+    from ..models.registry import create_model
 
     path = resolve_model_path(path)
     meta = read_model_metadata(path)
@@ -153,25 +134,10 @@ def resolve_model_path(path: str | Path) -> Path:
                 return path / name
         raise DataError(f"no model.safetensors in folder {str(path)!r}; pass a run folder written by "
                         "`googlenet train` or the path of a .safetensors model file")
-    return _existing(path, "checkpoint")
+    return existing_file(path, "checkpoint")
 
 
-def save_training_state(path: str | Path, state: dict[str, Any]) -> Path:
-    """Write optimizer/scheduler/RNG/epoch state atomically (tensors and plain containers only)."""
-    return atomic_write(path, lambda tmp: torch.save(state, tmp))
-
-
-def load_training_state(path: str | Path) -> dict[str, Any]:
-    """Read a training state with ``weights_only=True``: no code in the file can run."""
-    path = _existing(path, "training state")
-    try:
-        return torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as exc:
-        raise DataError(f"cannot read training state {str(path)!r} ({exc.__class__.__name__}: {exc}); "
-                        "the file is damaged or not a googlenet train_state.pt; start a fresh run") from None
-
-
-def _existing(path: str | Path, what: str) -> Path:
+def existing_file(path: str | Path, what: str) -> Path:
     path = Path(path)
     if not path.exists():
         raise DataError(f"{what} {str(path)!r} not found; check the path")

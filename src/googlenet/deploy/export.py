@@ -23,9 +23,11 @@ from typing import Any
 import torch
 from torch import Tensor, nn
 
-from .checkpoint import LoadedModel, atomic_write, load_model, read_model_metadata, resolve_model_path
-from .errors import DataError, UserError
-from .models.layers import split_outputs
+from ..errors import DataError, UserError
+from ..models.outputs import split_outputs
+from ..system.files import atomic_write
+from ..weights.checkpoint import LoadedModel, load_model, read_model_metadata, resolve_model_path
+from .onnx import export_onnx
 
 FORMATS = ("onnx", "torchscript", "exported-program")
 SUFFIXES = {"onnx": ".onnx", "torchscript": ".torchscript.pt", "exported-program": ".pt2"}
@@ -68,7 +70,7 @@ def load_for_export(checkpoint: str | Path) -> LoadedModel:
 
 
 def export_metadata(loaded: LoadedModel) -> dict[str, Any]:
-    from .registry import model_info
+    from ..models.registry import model_info
 
     pre = dict(loaded.preprocessing or {})
     pre.setdefault("input_size", model_info(loaded.model_name).input_size)
@@ -111,7 +113,7 @@ def export_model(
         expected = model(example)
     batch = torch.export.Dim("batch", min=1, max=65536)
     if format == "onnx":
-        _export_onnx(model, example, output, meta, batch, opset)
+        _export_onnx(model, example, output, meta, opset)
     elif format == "torchscript":
         _export_torchscript(model, example, output, meta)
     else:
@@ -126,23 +128,8 @@ def export_model(
     return ExportResult(output, format, meta, diff)
 
 
-def _export_onnx(model: nn.Module, example: Tensor, output: Path, meta: dict, batch, opset: int | None) -> None:
-    try:
-        import onnx
-    except ImportError:
-        raise UserError("ONNX export needs the onnx and onnxscript packages; pip install 'googlenet[onnx]'") from None
-
-    def write(tmp: Path) -> None:
-        kwargs = {"opset_version": opset} if opset else {}
-        program = torch.onnx.export(model, (example,), None, input_names=["images"], output_names=["logits"],
-                                    dynamic_shapes={"images": {0: batch}}, dynamo=True, **kwargs)
-        proto = program.model_proto
-        for key, value in _flat_metadata(meta).items():
-            entry = proto.metadata_props.add()
-            entry.key, entry.value = key, value
-        onnx.save_model(proto, str(tmp))
-
-    atomic_write(output, write)
+def _export_onnx(model: nn.Module, example: Tensor, output: Path, meta: dict, opset: int | None) -> None:
+    export_onnx(model, output, input_size=example.shape[-1], in_channels=example.shape[1], metadata=meta, opset=opset)
 
 
 def _export_torchscript(model: nn.Module, example: Tensor, output: Path, meta: dict) -> None:
@@ -159,10 +146,6 @@ def _export_program(model: nn.Module, example: Tensor, output: Path, meta: dict,
     buffer = io.BytesIO()  # torch.export.save wants a .pt2 name or a buffer; the temporary file has neither
     torch.export.save(program, buffer, extra_files=files)
     atomic_write(output, lambda tmp: tmp.write_bytes(buffer.getvalue()))
-
-
-def _flat_metadata(meta: dict) -> dict[str, str]:
-    return {k: v if isinstance(v, str) else json.dumps(v) for k, v in meta.items()}
 
 
 def detect_format(path: str | Path) -> str:

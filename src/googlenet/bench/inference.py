@@ -1,0 +1,133 @@
+"""Throughput benchmarks: our inference backends and training loop beside torchvision's, in one run.
+
+The machine this runs on is usually shared, so absolute figures drift from minute to minute. Every
+figure is therefore measured *interleaved* with the anchors -- torchvision's eager model and ONNX
+Runtime on torchvision's own ONNX export -- in rounds (backend A, B, C, ... then again), after a
+warm-up, and reported as the median over rounds together with its ratio to the anchors. The load
+average (``os.getloadavg``) before and after is recorded beside the figures.
+
+Backends (``BACKENDS``):
+
+=================  ==========================================================================
+``tv-eager``       torchvision's model, eager, NCHW (anchor)
+``tv-ort``         ONNX Runtime on torchvision's ONNX export (anchor)
+``eager``          our model after :func:`~googlenet.deploy.fusion.optimize_for_inference` (BN folded,
+                   inception 1x1 convolutions fused), NCHW
+``channels-last``  the same, channels_last weights and input
+``compile``        the same, channels_last, ``torch.compile`` (inductor, static shapes)
+``ort``            ONNX Runtime on the ONNX export of our fused model
+``ort-folded``     ONNX Runtime on the export with batch norm folded but the 1x1 convolutions not fused:
+                   in ONNX Runtime the fused graph's ``Split`` costs an NCHWc reorder per module (measured
+                   0.93-0.96x), so this is our fastest fp32 ONNX graph (the same arithmetic as the anchor)
+``int8``           ONNX Runtime on our fused export quantized to int8 (static, calibrated on real
+                   images, :mod:`googlenet.quantize`)
+=================  ==========================================================================
+
+Peak memory is the peak resident set size of a fresh process that builds the backend and runs it
+at each batch size, minus that process's size after ``import torch, onnxruntime`` (so it counts
+weights, compiled code, workspace and activations, not the libraries).
+"""
+
+
+from __future__ import annotations
+
+import gc
+import tempfile
+import time
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from ..errors import UserError
+from .backends import ANCHORS, BACKENDS, prepare_backends
+from .inputs import build_pair, real_images, same_layout, settle_batch_norm
+from .machine import load_average, machine
+from .memory import measure_peak_memory
+from .timing import Measurement, time_interleaved
+
+
+def bench_inference(
+    model_name: str = "googlenet_torchvision", *, backends: Sequence[str] = BACKENDS, batches: Sequence[int] = (1, 32),
+    input_size: int | None = None, seconds: float = 20.0, threads: int | None = None, memory: bool = True,
+    model_kwargs: dict[str, Any] | None = None, data_dir: str | Path | None = None, workdir: str | Path | None = None,
+    log: Callable[[str], None] | None = None,
+) -> dict[str, Any]:
+    """Measure every backend at every batch size, interleaved with torchvision's anchors.
+
+    ``seconds`` is the timing budget per batch size (warm-up and compilation come on top).
+    Returns a dict with ``machine``, ``load_before``/``load_after`` and ``results`` (one row per backend
+    and batch, with ``vs_tv_eager``/``vs_tv_ort`` ratios and ``max_abs_diff`` to our eager model).
+    """
+    from ..models.registry import model_info
+
+    log = log or (lambda msg: None)
+    if not batches or any(b < 1 for b in batches):
+        raise UserError(f"batch sizes must be positive integers, got {list(batches)}; e.g. --batch 1 --batch 32")
+    if seconds <= 0:
+        raise UserError(f"--seconds must be positive, got {seconds}")
+    unknown = [b for b in backends if b not in BACKENDS]
+    if unknown:
+        raise UserError(f"unknown backend {unknown[0]!r}; choose from {', '.join(BACKENDS)}")
+    threads = threads or torch.get_num_threads()
+    torch.set_num_threads(threads)
+    info = model_info(model_name)
+    model_kwargs = dict(model_kwargs or {})
+    if input_size is None:
+        input_size = 32 if model_kwargs.get("small_input") else info.input_size
+    names = list(dict.fromkeys(list(ANCHORS) + [b for b in backends if b not in ANCHORS]))
+    load_before = load_average()
+    ours, tv = build_pair(model_name, model_kwargs)
+    in_channels = getattr(ours, "in_channels", 3)
+    images = real_images(max(64, max(batches)), input_size, channels=in_channels, data_dir=data_dir)
+    settle_batch_norm(ours, images[:32])
+    if same_layout(ours, tv):
+        tv.load_state_dict(ours.state_dict())
+    else:
+        settle_batch_norm(tv, images[:32])
+    tmp = tempfile.TemporaryDirectory(prefix="googlenet-bench-") if workdir is None else None
+    work = Path(workdir or tmp.name)  # type: ignore[union-attr]
+    work.mkdir(parents=True, exist_ok=True)
+    try:
+        log(f"building backends: {', '.join(names)}")
+        prepared = prepare_backends(names, ours, tv, workdir=work, input_size=input_size, threads=threads,
+                                    calibration=images[:32])
+        results: list[Measurement] = []
+        for batch in batches:
+            x = images[:batch].contiguous()
+            with torch.inference_mode():
+                reference = ours(x).numpy()
+            runs = {p.name: p.make(x) for p in prepared}
+            diffs = {}
+            for p in prepared:
+                t0 = time.perf_counter()
+                out = p.to_numpy(runs[p.name]())  # also triggers compilation outside the timing
+                log(f"batch {batch}: {p.name} first call {time.perf_counter() - t0:.1f}s")
+                diffs[p.name] = float(np.abs(out - reference).max()) if out.shape == reference.shape else None
+            log(f"batch {batch}: timing {len(runs)} backends for about {seconds:.0f}s")
+            timed = time_interleaved(runs, batch=batch, seconds=seconds)
+            anchor = {a: batch / timed[a][0] for a in ANCHORS}
+            for p in prepared:
+                sec, rounds, iters = timed[p.name]
+                ips = batch / sec
+                results.append(Measurement(p.name, p.owner, batch, round(ips, 2), round(sec * 1e3, 2), rounds, iters,
+                                           diffs[p.name], round(ips / anchor["tv-eager"], 3),
+                                           round(ips / anchor["tv-ort"], 3)))
+            del runs
+            gc.collect()
+        if memory:
+            for p in prepared:
+                log(f"peak memory: {p.name}")
+                peaks = measure_peak_memory(model_name, model_kwargs, p.name, list(batches), input_size, work,
+                                            threads)
+                for r in results:
+                    if r.backend == p.name:
+                        r.peak_mem_mib = peaks.get(r.batch)
+    finally:
+        if tmp is not None:
+            tmp.cleanup()
+    return {"kind": "inference", "model": model_name, "model_kwargs": model_kwargs, "input_size": input_size,
+            "threads": threads, "seconds_per_batch": seconds, "machine": machine(), "load_before": load_before,
+            "load_after": load_average(), "results": [r.as_dict() for r in results]}

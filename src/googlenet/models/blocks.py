@@ -1,0 +1,162 @@
+"""Building blocks shared by the model families.
+
+Kept deliberately small and explicit, so each family file reads like its paper:
+
+* :class:`ConvBlock` -- convolution, optional batch norm, ReLU (the "conv" of every table).
+* :func:`factorized_5x5`, :func:`factorized_nxn` -- the v3 factorizations (Rethinking..., section 3).
+* :class:`GridReduction` -- the efficient grid-size reduction (Rethinking..., section 5, Figure 10).
+* :class:`ScaledResidual` -- Inception-ResNet's residual scaling (Inception-v4 paper, section 3.3).
+* :class:`SeparableConvBlock` -- BN-Inception's depthwise-separable first layer.
+* :func:`check_input`, :func:`check_width`, :func:`check_classifier_args` -- one place for the
+  "wrong channel count / image too small / impossible width or class count" errors.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import torch
+from torch import Tensor, nn
+
+from ..errors import UserError
+
+
+def scale_channels(channels: int, width: float) -> int:
+    """Channel count under a width multiplier; never below 1 so tiny widths still build."""
+    return max(1, int(round(channels * width)))
+
+def check_width(width: float) -> None:
+    if not width > 0:
+        raise UserError(f"width multiplier must be positive, got {width}; use e.g. width=1.0 or width=0.5")
+
+class ConvBlock(nn.Sequential):
+    """Conv2d [+ BatchNorm2d] [+ ReLU].
+
+    GoogLeNet as published has no batch norm (it predates it), so its convolutions carry a bias.
+    With ``batch_norm=True`` the bias is dropped (the BN shift replaces it), as in torchvision's
+    ``BasicConv2d`` whose keys (``conv``, ``bn``) this module reproduces.
+    """
+
+    def __init__(
+        self,
+        in_channels: int,
+        out_channels: int,
+        kernel_size: int | tuple[int, int],
+        stride: int | tuple[int, int] = 1,
+        padding: int | tuple[int, int] | str = 0,
+        *,
+        batch_norm: bool = True,
+        bn_eps: float = 1e-3,
+        activation: bool = True,
+        groups: int = 1,
+        dilation: int | tuple[int, int] = 1,
+    ) -> None:
+        layers: dict[str, nn.Module] = {
+            "conv": nn.Conv2d(
+                in_channels, out_channels, kernel_size, stride, padding,
+                dilation=dilation, groups=groups, bias=not batch_norm,
+            )
+        }
+        if batch_norm:
+            layers["bn"] = nn.BatchNorm2d(out_channels, eps=bn_eps)
+        if activation:
+            layers["relu"] = nn.ReLU(inplace=True)
+        super().__init__()
+        for name, module in layers.items():
+            self.add_module(name, module)
+
+def factorized_5x5(in_channels: int, mid_channels: int, out_channels: int, *, batch_norm: bool = True) -> nn.Sequential:
+    """A 5x5 convolution replaced by two stacked 3x3 (Rethinking..., section 3.1, Figure 1): 28% cheaper."""
+    return nn.Sequential(
+        ConvBlock(in_channels, mid_channels, 3, padding=1, batch_norm=batch_norm),
+        ConvBlock(mid_channels, out_channels, 3, padding=1, batch_norm=batch_norm),
+    )
+
+def factorized_nxn(
+    in_channels: int, mid_channels: int, out_channels: int, n: int, *, batch_norm: bool = True
+) -> nn.Sequential:
+    """An n x n convolution replaced by 1 x n then n x 1 (Rethinking..., section 3.2, Figure 3)."""
+    return nn.Sequential(
+        ConvBlock(in_channels, mid_channels, (1, n), padding=(0, n // 2), batch_norm=batch_norm),
+        ConvBlock(mid_channels, out_channels, (n, 1), padding=(n // 2, 0), batch_norm=batch_norm),
+    )
+
+class GridReduction(nn.Module):
+    """Efficient grid-size reduction (Rethinking..., section 5, Figure 10).
+
+    Stride-2 convolution branches run in parallel with a stride-2 pool and are concatenated, so the
+    grid halves without either a representational bottleneck (pool first) or 3x the cost (conv first).
+    """
+
+    def __init__(self, conv_branches: Sequence[nn.Module], pool: nn.Module | None = None) -> None:
+        super().__init__()
+        self.branches = nn.ModuleList(conv_branches)
+        self.pool = pool if pool is not None else nn.MaxPool2d(3, stride=2)
+
+    def forward(self, x: Tensor) -> Tensor:
+        return torch.cat([branch(x) for branch in self.branches] + [self.pool(x)], dim=1)
+
+class ScaledResidual(nn.Module):
+    """``relu(x + scale * residual(x))`` -- Inception-ResNet's residual scaling (v4 paper, section 3.3).
+
+    Scaling the residual by 0.1-0.3 before the addition kept very wide Inception-ResNets from dying
+    early in training.
+    """
+
+    def __init__(self, residual: nn.Module, scale: float, *, activation: bool = True) -> None:
+        super().__init__()
+        self.residual = residual
+        self.scale = scale
+        self.activation = nn.ReLU(inplace=False) if activation else nn.Identity()
+
+    def forward(self, x: Tensor) -> Tensor:
+        return self.activation(x + self.scale * self.residual(x))
+
+class SeparableConvBlock(nn.Sequential):
+    """Depthwise ``kernel_size`` convolution with ``depth_multiplier`` filters per input channel, then a
+    1x1 convolution, batch norm and ReLU (TensorFlow's ``separable_conv2d``).
+
+    BN-Inception's first layer is one, with depth multiplier 8 (batch-normalization paper, appendix).
+    """
+
+    def __init__(
+        self, in_channels: int, out_channels: int, kernel_size: int, stride: int = 1, padding: int = 0, *,
+        depth_multiplier: int = 8, bn_eps: float = 1e-3,
+    ) -> None:
+        super().__init__()
+        mid = in_channels * depth_multiplier
+        self.add_module("depthwise", nn.Conv2d(in_channels, mid, kernel_size, stride, padding,
+                                               groups=in_channels, bias=False))
+        self.add_module("pointwise", ConvBlock(mid, out_channels, 1, bn_eps=bn_eps))
+
+def check_input(x: Tensor, *, in_channels: int, min_size: int, model: str, small_input_hint: bool = True) -> None:
+    """Raise a :class:`UserError` naming the fix when ``x`` cannot go through the model.
+
+    Runs only in eager mode: under tracing/export the shapes are symbolic and the check is skipped.
+    """
+    if torch.jit.is_tracing() or torch.jit.is_scripting() or torch.compiler.is_compiling():
+        return
+    if x.dim() != 4:
+        raise UserError(f"{model} expects a batch of images shaped (N, C, H, W), got shape {tuple(x.shape)}; "
+                        "add a batch dimension with x.unsqueeze(0)")
+    if x.shape[1] != in_channels:
+        raise UserError(
+            f"{model} was built for {in_channels}-channel images but got {x.shape[1]} channels; "
+            f"build it with in_channels={x.shape[1]} (CLI: --in-channels {x.shape[1]}) or convert the images"
+        )
+    height, width = x.shape[-2:]
+    if min(height, width) < min_size:
+        hint = " or build it with small_input=True (CLI: --small-input)" if small_input_hint else ""
+        raise UserError(
+            f"{model}: a {height}x{width} image is smaller than the {min_size}x{min_size} this stem needs; "
+            f"resize the images to at least {min_size} pixels{hint}"
+        )
+
+
+def check_classifier_args(num_classes: int, dropout: float = 0.0, *, aux_dropout: float | None = None) -> None:
+    """The one check of every builder's classifier arguments."""
+    if not isinstance(num_classes, int) or isinstance(num_classes, bool) or num_classes < 1:
+        raise UserError(f"num_classes must be a whole number >= 1, got {num_classes!r}; e.g. num_classes=10")
+    for name, value in (("dropout", dropout), ("aux_dropout", aux_dropout)):
+        if value is not None and not 0.0 <= value < 1.0:
+            raise UserError(f"{name} must be in [0, 1), got {value!r}; e.g. {name}=0.2")
