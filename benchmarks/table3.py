@@ -37,7 +37,7 @@ import torch
 import torch.nn.functional as F
 
 from googlenet import create_model
-from googlenet.cli._format import format_table
+from googlenet.system.text import format_table
 from googlenet.data import dataset_stats, load_dataset, train_transform
 from googlenet.evaluation import Ensemble, Metrics
 from googlenet.evaluation.crops import SINGLE_SCALE, scaled

@@ -151,6 +151,12 @@ def test_bad_builder_arguments(name, kwargs, match):
         googlenet.create_model(name, **kwargs)
 
 
-def test_cli_bad_model_is_one_line_exit_2(run_cli):
+def test_cli_models_json_lists_googlenet(run_cli):
     code, out, err = run_cli("models", "--json")
     assert code == 0 and '"googlenet"' in out
+
+
+def test_cli_bad_model_is_one_line_exit_2(run_cli):
+    code, out, err = run_cli("summary", "googlenett")
+    assert code == 2 and "unknown model 'googlenett'" in err and "did you mean" in err
+    assert len(err.strip().splitlines()) == 1 and "Traceback" not in err

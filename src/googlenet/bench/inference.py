@@ -42,6 +42,7 @@ import numpy as np
 import torch
 
 from ..errors import UserError
+from ..system.threads import torch_threads
 from .backends import ANCHORS, BACKENDS, prepare_backends
 from .inputs import build_pair, real_images, same_layout, settle_batch_norm
 from .machine import load_average, machine
@@ -49,7 +50,7 @@ from .memory import measure_peak_memory
 from .timing import Measurement, time_interleaved
 
 
-def bench_inference(
+def _bench_inference(
     model_name: str = "googlenet_torchvision", *, backends: Sequence[str] = BACKENDS, batches: Sequence[int] = (1, 32),
     input_size: int | None = None, seconds: float = 20.0, threads: int | None = None, memory: bool = True,
     model_kwargs: dict[str, Any] | None = None, data_dir: str | Path | None = None, workdir: str | Path | None = None,
@@ -71,8 +72,6 @@ def bench_inference(
     unknown = [b for b in backends if b not in BACKENDS]
     if unknown:
         raise UserError(f"unknown backend {unknown[0]!r}; choose from {', '.join(BACKENDS)}")
-    threads = threads or torch.get_num_threads()
-    torch.set_num_threads(threads)
     info = model_info(model_name)
     model_kwargs = dict(model_kwargs or {})
     if input_size is None:
@@ -131,3 +130,9 @@ def bench_inference(
     return {"kind": "inference", "model": model_name, "model_kwargs": model_kwargs, "input_size": input_size,
             "threads": threads, "seconds_per_batch": seconds, "machine": machine(), "load_before": load_before,
             "load_after": load_average(), "results": [r.as_dict() for r in results]}
+
+
+def bench_inference(*args: Any, threads: int | None = None, **kwargs: Any) -> dict[str, Any]:
+    """:func:`_bench_inference` with ``threads`` intra-op threads (default: torch's), restored afterwards."""
+    with torch_threads(threads) as n:
+        return _bench_inference(*args, threads=n, **kwargs)

@@ -12,6 +12,7 @@ import torch
 from torch import nn
 
 from ..errors import UserError
+from ..system.threads import torch_threads
 from .inputs import real_images, torchvision_counterpart
 from .machine import load_average, machine
 from .timing import Run, time_interleaved
@@ -80,7 +81,7 @@ def prepare_training(names: Sequence[str], model_name: str, model_kwargs: dict[s
     return out
 
 
-def bench_training(
+def _bench_training(
     model_name: str = "googlenet_torchvision", *, backends: Sequence[str] = DEFAULT_TRAIN_BACKENDS, batch: int = 128,
     input_size: int = 96, seconds: float = 60.0, threads: int | None = None,
     model_kwargs: dict[str, Any] | None = None, data_dir: str | Path | None = None,
@@ -94,8 +95,6 @@ def bench_training(
     unknown = [b for b in backends if b not in TRAIN_BACKENDS]
     if unknown:
         raise UserError(f"unknown training backend {unknown[0]!r}; choose from {', '.join(TRAIN_BACKENDS)}")
-    threads = threads or torch.get_num_threads()
-    torch.set_num_threads(threads)
     model_kwargs = dict(model_kwargs or {})
     names = list(dict.fromkeys(["tv-eager", TRAIN_ANCHOR] + [b for b in backends if b not in ("tv-eager",
                                                                                             TRAIN_ANCHOR)]))
@@ -123,3 +122,9 @@ def bench_training(
     return {"kind": "training", "model": model_name, "model_kwargs": model_kwargs, "threads": threads,
             "seconds": seconds, "machine": machine(), "load_before": load_before, "load_after": load_average(),
             "results": results}
+
+
+def bench_training(*args: Any, threads: int | None = None, **kwargs: Any) -> dict[str, Any]:
+    """:func:`_bench_training` with ``threads`` intra-op threads (default: torch's), restored afterwards."""
+    with torch_threads(threads) as n:
+        return _bench_training(*args, threads=n, **kwargs)

@@ -52,3 +52,38 @@ def parse_key_values(items: list[str], flag: str, example: str) -> dict[str, Any
         except json.JSONDecodeError:
             parsed[key.replace("-", "_")] = value
     return parsed
+
+
+def add_crop_args(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--crops", type=int, default=1, choices=(1, 10, 144),
+                        help="test crops per image: 1 centre, 10 (AlexNet), 144 (GoogLeNet section 7)")
+    parser.add_argument("--scales", default=None, metavar="S1,S2,...",
+                        help="shorter side(s) the image is resized to before cropping (default: 256 for 1/10 "
+                             "crops, 256,288,320,352 for 144, scaled by crop size / 224)")
+    parser.add_argument("--crop-size", type=int, default=None,
+                        help="crop side in pixels (default: the input size the checkpoint records)")
+    parser.add_argument("--threads", type=int, default=None,
+                        help="CPU threads (default: PyTorch's; 1 is often fastest on a busy shared machine)")
+    parser.add_argument("--crop-batch", type=int, default=64,
+                        help="most crops in one forward pass; bounds memory (default 64: 144 crops of 224 px then "
+                             "peak about 0.8 GB above the model on CPU)")
+
+
+def apply_threads(args: argparse.Namespace) -> None:
+    """Set torch's threads for the rest of this command (the process ends with it)."""
+    from ..system.threads import check_threads
+
+    if check_threads(args.threads) is not None:
+        import torch
+
+        torch.set_num_threads(args.threads)
+
+
+def parse_scales(text: str | None) -> list[int] | None:
+    if not text:
+        return None
+    try:
+        return [int(s) for s in text.replace(" ", "").split(",") if s]
+    except ValueError:
+        raise UserError(f"--scales expects integers separated by commas, got {text!r}; "
+                        "e.g. --scales 256,288,320,352") from None

@@ -8,10 +8,10 @@ import sys
 from pathlib import Path
 
 from ..bench import BACKENDS, DEFAULT_TRAIN_BACKENDS, TRAIN_BACKENDS, bench_inference, bench_training
-from ..errors import UserError
 from ..models.registry import model_info
+from ..system.text import format_table, to_json
+from ..system.threads import check_threads
 from ._common import add_json_flag, add_model_kwargs, model_kwargs_from
-from ._format import format_table, to_json
 
 INFERENCE_COLUMNS = ["backend", "owner", "batch", "images_per_s", "ms_per_batch", "vs_tv_eager", "vs_tv_ort",
                      "peak_mem_mib", "max_abs_diff"]
@@ -54,8 +54,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 def run(args: argparse.Namespace) -> int:
     model_info(args.model)  # unknown model -> UserError naming close matches
     kwargs = model_kwargs_from(args)
-    if args.threads is not None and args.threads < 1:
-        raise UserError(f"--threads must be at least 1, got {args.threads}")
+    check_threads(args.threads)
 
     def log(msg: str) -> None:
         print(f"[bench] {msg}", file=sys.stderr, flush=True)

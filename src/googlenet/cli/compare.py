@@ -6,8 +6,8 @@ import argparse
 import sys
 
 from ..inspect.compare import compare, plot
+from ..system.text import format_table, human, to_json
 from ._common import add_json_flag
-from ._format import format_table, human, to_json
 
 SORT_KEYS = ("name", "year", "params", "macs", "top1", "top5", "speed")
 

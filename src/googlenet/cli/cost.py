@@ -8,8 +8,8 @@ from __future__ import annotations
 import argparse
 
 from ..inspect.cost import bottleneck_cost, factorization_costs
+from ..system.text import format_table, to_json
 from ._common import add_json_flag
-from ._format import format_table, to_json
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:

@@ -3,52 +3,9 @@
 from __future__ import annotations
 
 import argparse
-from pathlib import Path
 
-from ._common import add_json_flag
-from ._format import format_table, to_json
-
-
-def add_crop_args(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--crops", type=int, default=1, choices=(1, 10, 144),
-                        help="test crops per image: 1 centre, 10 (AlexNet), 144 (GoogLeNet section 7)")
-    parser.add_argument("--scales", default=None, metavar="S1,S2,...",
-                        help="shorter side(s) the image is resized to before cropping (default: 256 for 1/10 "
-                             "crops, 256,288,320,352 for 144, scaled by crop size / 224)")
-    parser.add_argument("--crop-size", type=int, default=None,
-                        help="crop side in pixels (default: the input size the checkpoint records)")
-    parser.add_argument("--threads", type=int, default=None,
-                        help="CPU threads (default: PyTorch's; 1 is often fastest on a busy shared machine)")
-    parser.add_argument("--crop-batch", type=int, default=64,
-                        help="most crops in one forward pass; bounds memory (default 64: 144 crops of 224 px then "
-                             "peak about 0.8 GB above the model on CPU)")
-
-
-def apply_threads(args: argparse.Namespace) -> None:
-    from ..errors import UserError
-
-    if args.threads is not None:
-        if args.threads < 1:
-            raise UserError(f"--threads must be at least 1, got {args.threads}")
-        import torch
-
-        torch.set_num_threads(args.threads)
-
-
-def parse_scales(text: str | None) -> list[int] | None:
-    from ..errors import UserError
-
-    if not text:
-        return None
-    try:
-        return [int(s) for s in text.replace(" ", "").split(",") if s]
-    except ValueError:
-        raise UserError(f"--scales expects integers separated by commas, got {text!r}; "
-                        "e.g. --scales 256,288,320,352") from None
-
-
-def _plural(n: int, word: str) -> str:
-    return f"{n} {word}" if n == 1 else f"{n} {word}s"
+from ..system.text import format_table, to_json
+from ._common import add_crop_args, add_json_flag, apply_threads, parse_scales
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -90,17 +47,7 @@ def run(args: argparse.Namespace) -> int:
                       batch_size=args.batch_size, crop_batch=args.crop_batch, device=args.device,
                       progress=sys.stderr.isatty() and not args.json)
     m = result.metrics
-    written = []
-    if args.out:
-        out = Path(args.out)
-        from ..system.files import atomic_write
-
-        atomic_write(out / "metrics.json", lambda tmp: tmp.write_text(to_json(result.as_dict())))
-        m.save_confusion_json(out / "confusion.json")
-        title = (f"{result.dataset} {result.split}: {_plural(len(paths), 'model')}, "
-                 f"{_plural(result.crops, 'crop')}: top-1 {m.top1:.2f}%, top-5 {m.top5:.2f}%")
-        m.save_confusion_png(out / "confusion.png", title=title)
-        written = [str(out / n) for n in ("metrics.json", "confusion.json", "confusion.png")]
+    written = [str(p) for p in result.save(args.out)] if args.out else []
     if args.json:
         print(to_json({**result.as_dict(), "confusion": m.confusion, "written": written}))
         return 0

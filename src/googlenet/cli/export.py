@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import argparse
 
+from ..system.text import to_json
 from ._common import add_json_flag
-from ._format import to_json
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:

@@ -5,8 +5,8 @@ from __future__ import annotations
 import argparse
 
 from ..models.registry import list_models, model_info
+from ..system.text import format_table, human, to_json
 from ._common import add_json_flag
-from ._format import format_table, human, to_json
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:

@@ -5,9 +5,8 @@ from __future__ import annotations
 import argparse
 import sys
 
-from ._common import add_json_flag
-from ._format import format_table, to_json
-from .eval import add_crop_args, apply_threads, parse_scales
+from ..system.text import format_table, to_json
+from ._common import add_crop_args, add_json_flag, apply_threads, parse_scales
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:

@@ -37,6 +37,19 @@ class EvalResult:
                 "models": len(self.checkpoints), "crops": self.crops, "cost": self.cost,
                 "protocols": self.protocols, "seconds": round(self.seconds, 3), **self.metrics.as_dict()}
 
+    def save(self, out_dir: str | Path) -> list[Path]:
+        """Write ``metrics.json``, ``confusion.json`` and ``confusion.png`` into ``out_dir`` (atomically)."""
+        from ..system.files import atomic_write_text
+        from ..system.text import to_json
+
+        out = Path(out_dir)
+        m = self.metrics
+        models, crops = len(self.checkpoints), self.crops
+        title = (f"{self.dataset} {self.split}: {models} model{'s' * (models != 1)}, {crops} crop{'s' * (crops != 1)}"
+                 f": top-1 {m.top1:.2f}%, top-5 {m.top5:.2f}%")
+        return [atomic_write_text(out / "metrics.json", to_json(self.as_dict())),
+                m.save_confusion_json(out / "confusion.json"), m.save_confusion_png(out / "confusion.png", title=title)]
+
 
 def load_eval_dataset(ensemble: Ensemble, dataset: str | None, split: str, data_dir: str | Path | None):
     """The dataset split, as uint8 images with the ensemble's channels; checks it fits the models."""

@@ -23,6 +23,7 @@ from torch import Tensor, nn
 from torch.utils.flop_counter import FlopCounterMode
 
 from ..errors import UserError
+from ..system.text import format_table, human
 
 # Containers that are only plumbing: the summary looks inside them instead of giving them a row.
 _TRANSPARENT = (nn.ModuleList, nn.ModuleDict)
@@ -312,3 +313,75 @@ def table1(model_summary: ModelSummary, model: nn.Module, *, tolerance: float = 
 
 
 # --- cost arithmetic -------------------------------------------------------------------------------
+
+
+# ------------------------------------------------------------------------------------------- as text
+def has_paper_table(model: nn.Module) -> bool:
+    """Whether the model's paper prints a table we lay the summary out as (GoogLeNet's Table 1)."""
+    from ..models.googlenet import GoogLeNet
+
+    return isinstance(model, GoogLeNet)
+
+
+def render_summary(result: ModelSummary, model: nn.Module, *, paper_table: bool = True, connections: bool = False,
+                   ref_params: int | None = None, ref_macs: float | None = None) -> str:
+    """The summary as text: in the layout of the paper's table where there is one (``paper_table``), else
+    one row per layer; then the totals beside the registry's reference figures."""
+    if paper_table and has_paper_table(model):
+        body = format_table1(table1(result, model), result)
+    else:
+        show_connections = connections or any(hasattr(m, "connections") for m in model.modules())
+        body = format_layers(result, show_connections)
+    return body + "\n" + format_totals(result, ref_params, ref_macs)
+
+
+def format_table1(table: list[dict], result: ModelSummary) -> str:
+    rows = []
+    for r in table:
+        rows.append({
+            **{k: r[k] for k in ("type", "patch size/stride", "output size", "depth", "#1x1", "#3x3 reduce",
+                                 "#3x3", "#5x5 reduce", "#5x5", "pool proj")},
+            "params": human(r["params"]) if r["params"] else "",
+            "ops": human(r["ops"]) if r["ops"] else "",
+            "paper params": human(r["paper params"]) if r["paper params"] else "",
+            "paper ops": human(r["paper ops"]) if r["paper ops"] else "",
+            "": "*" if r["differs"] else "",
+        })
+    for row in rows:
+        for key, value in row.items():
+            if value is None:
+                row[key] = ""
+    title = (f"{result.model}: Table 1 of Szegedy et al. 2014, measured at {result.input_size[1]}x"
+             f"{result.input_size[2]} (ops = multiply-adds); * = measured differs from the paper's print by >5%")
+    note = ("The printed table does not add up everywhere (conv1: 7x7x3x64 weights are 9.4K, not 2.7K; "
+            "4c and 5a also differ); the model follows the layer definitions, not the printed totals.")
+    return format_table(rows, title=title) + "\n" + note
+
+
+def format_layers(result: ModelSummary, connections: bool) -> str:
+    rows = []
+    for r in result.rows:
+        row = {
+            "layer": r.name + (" (aux)" if r.auxiliary else ""),
+            "type": r.type,
+            "patch/stride": r.kernel,
+            "output": "x".join(map(str, r.output_shape)) if r.output_shape else "-",
+            "params": r.params,
+            "mult-adds": r.macs,
+        }
+        if connections:
+            row["connections"] = r.connections
+        rows.append(row)
+    return format_table(rows, title=f"{result.model} at {'x'.join(map(str, result.input_size))}")
+
+
+def format_totals(result: ModelSummary, ref_params: int | None, ref_macs: float | None) -> str:
+    lines = [f"total: {result.params:,} params, {result.macs / 1e9:.3f} G multiply-adds per image"]
+    if result.aux_params:
+        lines.append(f"  without auxiliary classifiers: {result.params_without_aux:,} params "
+                     f"(aux heads: {result.aux_params:,} params, {result.aux_macs / 1e6:.1f} M multiply-adds, "
+                     "training only)")
+    if ref_params:
+        lines.append(f"  reference: {ref_params:,} params" + (f", {ref_macs:.3g} G multiply-adds" if ref_macs else "")
+                     + " (registry; default build at the native input size)")
+    return "\n".join(lines)

@@ -26,6 +26,7 @@ from torch import Tensor, nn
 
 from .blocks import check_classifier_args, check_input, check_width, scale_channels
 from .cnn_spec import build_features
+from .interface import ImageClassifier
 from .registry import register_model
 
 # Section 3.5 and Figure 2. Each conv is followed by ReLU; LRN and max pool follow conv1 and conv2.
@@ -42,7 +43,7 @@ def paper_lrn() -> nn.Module:
     return nn.LocalResponseNorm(5, alpha=1e-4 * 5, beta=0.75, k=2.0)
 
 
-class AlexNet(nn.Module):
+class AlexNet(ImageClassifier):
     """A convolutional table, an adaptive 6x6 pool and the three FC layers of AlexNet.
 
     Args:
@@ -79,6 +80,7 @@ class AlexNet(nn.Module):
             layers = [fc6, nn.ReLU(inplace=True), nn.Dropout(dropout), fc7, nn.ReLU(inplace=True),
                       nn.Dropout(dropout), fc8]
         self.classifier = nn.Sequential(*layers)
+        self.classifier_path = f"classifier.{len(self.classifier) - 1}"  # fc8
         if paper_init:
             self._paper_init()
 
@@ -92,11 +94,14 @@ class AlexNet(nn.Module):
             one = (m in convs and i in (1, 3, 4)) or m in linears[:2]
             nn.init.constant_(m.bias, 1.0 if one else 0.0)
 
-    def forward(self, x: Tensor) -> Tensor:
+    def forward_features(self, x: Tensor) -> Tensor:
         check_input(x, in_channels=self.in_channels, min_size=self.min_input_size, model=self.name,
                     small_input_hint=not self.small_input)
-        x = self.avgpool(self.features(x))
-        return self.classifier(torch.flatten(x, 1))
+        return self.features(x)  # conv1-conv5 with their pools and LRNs
+
+    def forward_head(self, x: Tensor, pre_logits: bool = False) -> Tensor:
+        x = torch.flatten(self.avgpool(x), 1)
+        return self.classifier[:-1](x) if pre_logits else self.classifier(x)  # fc6, fc7[, fc8]
 
 
 _ALEXNET = "Krizhevsky, Sutskever, Hinton, ImageNet classification with deep convolutional neural networks, NIPS 2012"

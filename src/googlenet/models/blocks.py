@@ -160,3 +160,13 @@ def check_classifier_args(num_classes: int, dropout: float = 0.0, *, aux_dropout
     for name, value in (("dropout", dropout), ("aux_dropout", aux_dropout)):
         if value is not None and not 0.0 <= value < 1.0:
             raise UserError(f"{name} must be in [0, 1), got {value!r}; e.g. {name}=0.2")
+
+
+def torchvision_input_transform(x: Tensor) -> Tensor:
+    """Re-normalize ImageNet-normalized input (mean 0.485/0.456/0.406, std 0.229/0.224/0.225) to the
+    mean-0.5/std-0.5 input torchvision's GoogLeNet and Inception-v3 weights were trained on
+    (``transform_input=True``)."""
+    x0 = x[:, 0:1] * (0.229 / 0.5) + (0.485 - 0.5) / 0.5
+    x1 = x[:, 1:2] * (0.224 / 0.5) + (0.456 - 0.5) / 0.5
+    x2 = x[:, 2:3] * (0.225 / 0.5) + (0.406 - 0.5) / 0.5
+    return torch.cat((x0, x1, x2), 1)

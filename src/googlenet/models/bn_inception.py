@@ -22,7 +22,8 @@ import torch
 from torch import Tensor, nn
 
 from ..errors import UserError
-from .blocks import ConvBlock, SeparableConvBlock, check_input, check_width, scale_channels
+from .blocks import ConvBlock, SeparableConvBlock, check_classifier_args, check_input, check_width, scale_channels
+from .interface import ImageClassifier
 from .registry import register_model
 from .spec import Conv, MixedBlock, Pool
 
@@ -70,7 +71,7 @@ FIGURE_5: tuple[BNInceptionSpec, ...] = (
 )
 
 
-class BNInception(nn.Module):
+class BNInception(ImageClassifier):
     """BN-Inception as Figure 5 of the batch-normalization paper.
 
     Args:
@@ -95,10 +96,7 @@ class BNInception(nn.Module):
         if aux_logits:
             raise UserError("BN-Inception has no auxiliary classifier in the paper's Figure 5; build it with "
                             "aux_logits=False (CLI: --no-aux) or leave the option out")
-        if num_classes < 1:
-            raise UserError(f"num_classes must be at least 1, got {num_classes}; use e.g. num_classes=10")
-        if not 0.0 <= dropout < 1.0:
-            raise UserError(f"dropout must be in [0, 1), got {dropout}; use e.g. dropout=0.4")
+        check_classifier_args(num_classes, dropout)
         self.in_channels, self.small_input = in_channels, small_input
         self.min_input_size = 2 if small_input else 7
         c = lambda n: scale_channels(n, width)  # noqa: E731
@@ -127,12 +125,16 @@ class BNInception(nn.Module):
             f"inception{row.name}" for row in FIGURE_5
         ]
 
-    def forward(self, x: Tensor) -> Tensor:
+    def forward_features(self, x: Tensor) -> Tensor:
         check_input(x, in_channels=self.in_channels, min_size=self.min_input_size, model="BN-Inception",
                     small_input_hint=not self.small_input)
-        for name in self._trunk:
+        for name in self._trunk:  # Figure 5's rows, top to bottom
             x = self._modules[name](x)
-        return self.fc(self.dropout(torch.flatten(self.avgpool(x), 1)))
+        return x
+
+    def forward_head(self, x: Tensor, pre_logits: bool = False) -> Tensor:
+        x = self.dropout(torch.flatten(self.avgpool(x), 1))
+        return x if pre_logits else self.fc(x)
 
 
 @register_model(

@@ -24,7 +24,8 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from ..errors import UserError
-from .blocks import check_input
+from .blocks import check_classifier_args, check_input
+from .interface import ImageClassifier
 from .registry import register_model
 
 
@@ -152,14 +153,19 @@ class UpsamplingBottleneck(nn.Module):
         return self.act(shortcut + self.branch(x))
 
 
-class ENet(nn.Module):
-    """ENet (Table 1). ``forward`` returns per-pixel logits ``(N, num_classes, H, W)``."""
+class ENet(ImageClassifier):
+    """ENet (Table 1). ``forward`` returns per-pixel logits ``(N, num_classes, H, W)``.
+
+    Its "classifier" is Table 1's final ``fullconv``: ``forward_features`` gives the decoder's last
+    16-channel map at half the input resolution, ``forward_head`` the per-pixel logits from it.
+    """
+
+    classifier_path = "fullconv"
 
     def __init__(self, num_classes: int = 19, in_channels: int = 3, *, small_input: bool = False,
                  dropout: tuple[float, float] = (0.01, 0.1)) -> None:
         super().__init__()
-        if num_classes < 1:
-            raise UserError(f"num_classes must be at least 1, got {num_classes}")
+        check_classifier_args(num_classes)
         self.in_channels, self.small_input = in_channels, small_input
         self.initial = InitialBlock(in_channels, 16)
         channels = 16
@@ -179,7 +185,7 @@ class ENet(nn.Module):
         self.fullconv = nn.ConvTranspose2d(channels, num_classes, 3, stride=2, padding=1, output_padding=1,
                                            bias=False)
 
-    def forward(self, x: Tensor) -> Tensor:
+    def forward_features(self, x: Tensor) -> Tensor:
         check_input(x, in_channels=self.in_channels, min_size=8, model="ENet", small_input_hint=False)
         h, w = x.shape[-2:]
         pad_h, pad_w = -h % 8, -w % 8
@@ -198,7 +204,17 @@ class ENet(nn.Module):
                 x = module(x, indices[UNPOOL_FROM[row.name]])
             else:
                 x = module(x)
-        return self.fullconv(x)[..., :h, :w]
+        return x
+
+    def forward_head(self, x: Tensor, pre_logits: bool = False) -> Tensor:
+        return x if pre_logits else self.fullconv(x)
+
+    def forward(self, x: Tensor) -> Tensor:
+        h, w = x.shape[-2:]
+        return self.forward_head(self.forward_features(x))[..., :h, :w]  # crop the small-input padding
+
+    def new_classifier_layer(self, old: nn.Module, num_classes: int) -> nn.Module:
+        return nn.ConvTranspose2d(old.in_channels, num_classes, 3, stride=2, padding=1, output_padding=1, bias=False)
 
 
 @register_model(

@@ -21,8 +21,16 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from ..errors import DataError, UserError
-from .blocks import ConvBlock, check_input, check_width, scale_channels
+from ..errors import DataError
+from .blocks import (
+    ConvBlock,
+    check_classifier_args,
+    check_input,
+    check_width,
+    scale_channels,
+    torchvision_input_transform,
+)
+from .interface import ImageClassifier
 from .outputs import GoogLeNetOutputs
 from .registry import register_model
 
@@ -53,7 +61,7 @@ class InceptionModule(nn.Module):
     ``branch4`` 3x3/1 max pool then 1x1 "pool proj". The 1x1 reductions before the expensive 3x3 and
     5x5 convolutions are the paper's central idea (section 4): they bound the cost of each stage.
 
-    ``kernel3=3`` reproduces torchvision's module, whose "5x5" branch uses a 3x3 kernel (a known
+    ``kernel_5x5=3`` reproduces torchvision's module, whose "5x5" branch uses a 3x3 kernel (a known
     discrepancy kept for compatibility with its weights).
     """
 
@@ -63,7 +71,7 @@ class InceptionModule(nn.Module):
         spec: InceptionSpec,
         *,
         batch_norm: bool = False,
-        kernel3: int = 5,
+        kernel_5x5: int = 5,
         pool_ceil_mode: bool = True,
     ) -> None:
         super().__init__()
@@ -75,7 +83,7 @@ class InceptionModule(nn.Module):
         self.branch1 = conv(in_channels, spec.n1x1, 1)
         self.branch2 = nn.Sequential(conv(in_channels, spec.n3x3_reduce, 1), conv(spec.n3x3_reduce, spec.n3x3, 3))
         self.branch3 = nn.Sequential(
-            conv(in_channels, spec.n5x5_reduce, 1), conv(spec.n5x5_reduce, spec.n5x5, kernel3)
+            conv(in_channels, spec.n5x5_reduce, 1), conv(spec.n5x5_reduce, spec.n5x5, kernel_5x5)
         )
         self.branch4 = nn.Sequential(
             nn.MaxPool2d(3, stride=1, padding=1, ceil_mode=pool_ceil_mode), conv(in_channels, spec.pool_proj, 1)
@@ -123,8 +131,6 @@ TABLE_1_PRINTED: dict[str, tuple[float, float]] = {
     "fc": (1000e3, 1e6),
 }
 
-# Where the auxiliary classifiers read from (section 5): the outputs of 4a and 4d.
-AUX_TAPS = {"inception4a": "aux1", "inception4d": "aux2"}
 
 
 class AuxClassifier(nn.Module):
@@ -158,7 +164,7 @@ class AuxClassifier(nn.Module):
         return self.fc2(x)
 
 
-class GoogLeNet(nn.Module):
+class GoogLeNet(ImageClassifier):
     """GoogLeNet, configurable between the paper's network and torchvision's.
 
     Args:
@@ -174,10 +180,13 @@ class GoogLeNet(nn.Module):
             224 input reaches it at 28x28). Everything after the stem is unchanged.
         batch_norm: batch norm after every convolution (torchvision; not in the paper).
         lrn: the two local response normalizations of the stem (paper; not in torchvision).
-        kernel3: kernel of the "#5x5" branch: 5 in the paper, 3 in torchvision.
+        kernel_5x5: kernel of the "#5x5" branch: 5 in the paper, 3 in torchvision. (``kernel3``, its
+            old name, is still accepted.)
         maxpool4_kernel: the max pool before 5a: 3x3/2 in the paper, 2x2/2 in torchvision.
         transform_input: re-normalize ImageNet-normalized input the way torchvision's weights expect.
     """
+
+    aux_classifier_paths = ("aux1.fc2", "aux2.fc2")
 
     def __init__(
         self,
@@ -191,17 +200,17 @@ class GoogLeNet(nn.Module):
         small_input: bool = False,
         batch_norm: bool = False,
         lrn: bool = True,
-        kernel3: int = 5,
+        kernel_5x5: int = 5,
         maxpool4_kernel: int = 3,
         transform_input: bool = False,
         init_weights: bool = True,
+        kernel3: int | None = None,
     ) -> None:
         super().__init__()
         check_width(width)
-        if num_classes < 1:
-            raise UserError(f"num_classes must be at least 1, got {num_classes}")
-        if not 0.0 <= dropout < 1.0 or not 0.0 <= aux_dropout < 1.0:
-            raise UserError(f"dropout must be in [0, 1), got {dropout} and aux_dropout {aux_dropout}")
+        check_classifier_args(num_classes, dropout, aux_dropout=aux_dropout)
+        if kernel3 is not None:  # the old, misleading name of kernel_5x5
+            kernel_5x5 = kernel3
         self.in_channels = in_channels
         self.aux_logits = aux_logits
         self.transform_input = transform_input
@@ -231,7 +240,7 @@ class GoogLeNet(nn.Module):
                 self.add_module(row, pool(maxpool4_kernel if row == "maxpool4" else 3))
                 continue
             spec = row.scaled(width)
-            module = InceptionModule(channels, spec, batch_norm=batch_norm, kernel3=kernel3)
+            module = InceptionModule(channels, spec, batch_norm=batch_norm, kernel_5x5=kernel_5x5)
             self.add_module(f"inception{row.name}", module)
             channels = spec.out_channels
 
@@ -249,9 +258,6 @@ class GoogLeNet(nn.Module):
         self.avgpool = nn.AdaptiveAvgPool2d(1)  # Table 1's "avg pool 7x7/1" at 224x224
         self.dropout = nn.Dropout(dropout)
         self.fc = nn.Linear(channels, num_classes)
-        self._trunk = ["conv1", "maxpool1", "lrn1", "conv2", "conv3", "lrn2", "maxpool2"] + [
-            row if isinstance(row, str) else f"inception{row.name}" for row in TABLE_1
-        ]
         if init_weights:
             self._init_weights(batch_norm)
 
@@ -268,28 +274,38 @@ class GoogLeNet(nn.Module):
                 nn.init.ones_(m.weight)
                 nn.init.zeros_(m.bias)
 
-    def _transform_input(self, x: Tensor) -> Tensor:
-        # torchvision's weights were trained on inputs normalized with mean 0.5 / std 0.5.
-        x0 = x[:, 0:1] * (0.229 / 0.5) + (0.485 - 0.5) / 0.5
-        x1 = x[:, 1:2] * (0.224 / 0.5) + (0.456 - 0.5) / 0.5
-        x2 = x[:, 2:3] * (0.225 / 0.5) + (0.406 - 0.5) / 0.5
-        return torch.cat((x0, x1, x2), 1)
-
-    def forward(self, x: Tensor) -> Tensor | GoogLeNetOutputs:
+    def _trunk(self, x: Tensor, with_aux: bool) -> tuple[Tensor, Tensor | None, Tensor | None]:
+        """Figure 3 from bottom to top: the stem, inception 3a-3b, 4a (aux1 reads it), 4b-4d (aux2 reads
+        4d), 4e, 5a-5b. Returns the 5b feature map and the two auxiliary logits (None unless asked)."""
         check_input(x, in_channels=self.in_channels, min_size=self.min_input_size, model="GoogLeNet",
                     small_input_hint=not self.small_input)
         if self.transform_input:
-            x = self._transform_input(x)
+            x = torchvision_input_transform(x)
+        x = self.lrn1(self.maxpool1(self.conv1(x)))
+        x = self.maxpool2(self.lrn2(self.conv3(self.conv2(x))))
+        x = self.maxpool3(self.inception3b(self.inception3a(x)))
+        x = self.inception4a(x)
+        aux1 = self.aux1(x) if with_aux else None
+        x = self.inception4d(self.inception4c(self.inception4b(x)))
+        aux2 = self.aux2(x) if with_aux else None
+        x = self.maxpool4(self.inception4e(x))
+        x = self.inception5b(self.inception5a(x))
+        return x, aux1, aux2
+
+    def forward_features(self, x: Tensor) -> Tensor:
+        return self._trunk(x, with_aux=False)[0]
+
+    def forward_head(self, x: Tensor, pre_logits: bool = False) -> Tensor:
+        # Table 1's "avg pool 7x7/1" at 224x224 (adaptive, so other sizes work), dropout 40%, linear.
+        x = self.dropout(torch.flatten(self.avgpool(x), 1))
+        return x if pre_logits else self.fc(x)
+
+    def forward(self, x: Tensor) -> Tensor | GoogLeNetOutputs:
         with_aux = self.training and self.aux_logits
-        aux: dict[str, Tensor] = {}
-        for name in self._trunk:
-            x = getattr(self, name)(x)
-            if with_aux and name in AUX_TAPS:
-                aux[AUX_TAPS[name]] = getattr(self, AUX_TAPS[name])(x)
-        x = torch.flatten(self.avgpool(x), 1)
-        x = self.fc(self.dropout(x))
+        x, aux1, aux2 = self._trunk(x, with_aux)
+        x = self.forward_head(x)
         if with_aux:
-            return GoogLeNetOutputs(x, aux["aux1"], aux["aux2"])
+            return GoogLeNetOutputs(x, aux1, aux2)
         return x
 
 
@@ -308,7 +324,7 @@ def googlenet(**kwargs: Any) -> GoogLeNet:
 
 
 TORCHVISION_GOOGLENET_KWARGS: dict[str, Any] = dict(
-    batch_norm=True, lrn=False, kernel3=3, maxpool4_kernel=2, dropout=0.2, aux_dropout=0.7
+    batch_norm=True, lrn=False, kernel_5x5=3, maxpool4_kernel=2, dropout=0.2, aux_dropout=0.7
 )
 
 

@@ -18,8 +18,15 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from ..errors import UserError
-from .blocks import ConvBlock, check_input, check_width, scale_channels
+from .blocks import (
+    ConvBlock,
+    check_classifier_args,
+    check_input,
+    check_width,
+    scale_channels,
+    torchvision_input_transform,
+)
+from .interface import ImageClassifier
 from .outputs import InceptionOutputs
 from .registry import register_model
 from .spec import Conv, Mixed, Pool, Split, build_layers, small_input_steps
@@ -127,7 +134,9 @@ class InceptionAux(nn.Module):
         return self.fc(x)
 
 
-class InceptionV3(nn.Module):
+class InceptionV3(ImageClassifier):
+    aux_classifier_paths = ("AuxLogits.fc",)
+
     """Inception-v3, state_dict-compatible with ``torchvision.models.inception_v3``.
 
     Args:
@@ -148,10 +157,7 @@ class InceptionV3(nn.Module):
     ) -> None:
         super().__init__()
         check_width(width)
-        if num_classes < 1:
-            raise UserError(f"num_classes must be at least 1, got {num_classes}; use e.g. num_classes=10")
-        if not 0.0 <= dropout < 1.0:
-            raise UserError(f"dropout must be in [0, 1), got {dropout}; use e.g. dropout=0.5")
+        check_classifier_args(num_classes, dropout)
         self.in_channels, self.aux_logits, self.transform_input = in_channels, aux_logits, transform_input
         self.small_input = small_input
         self.min_input_size = 13 if small_input else 75
@@ -178,24 +184,28 @@ class InceptionV3(nn.Module):
                 nn.init.trunc_normal_(self.AuxLogits.conv1.conv.weight, std=0.01, a=-2, b=2)
                 nn.init.trunc_normal_(self.AuxLogits.fc.weight, std=0.001, a=-2, b=2)
 
-    def _transform_input(self, x: Tensor) -> Tensor:
-        # torchvision's weights were trained on inputs normalized with mean 0.5 / std 0.5.
-        x0 = x[:, 0:1] * (0.229 / 0.5) + (0.485 - 0.5) / 0.5
-        x1 = x[:, 1:2] * (0.224 / 0.5) + (0.456 - 0.5) / 0.5
-        x2 = x[:, 2:3] * (0.225 / 0.5) + (0.406 - 0.5) / 0.5
-        return torch.cat((x0, x1, x2), 1)
-
-    def forward(self, x: Tensor) -> Tensor | InceptionOutputs:
+    def _trunk_and_aux(self, x: Tensor, with_aux: bool) -> tuple[Tensor, Tensor | None]:
         check_input(x, in_channels=self.in_channels, min_size=self.min_input_size, model="Inception-v3",
                     small_input_hint=not self.small_input)
         if self.transform_input:
-            x = self._transform_input(x)
+            x = torchvision_input_transform(x)
         aux = None
-        for name in self._trunk:
+        for name in self._trunk:  # Table 1's rows, top to bottom
             x = self._modules[name](x)
-            if name == AUX_TAP and self.training and self.AuxLogits is not None:
+            if name == AUX_TAP and with_aux:
                 aux = self.AuxLogits(x)
-        x = self.fc(self.dropout(torch.flatten(self.avgpool(x), 1)))
+        return x, aux
+
+    def forward_features(self, x: Tensor) -> Tensor:
+        return self._trunk_and_aux(x, with_aux=False)[0]
+
+    def forward_head(self, x: Tensor, pre_logits: bool = False) -> Tensor:
+        x = self.dropout(torch.flatten(self.avgpool(x), 1))
+        return x if pre_logits else self.fc(x)
+
+    def forward(self, x: Tensor) -> Tensor | InceptionOutputs:
+        x, aux = self._trunk_and_aux(x, with_aux=self.training and self.AuxLogits is not None)
+        x = self.forward_head(x)
         if aux is not None:
             return InceptionOutputs(x, aux)
         return x

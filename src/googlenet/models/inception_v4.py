@@ -30,7 +30,8 @@ import torch
 from torch import Tensor, nn
 
 from ..errors import DataError, UserError
-from .blocks import check_input, check_width
+from .blocks import check_classifier_args, check_input, check_width
+from .interface import ImageClassifier
 from .registry import register_model
 from .spec import Branch, Conv, Mixed, MixedBlock, Pool, Split, build_layers, inception_resnet_block, small_input_steps
 
@@ -198,7 +199,7 @@ IR_V2 = (
 )
 
 
-class InceptionV4Net(nn.Module):
+class InceptionV4Net(ImageClassifier):
     """The Inception-v4 paper's networks: a stem, then Figure 9 / 15's stages, average pool, dropout, linear.
 
     Args:
@@ -223,10 +224,7 @@ class InceptionV4Net(nn.Module):
         if aux_logits:
             raise UserError(f"{name} has no auxiliary classifier in the paper; build it with aux_logits=False "
                             "(CLI: --no-aux) or leave the option out")
-        if num_classes < 1:
-            raise UserError(f"num_classes must be at least 1, got {num_classes}; use e.g. num_classes=10")
-        if not 0.0 <= dropout < 1.0:
-            raise UserError(f"dropout must be in [0, 1), got {dropout}; use e.g. dropout=0.2")
+        check_classifier_args(num_classes, dropout)
         self.name, self.in_channels, self.small_input = name, in_channels, small_input
         self.min_input_size = min_input_size[1] if small_input else min_input_size[0]
         if small_input:
@@ -258,15 +256,17 @@ class InceptionV4Net(nn.Module):
         self.fc = nn.Linear(channels, num_classes)
         self.num_features = channels
 
-    def forward(self, x: Tensor) -> Tensor:
+    def forward_features(self, x: Tensor) -> Tensor:
         check_input(x, in_channels=self.in_channels, min_size=self.min_input_size, model=self.name,
                     small_input_hint=not self.small_input)
         x = self.stem(x)
-        for name in self._stages:
+        for name in self._stages:  # Figure 9 / 15, bottom to top
             x = self._modules[name](x)
-        if self.head_conv is not None:
-            x = self.head_conv(x)
-        return self.fc(self.dropout(torch.flatten(self.avgpool(x), 1)))
+        return x if self.head_conv is None else self.head_conv(x)
+
+    def forward_head(self, x: Tensor, pre_logits: bool = False) -> Tensor:
+        x = self.dropout(torch.flatten(self.avgpool(x), 1))
+        return x if pre_logits else self.fc(x)
 
 
 _PAPER = ("Szegedy, Ioffe, Vanhoucke & Alemi, Inception-v4, Inception-ResNet and the Impact of Residual "

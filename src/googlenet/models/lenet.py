@@ -34,7 +34,8 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from ..errors import UserError
-from .blocks import check_input
+from .blocks import check_classifier_args, check_input
+from .interface import ImageClassifier
 from .registry import register_model
 
 # Table I: which S2 feature maps (rows) each C3 feature map (columns) combines. "X" as printed.
@@ -196,6 +197,10 @@ class EuclideanRBF(nn.Module):
         super().__init__()
         self.register_buffer("centres", rbf_centres(num_classes, in_features))
 
+    @property
+    def out_features(self) -> int:
+        return self.centres.shape[0]
+
     def forward(self, x: Tensor) -> Tensor:
         return -(x.unsqueeze(1) - self.centres).pow(2).sum(-1)
 
@@ -206,15 +211,18 @@ class EuclideanRBF(nn.Module):
         return f"in_features={self.centres.shape[1]}, out_features={self.centres.shape[0]}, fixed centres"
 
 
-class LeNet5(nn.Module):
+class LeNet5(ImageClassifier):
     """LeNet-5 (Figure 2). ``paper=True``: the 1998 network; ``paper=False``: max pool, ReLU, full C3,
-    linear output. Input 32x32; ``small_input`` centres smaller images (28x28) in a 32x32 field."""
+    linear output. Input 32x32; ``small_input`` centres smaller images (28x28) in a 32x32 field.
+
+    ``forward_features`` ends at C5 (120 maps of 1x1); the head is F6 and the output layer."""
+
+    classifier_path = "output"
 
     def __init__(self, num_classes: int = 10, in_channels: int = 1, *, small_input: bool = False,
                  paper: bool = True) -> None:
         super().__init__()
-        if num_classes < 1:
-            raise UserError(f"num_classes must be at least 1, got {num_classes}")
+        check_classifier_args(num_classes)
         self.in_channels, self.small_input, self.paper = in_channels, small_input, paper
         self.name = "LeNet-5" if paper else "LeNet-5 (modern)"
 
@@ -241,7 +249,7 @@ class LeNet5(nn.Module):
                 nn.init.uniform_(m.weight, -2.4 / fan_in, 2.4 / fan_in)
                 nn.init.uniform_(m.bias, -2.4 / fan_in, 2.4 / fan_in)
 
-    def forward(self, x: Tensor) -> Tensor:
+    def forward_features(self, x: Tensor) -> Tensor:
         check_input(x, in_channels=self.in_channels, min_size=1, model=self.name)
         h, w = x.shape[-2:]
         if self.small_input and (h < 32 or w < 32) and h <= 32 and w <= 32:
@@ -251,11 +259,18 @@ class LeNet5(nn.Module):
         elif not torch.compiler.is_compiling() and tuple(x.shape[-2:]) != (32, 32):
             hint = "" if self.small_input else " or build with small_input=True (CLI: --small-input) to centre it"
             raise UserError(f"{self.name} takes 32x32 images, got {h}x{w}; resize to 32x32{hint}")
-        for layer in (self.c1, self.act1, self.s2, self.act2, self.c3, self.act3, self.s4, self.act4,
-                      self.c5, self.act5):
-            x = layer(x)
-        x = self.act6(self.f6(torch.flatten(x, 1)))
-        return self.output(x)
+        x = self.act2(self.s2(self.act1(self.c1(x))))  # C1, S2
+        x = self.act4(self.s4(self.act3(self.c3(x))))  # C3, S4
+        return self.act5(self.c5(x))  # C5
+
+    def forward_head(self, x: Tensor, pre_logits: bool = False) -> Tensor:
+        x = self.act6(self.f6(torch.flatten(x, 1)))  # F6
+        return x if pre_logits else self.output(x)
+
+    def new_classifier_layer(self, old: nn.Module, num_classes: int) -> nn.Module:
+        if isinstance(old, EuclideanRBF):  # new +-1 centres for the new classes (section II.B)
+            return EuclideanRBF(old.centres.shape[1], num_classes)
+        return super().new_classifier_layer(old, num_classes)
 
 
 _PAPER = "LeCun, Bottou, Bengio, Haffner, Gradient-based learning applied to document recognition, Proc. IEEE 1998"

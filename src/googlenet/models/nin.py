@@ -26,6 +26,7 @@ from torch import Tensor, nn
 
 from .blocks import check_classifier_args, check_input, check_width
 from .cnn_spec import build_features
+from .interface import ImageClassifier
 from .registry import register_model
 
 # One mlpconv layer per line: conv, then its 1x1 "MLP" layers (cccp), then pooling and dropout.
@@ -42,7 +43,7 @@ IMAGENET_MLPCONV = """
 """
 
 
-class NiN(nn.Module):
+class NiN(ImageClassifier):
     """Stacked mlpconv layers and global average pooling (section 3.2: no fully connected layers)."""
 
     def __init__(
@@ -60,15 +61,23 @@ class NiN(nn.Module):
         # the last 1x1 convolution has one map per class (section 3.2), whatever the width
         self.features, _ = build_features(table, in_channels, width=width, ceil_mode=True, last_out=num_classes)
         self.avgpool = nn.AdaptiveAvgPool2d((1, 1))  # global average pooling
+        # The classifier is the last mlpconv's last 1x1 convolution (one map per class) and what follows it.
+        self._head_start = max(i for i, m in enumerate(self.features) if isinstance(m, nn.Conv2d))
+        self.classifier_path = f"features.{self._head_start}"
         for m in self.modules():
             if isinstance(m, nn.Conv2d):
                 nn.init.kaiming_normal_(m.weight, nonlinearity="relu")
                 nn.init.zeros_(m.bias)
 
-    def forward(self, x: Tensor) -> Tensor:
+    def forward_features(self, x: Tensor) -> Tensor:
         check_input(x, in_channels=self.in_channels, min_size=self.min_input_size, model=self.name,
                     small_input_hint=not self.small_input)
-        return torch.flatten(self.avgpool(self.features(x)), 1)
+        return self.features[: self._head_start](x)
+
+    def forward_head(self, x: Tensor, pre_logits: bool = False) -> Tensor:
+        if pre_logits:
+            return torch.flatten(self.avgpool(x), 1)
+        return torch.flatten(self.avgpool(self.features[self._head_start:](x)), 1)
 
 
 _PAPER = "Lin, Chen, Yan, Network in network, ICLR 2014"

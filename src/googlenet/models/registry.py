@@ -106,3 +106,13 @@ def create_model(name: str, **kwargs: Any) -> nn.Module:
         return info.builder(**{**info.default_kwargs, **kwargs})
     except TypeError as exc:  # an argument this builder does not take
         raise UserError(f"cannot build {name!r}: {exc}; see help(googlenet.create_model) for its options") from None
+
+
+def count_parameters(name: str, **kwargs: Any) -> int:
+    """Parameters of model ``name`` built with ``kwargs``, counted on the meta device: nothing is allocated,
+    so it answers for models too large to build (``width=100``)."""
+    import torch
+
+    with torch.device("meta"):
+        model = create_model(name, **kwargs)
+    return sum(p.numel() for p in model.parameters())

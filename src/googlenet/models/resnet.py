@@ -21,6 +21,7 @@ import torch
 from torch import Tensor, nn
 
 from .blocks import check_classifier_args, check_input, check_width, scale_channels
+from .interface import ImageClassifier
 from .registry import register_model
 
 
@@ -98,7 +99,7 @@ TABLE_1 = {
 STAGE_WIDTHS = (64, 128, 256, 512)  # conv2_x ... conv5_x (output of the 3x3 convolutions)
 
 
-class ResNet(nn.Module):
+class ResNet(ImageClassifier):
     """ResNet-``depth`` of Table 1 with torchvision's module names."""
 
     def __init__(
@@ -142,12 +143,15 @@ class ResNet(nn.Module):
                 if isinstance(m, (BasicBlock, Bottleneck)) and last_bn is not None:
                     nn.init.zeros_(last_bn.weight)
 
-    def forward(self, x: Tensor) -> Tensor:
+    def forward_features(self, x: Tensor) -> Tensor:
         check_input(x, in_channels=self.in_channels, min_size=self.min_input_size, model=self.name,
                     small_input_hint=not self.small_input)
-        x = self.maxpool(self.relu(self.bn1(self.conv1(x))))
-        x = self.layer4(self.layer3(self.layer2(self.layer1(x))))
-        return self.fc(torch.flatten(self.avgpool(x), 1))
+        x = self.maxpool(self.relu(self.bn1(self.conv1(x))))  # Table 1's conv1 and 3x3 max pool
+        return self.layer4(self.layer3(self.layer2(self.layer1(x))))  # conv2_x ... conv5_x
+
+    def forward_head(self, x: Tensor, pre_logits: bool = False) -> Tensor:
+        x = torch.flatten(self.avgpool(x), 1)
+        return x if pre_logits else self.fc(x)
 
 
 _PAPER = "He, Zhang, Ren, Sun, Deep residual learning for image recognition, CVPR 2016"

@@ -22,10 +22,12 @@ from __future__ import annotations
 from typing import Any, NamedTuple
 
 import torch
+import torch.nn.functional as F
 from torch import Tensor, nn
 
 from ..errors import UserError
 from .blocks import check_classifier_args, check_input, check_width, scale_channels
+from .interface import ImageClassifier
 from .registry import register_model
 
 
@@ -85,7 +87,9 @@ BYPASS = {None: {}, "simple": {3: "simple", 5: "simple", 7: "simple", 9: "simple
 BYPASS["complex"] = {**BYPASS["simple"], 2: "complex", 4: "complex", 6: "complex", 8: "complex"}
 
 
-class SqueezeNet(nn.Module):
+class SqueezeNet(ImageClassifier):
+    classifier_path = "classifier.1"  # conv10
+
     def __init__(
         self, version: str = "1_0", *, num_classes: int = 1000, in_channels: int = 3, width: float = 1.0,
         small_input: bool = False, bypass: str | None = None, dropout: float = 0.5,
@@ -130,10 +134,15 @@ class SqueezeNet(nn.Module):
                     nn.init.kaiming_uniform_(m.weight)
                 nn.init.zeros_(m.bias)
 
-    def forward(self, x: Tensor) -> Tensor:
+    def forward_features(self, x: Tensor) -> Tensor:
         check_input(x, in_channels=self.in_channels, min_size=self.min_input_size, model=self.name,
                     small_input_hint=not self.small_input)
-        return torch.flatten(self.classifier(self.features(x)), 1)
+        return self.features(x)  # conv1 ... fire9
+
+    def forward_head(self, x: Tensor, pre_logits: bool = False) -> Tensor:
+        if pre_logits:  # what conv10 sees, pooled: conv10 is 1x1, so it commutes with the average pool
+            return torch.flatten(F.adaptive_avg_pool2d(self.classifier[0](x), 1), 1)
+        return torch.flatten(self.classifier(x), 1)  # dropout, conv10, ReLU, global average pool
 
 
 _PAPER = "Iandola et al., SqueezeNet: AlexNet-level accuracy with 50x fewer parameters and <0.5MB model size, 2016"

@@ -21,6 +21,7 @@ from torch import Tensor, nn
 
 from .blocks import check_classifier_args, check_input, check_width, scale_channels
 from .cnn_spec import build_features
+from .interface import ImageClassifier
 from .registry import register_model
 
 # Table 1, ConvNet configurations, one column per string ("conv3-64" as printed; "maxpool" 2x2/2).
@@ -36,8 +37,10 @@ TABLE_1 = {
 }
 
 
-class VGG(nn.Module):
+class VGG(ImageClassifier):
     """VGG configuration ``config`` of Table 1 (torchvision's module layout)."""
+
+    classifier_path = "classifier.6"  # FC-1000
 
     def __init__(
         self, config: str, *, num_classes: int = 1000, in_channels: int = 3, batch_norm: bool = False,
@@ -72,11 +75,14 @@ class VGG(nn.Module):
                     nn.init.normal_(m.weight, 0, 0.01)
                     nn.init.zeros_(m.bias)
 
-    def forward(self, x: Tensor) -> Tensor:
+    def forward_features(self, x: Tensor) -> Tensor:
         check_input(x, in_channels=self.in_channels, min_size=self.min_input_size, model=self.name,
                     small_input_hint=not self.small_input)
-        x = self.avgpool(self.features(x))
-        return self.classifier(torch.flatten(x, 1))
+        return self.features(x)
+
+    def forward_head(self, x: Tensor, pre_logits: bool = False) -> Tensor:
+        x = torch.flatten(self.avgpool(x), 1)
+        return self.classifier[:-1](x) if pre_logits else self.classifier(x)  # FC-4096, FC-4096[, FC-1000]
 
 
 _PAPER = "Simonyan, Zisserman, Very deep convolutional networks for large-scale image recognition, ICLR 2015"

@@ -7,7 +7,9 @@ products (AVX512_BF16 or AMX); without them autocast emulates bf16 and is slower
 
 from __future__ import annotations
 
+import os
 from functools import lru_cache
+from pathlib import Path
 
 #: The flags worth reporting beside a benchmark (in this order).
 REPORTED_FEATURES = ("avx2", "avx512f", "avx512_vnni", "avx_vnni", "avx512_bf16", "amx_bf16", "amx_int8")
@@ -54,3 +56,17 @@ def cpu_has_vnni() -> bool:
 def cpu_has_native_bf16() -> bool:
     """Whether this CPU computes bfloat16 natively (AVX512_BF16 or AMX), so bf16 autocast can pay."""
     return bool(cpu_flags() & {"avx512_bf16", "amx_bf16"})
+
+
+def total_memory_bytes() -> int | None:
+    """The machine's memory (``MemTotal`` of /proc/meminfo, else the POSIX page count), None if unknown."""
+    try:
+        for line in Path("/proc/meminfo").read_text().splitlines():
+            if line.startswith("MemTotal:"):
+                return int(line.split()[1]) * 1024
+    except OSError:
+        pass
+    try:
+        return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    except (ValueError, OSError, AttributeError):
+        return None

@@ -10,7 +10,11 @@ See docs/training.md for the recipes, the run folder's files, resuming and torch
 """
 
 from .config import RECIPES, TrainConfig, make_config, read_config_file
-from .trainer import Schedule, SeededView, TrainingInterrupted, evaluate, summary_line, train
+from .trainer import Schedule, SeededView, TrainingInterrupted, summary_line, train, validate
+
+#: The old name of :func:`validate` (a split's loss and accuracy during training); the crop protocols and
+#: ensembles are :func:`googlenet.evaluation.evaluate`.
+evaluate = validate
 
 __all__ = [
     "RECIPES",
@@ -19,6 +23,7 @@ __all__ = [
     "TrainConfig",
     "TrainingInterrupted",
     "evaluate",
+    "validate",
     "make_config",
     "read_config_file",
     "summary_line",

@@ -29,58 +29,77 @@ from typing import Any
 
 import yaml
 
-from ..errors import UserError
+from ..errors import UserError, require
+
+
+def setting(default: Any = dataclasses.MISSING, help: str = "", *, group: str, choices: tuple[str, ...] = (),
+            flag: str | None = None, factory: Any = dataclasses.MISSING) -> Any:
+    """A :class:`TrainConfig` field with what the CLI needs to make its flag: help, group, choices."""
+    meta = {"help": help, "group": group, "choices": choices, "flag": flag}
+    if factory is not dataclasses.MISSING:
+        return field(default_factory=factory, metadata=meta)
+    return field(default=default, metadata=meta)
 
 
 @dataclass
 class TrainConfig:
+    """Every training setting, declared once: the CLI's flags, their types, choices and help come from here
+    (``googlenet train --help``), and so do config-file keys and ``--set KEY=VALUE``."""
+
     # what to train
-    model: str = "googlenet"
-    model_kwargs: dict[str, Any] = field(default_factory=dict)
-    init_from: str | None = None  # start from the weights of this model file
+    model: str = setting("googlenet", "registry name; see `googlenet models`", group="model")
+    model_kwargs: dict[str, Any] = setting(help="builder arguments (CLI: --width, --model-arg ...)", group="model",
+                                           factory=dict, flag="")
+    init_from: str | None = setting(None, "start from the weights of this model file", group="model")
     # data
-    dataset: str = "fashion-mnist"
-    data_dir: str | None = None
-    download: bool = False
-    val_fraction: float = 0.1
-    split_seed: int = 0
-    skip_bad_images: bool = False
-    input_size: int | None = None  # default: the dataset's native size (224 for folders)
-    augment: str = "small"  # "paper", "small", "none"
-    pad: int = 2
-    hflip: bool | None = None  # default: the dataset's (no flips for digits)
-    color_jitter: float = 0.4
-    workers: int | None = None  # DataLoader worker processes; default 0 on CPU, 8 on GPU
+    dataset: str = setting("fashion-mnist", "fashion-mnist, mnist, cifar10, imagenette, a folder or tarball",
+                           group="data")
+    data_dir: str | None = setting(None, "where the dataset files are (else $GOOGLENET_DATA)", group="data")
+    download: bool = setting(False, "download (Fashion-)MNIST if missing (needs internet)", group="data")
+    val_fraction: float = setting(0.1, "held-out part of train when the data has no val split", group="data")
+    split_seed: int = setting(0, "seed of that split", group="data")
+    skip_bad_images: bool = setting(False, "skip (and count) images that fail to decode", group="data")
+    input_size: int | None = setting(None, "image side fed to the model (default: the dataset's native size)",
+                                     group="data")
+    augment: str = setting("small", "training augmentation", group="data", choices=("paper", "small", "none"))
+    pad: int = setting(2, "small augmentation: padding before the random crop", group="data")
+    hflip: bool | None = setting(None, "random horizontal flips (default: the dataset's)", group="data")
+    color_jitter: float = setting(0.4, "paper augmentation: photometric distortion strength", group="data")
+    workers: int | None = setting(None, "data loader processes (default 0 on CPU, 8 on GPU)", group="data")
     # optimisation
-    recipe: str = "fast"
-    epochs: int = 3
-    batch_size: int = 128  # global: split across processes under torchrun
-    optimizer: str = "sgd"  # "sgd", "rmsprop", "adamw"
-    lr: float = 0.1
-    momentum: float = 0.9
-    nesterov: bool = True
-    weight_decay: float = 5e-4
-    rmsprop_decay: float = 0.9
-    rmsprop_eps: float = 1.0
-    schedule: str = "onecycle"  # "onecycle", "step", "cosine", "constant"
-    warmup_epochs: float = 0.5  # onecycle / cosine
-    lr_step_epochs: float = 8.0  # step: multiply by lr_gamma every lr_step_epochs
-    lr_gamma: float = 0.96
-    label_smoothing: float = 0.0
-    grad_clip: float | None = None  # max gradient norm
-    aux_weight: float = 0.3  # section 5: auxiliary losses "weighted by 0.3"
-    ema_decay: float | None = None  # Polyak / exponential averaging of the weights, per step
+    recipe: str = setting("fast", "named settings (paper, inception-v3, fast); see docs/training.md", group="run")
+    epochs: int = setting(3, "passes over the training set", group="optimisation")
+    batch_size: int = setting(128, "global batch (split across torchrun processes)", group="optimisation")
+    optimizer: str = setting("sgd", "", group="optimisation", choices=("sgd", "rmsprop", "adamw"))
+    lr: float = setting(0.1, "peak learning rate", group="optimisation")
+    momentum: float = setting(0.9, "SGD / RMSProp momentum", group="optimisation")
+    nesterov: bool = setting(True, "Nesterov momentum (SGD)", group="optimisation")
+    weight_decay: float = setting(5e-4, "L2 penalty", group="optimisation")
+    rmsprop_decay: float = setting(0.9, "RMSProp's decay", group="optimisation")
+    rmsprop_eps: float = setting(1.0, "RMSProp's epsilon (v3 section 8: 1.0)", group="optimisation")
+    schedule: str = setting("onecycle", "learning-rate schedule", group="optimisation",
+                            choices=("onecycle", "step", "cosine", "constant"))
+    warmup_epochs: float = setting(0.5, "onecycle / cosine: epochs of linear warm-up", group="optimisation")
+    lr_step_epochs: float = setting(8.0, "step schedule: epochs between decays", group="optimisation")
+    lr_gamma: float = setting(0.96, "step schedule: factor per decay (paper: 4% every 8 epochs)",
+                              group="optimisation")
+    label_smoothing: float = setting(0.0, "v3 section 7's label smoothing", group="optimisation")
+    grad_clip: float | None = setting(None, "clip the gradient norm to this", group="optimisation")
+    aux_weight: float = setting(0.3, "weight of each auxiliary loss (section 5: 0.3)", group="optimisation")
+    ema_decay: float | None = setting(None, "average the weights with this decay per step (Polyak)",
+                                      group="optimisation")
     # machinery
-    seed: int = 0
-    device: str = "auto"  # "auto", "cpu", "cuda", "cuda:1", "mps"
-    amp: str = "auto"  # "auto" (on with CUDA), "on", "off"
-    channels_last: str = "auto"  # "auto" (on), "on", "off"
-    compile: bool = False  # torch.compile the model
-    sync_bn: bool = False  # SyncBatchNorm under torchrun
-    out: str | None = None  # run folder; default runs/<dataset>-<model>-<time>
-    eval_test: bool = True  # evaluate on the test split at the end
-    max_steps: int | None = None  # stop after this many optimizer steps (smoke tests)
-    threads: int | None = None  # torch intra-op threads on CPU
+    seed: int = setting(0, "seed of initialisation and data order", group="run")
+    device: str = setting("auto", "auto, cpu, cuda, cuda:N, mps", group="run")
+    amp: str = setting("auto", "mixed precision (auto: on with CUDA)", group="run", choices=("auto", "on", "off"))
+    channels_last: str = setting("on", "channels_last memory format ('auto', its old spelling, means on)",
+                                 group="run", choices=("on", "off", "auto"))
+    compile: bool = setting(False, "torch.compile the model", group="run")
+    sync_bn: bool = setting(False, "SyncBatchNorm under torchrun", group="run")
+    out: str | None = setting(None, "run folder (default runs/<dataset>-<model>-<time>)", group="run")
+    eval_test: bool = setting(True, "evaluate on the test split at the end", group="run", flag="test")
+    max_steps: int | None = setting(None, "stop after this many optimizer steps (smoke tests)", group="run")
+    threads: int | None = setting(None, "CPU threads for torch (default: torch's)", group="run")
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
@@ -115,13 +134,47 @@ RECIPES: dict[str, dict[str, Any]] = {
         model_kwargs={"batch_norm": True, "lrn": False, "aux_logits": False, "width": 0.125},
     ),
 }
-CHOICES = {
-    "optimizer": ("sgd", "rmsprop", "adamw"),
-    "schedule": ("onecycle", "step", "cosine", "constant"),
-    "augment": ("paper", "small", "none"),
-    "amp": ("auto", "on", "off"),
-    "channels_last": ("auto", "on", "off"),
-}
+_TYPES = {"int": int, "float": float, "str": str, "bool": bool}
+#: Old spellings a user may have typed, accepted and mapped to today's (setting -> {old: new}).
+OLD_SPELLINGS = {"channels_last": {"auto": "on"}}
+
+
+def setting_type(name: str) -> tuple[type | None, bool]:
+    """The declared type of setting ``name`` (None for tables) and whether None is allowed."""
+    text = str(FIELDS[name].type).replace(" ", "")
+    optional = text.endswith("|None")
+    return _TYPES.get(text.removesuffix("|None")), optional
+
+
+def check_setting(name: str, value: Any, where: str = "") -> Any:
+    """``value`` as setting ``name``'s declared type, or a one-line UserError naming the fix.
+
+    A whole number is accepted for a float; a bool is not accepted for a number (JSON and TOML keep them
+    apart, and ``lr = true`` is a typo)."""
+    kind, optional = setting_type(name)
+    origin = f" (in {where})" if where else ""
+    value = OLD_SPELLINGS.get(name, {}).get(value, value) if isinstance(value, str) else value
+    if value is None:
+        if optional:
+            return None
+        raise UserError(f"{name} cannot be empty{origin}; give it a value, e.g. {name}={FIELDS[name].default!r}")
+    if kind is None:
+        if not isinstance(value, dict):
+            raise UserError(f"{name} must be a table of key = value pairs{origin}, got {value!r}")
+        return value
+    ok = isinstance(value, kind) and not (kind in (int, float) and isinstance(value, bool))
+    if kind is float and isinstance(value, int) and not isinstance(value, bool):
+        return float(value)
+    if not ok:
+        what = {int: "a whole number", float: "a number", str: "a word", bool: "true or false"}[kind]
+        example = FIELDS[name].default if FIELDS[name].default not in (None, dataclasses.MISSING) else \
+            {int: 1, float: 0.1, str: "x", bool: True}[kind]
+        flag = "--" + name.replace("_", "-")
+        raise UserError(f"{name} must be {what}, got {value!r}{origin}; e.g. {flag} {json.dumps(example)}")
+    return value
+
+
+CHOICES = {name: f.metadata["choices"] for name, f in FIELDS.items() if f.metadata["choices"]}
 
 
 def read_config_file(path: str | Path) -> dict[str, Any]:
@@ -147,6 +200,29 @@ def read_config_file(path: str | Path) -> dict[str, Any]:
     return {k.replace("-", "_"): v for k, v in data.items()}
 
 
+def _applicable_kwargs(model: str, recipe: str, kwargs: dict[str, Any]) -> dict[str, Any]:
+    """The recipe's builder options that ``model``'s builder takes; a note for each one it does not."""
+    import inspect
+    import sys
+
+    import torch
+
+    from ..models.registry import create_model
+
+    try:
+        with torch.device("meta"):
+            cls = type(create_model(model))
+    except UserError:
+        return dict(kwargs)  # an unknown model: the build will name the problem
+    takes = inspect.signature(cls.__init__).parameters
+    kept = {k: v for k, v in kwargs.items() if k in takes}
+    dropped = [f"{k}={v!r}" for k, v in kwargs.items() if k not in takes]
+    if dropped:
+        print(f"googlenet: note: recipe {recipe!r} sets {', '.join(dropped)}, which {model} does not take; "
+              "left out", file=sys.stderr)
+    return kept
+
+
 def make_config(recipe: str | None = None, file: str | Path | None = None, **overrides: Any) -> TrainConfig:
     """Defaults < recipe < file < overrides (``None`` overrides are ignored), validated."""
     settings: dict[str, Any] = {}
@@ -158,9 +234,10 @@ def make_config(recipe: str | None = None, file: str | Path | None = None, **ove
     explicit = {k: v for k, v in overrides.items() if v is not None}
     model = explicit.get("model") or from_file.get("model") or TrainConfig.model
     recipe_settings = dict(RECIPES[recipe])
-    if not str(model).startswith("googlenet"):  # the recipes' model options are GoogLeNet builder options
-        recipe_settings.pop("model_kwargs", None)
-    for layer in (recipe_settings, from_file, explicit):
+    if recipe_settings.get("model_kwargs"):  # keep the recipe's builder options this model takes, and say so
+        recipe_settings["model_kwargs"] = _applicable_kwargs(str(model), recipe, recipe_settings["model_kwargs"])
+    layers = ((recipe_settings, f"recipe {recipe!r}"), (from_file, f"config file {str(file)!r}"), (explicit, ""))
+    for layer, where in layers:
         for key, value in layer.items():
             if key not in FIELDS:
                 import difflib
@@ -168,6 +245,7 @@ def make_config(recipe: str | None = None, file: str | Path | None = None, **ove
                 close = difflib.get_close_matches(key, FIELDS, n=1)
                 raise UserError(f"unknown training setting {key!r}"
                                 f"{f'; did you mean {close[0]!r}?' if close else ''} (see docs/training.md)")
+            value = check_setting(key, value, where)
             if key == "model_kwargs":
                 model_kwargs.update(value or {})
             else:
@@ -180,27 +258,25 @@ def make_config(recipe: str | None = None, file: str | Path | None = None, **ove
 
 def validate(c: TrainConfig) -> None:
     """Raise a UserError naming the fix for impossible settings."""
-    def need(cond: bool, msg: str) -> None:
-        if not cond:
-            raise UserError(msg)
-
     for key, options in CHOICES.items():
-        need(getattr(c, key) in options, f"{key} must be one of {', '.join(options)}, got {getattr(c, key)!r}")
-    need(isinstance(c.epochs, int) and c.epochs >= 1, f"epochs must be a whole number >= 1, got {c.epochs!r}")
-    need(isinstance(c.batch_size, int) and c.batch_size >= 1,
+        require(getattr(c, key) in options, f"{key} must be one of {', '.join(options)}, got {getattr(c, key)!r}")
+    require(isinstance(c.epochs, int) and c.epochs >= 1, f"epochs must be a whole number >= 1, got {c.epochs!r}")
+    require(isinstance(c.batch_size, int) and c.batch_size >= 1,
          f"batch size must be a whole number >= 1, got {c.batch_size!r}; e.g. --batch-size 128")
-    need(c.lr > 0, f"learning rate must be positive, got {c.lr}; e.g. --lr 0.1")
-    need(c.weight_decay >= 0, f"weight decay must be >= 0, got {c.weight_decay}")
-    need(0 <= c.momentum < 1, f"momentum must be in [0, 1), got {c.momentum}")
-    need(0 <= c.label_smoothing < 1, f"label smoothing must be in [0, 1), got {c.label_smoothing}")
-    need(c.aux_weight >= 0, f"aux weight must be >= 0, got {c.aux_weight}")
-    need(c.grad_clip is None or c.grad_clip > 0, f"gradient clipping norm must be positive, got {c.grad_clip}")
-    need(c.ema_decay is None or 0 <= c.ema_decay < 1, f"EMA decay must be in [0, 1), got {c.ema_decay}")
-    need(0 <= c.val_fraction < 1, f"val fraction must be in [0, 1), got {c.val_fraction}")
-    need(c.lr_gamma > 0 and c.lr_step_epochs > 0, "lr_gamma and lr_step_epochs must be positive")
-    need(c.warmup_epochs >= 0, f"warmup epochs must be >= 0, got {c.warmup_epochs}")
-    need(c.rmsprop_eps > 0 and 0 < c.rmsprop_decay < 1, "RMSProp needs eps > 0 and decay in (0, 1)")
-    need(c.workers is None or c.workers >= 0, f"workers must be >= 0, got {c.workers}")
-    need(c.max_steps is None or c.max_steps >= 1, f"max steps must be >= 1, got {c.max_steps}")
-    need(c.input_size is None or c.input_size >= 8, f"input size must be >= 8 pixels, got {c.input_size}")
-    need(isinstance(c.model_kwargs, dict), "model_kwargs must be a table of builder arguments")
+    require(c.lr > 0, f"learning rate must be positive, got {c.lr}; e.g. --lr 0.1")
+    require(c.weight_decay >= 0, f"weight decay must be >= 0, got {c.weight_decay}")
+    require(0 <= c.momentum < 1, f"momentum must be in [0, 1), got {c.momentum}")
+    require(0 <= c.label_smoothing < 1, f"label smoothing must be in [0, 1), got {c.label_smoothing}")
+    require(c.aux_weight >= 0, f"aux weight must be >= 0, got {c.aux_weight}")
+    require(c.grad_clip is None or c.grad_clip > 0, f"gradient clipping norm must be positive, got {c.grad_clip}")
+    require(c.ema_decay is None or 0 <= c.ema_decay < 1, f"EMA decay must be in [0, 1), got {c.ema_decay}")
+    require(0 <= c.val_fraction < 1, f"val fraction must be in [0, 1), got {c.val_fraction}")
+    require(c.lr_gamma > 0 and c.lr_step_epochs > 0, "lr_gamma and lr_step_epochs must be positive")
+    require(c.warmup_epochs >= 0, f"warmup epochs must be >= 0, got {c.warmup_epochs}")
+    require(c.rmsprop_eps > 0 and 0 < c.rmsprop_decay < 1, "RMSProp needs eps > 0 and decay in (0, 1)")
+    require(c.workers is None or c.workers >= 0, f"workers must be >= 0, got {c.workers}")
+    require(c.threads is None or c.threads >= 1, f"threads must be >= 1, got {c.threads}; e.g. --threads 2")
+    require(c.epochs <= 100_000, f"epochs must be at most 100000, got {c.epochs}")
+    require(c.max_steps is None or c.max_steps >= 1, f"max steps must be >= 1, got {c.max_steps}")
+    require(c.input_size is None or c.input_size >= 8, f"input size must be >= 8 pixels, got {c.input_size}")
+    require(isinstance(c.model_kwargs, dict), "model_kwargs must be a table of builder arguments")

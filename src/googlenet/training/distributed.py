@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass
+from pathlib import Path
 
 import torch
 import torch.distributed as dist
@@ -64,3 +65,25 @@ def any_flag(flag: bool, info: DistInfo, device: torch.device) -> bool:
     t = torch.tensor([1.0 if flag else 0.0], device=device)
     dist.all_reduce(t)
     return bool(t.item() > 0)
+
+
+def resume_command(run_dir: str | Path, info: DistInfo) -> str:
+    """The command that continues the run in ``run_dir``: under torchrun, torchrun again with as many processes."""
+    if info.enabled:
+        return f"torchrun --nproc_per_node {info.world_size} -m googlenet train --resume {run_dir}"
+    return f"googlenet train --resume {run_dir}"
+
+
+def is_lost_peer(exc: BaseException) -> bool:
+    """Whether ``exc`` is a collective failing because another torchrun process died (gloo or NCCL)."""
+    text = str(exc)
+    return isinstance(exc, RuntimeError) and any(
+        sign in text for sign in ("Connection reset by peer", "Connection closed by peer", "gloo", "NCCL",
+                                  "Broken pipe", "Socket Timeout", "connection refused"))
+
+
+def lost_peer_message(info: DistInfo, run_dir: str | Path) -> str:
+    others = [r for r in range(info.world_size) if r != info.rank]
+    who = f"rank {others[0]}" if len(others) == 1 else f"one of ranks {', '.join(map(str, others))}"
+    return (f"torchrun process {who} was lost (this is rank {info.rank} of {info.world_size}); the last checkpoint "
+            f"is in {run_dir}; continue with: {resume_command(run_dir, info)}")

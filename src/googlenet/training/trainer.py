@@ -40,12 +40,22 @@ from ..data import dataset_stats, eval_transform, load_dataset, train_transform
 from ..data.datasets import ImageDataset
 from ..errors import DataError, UserError
 from ..models.outputs import split_outputs
-from ..models.registry import create_model, model_info
-from ..system.hardware import cpu_has_native_bf16
+from ..models.registry import count_parameters, create_model, model_info
+from ..system.hardware import cpu_has_native_bf16, total_memory_bytes
 from ..weights.checkpoint import load_model, save_model
 from . import records
-from .config import FIELDS, TrainConfig, make_config
-from .distributed import DistInfo, all_sum, any_flag, setup, teardown
+from .config import FIELDS, TrainConfig, check_setting, make_config
+from .config import validate as validate_config
+from .distributed import (
+    DistInfo,
+    all_sum,
+    any_flag,
+    is_lost_peer,
+    lost_peer_message,
+    resume_command,
+    setup,
+    teardown,
+)
 from .fastdata import TensorBatches
 from .loss import training_loss
 from .state import load_training_state, save_training_state
@@ -125,7 +135,7 @@ def topk_correct(logits: torch.Tensor, y: torch.Tensor) -> tuple[torch.Tensor, t
 
 
 @torch.no_grad()
-def evaluate(model: nn.Module, dataset: Dataset, *, batch_size: int, device: torch.device,
+def validate(model: nn.Module, dataset: Dataset, *, batch_size: int, device: torch.device,
              info: DistInfo | None = None, channels_last: bool = False, workers: int = 0,
              amp: tuple[bool, torch.dtype] = (False, torch.float32),
              fast: TensorBatches | None = None) -> dict[str, float]:
@@ -182,6 +192,7 @@ def _build_model(config: TrainConfig, classes: list[str], channels: int, input_s
     kwargs["in_channels"] = channels
     if input_size < 100 and info.input_size >= 100:
         kwargs.setdefault("small_input", True)  # 28x28 / 32x32 data: the small-image stem
+    check_fits_in_memory(config.model, kwargs)
     model = create_model(config.model, **kwargs)
     if config.init_from:
         loaded = load_model(config.init_from)
@@ -197,6 +208,26 @@ def _build_model(config: TrainConfig, classes: list[str], channels: int, input_s
                             f"({len(bad)} weights differ, e.g. {bad[0]}); use the same model options")
         model.load_state_dict(theirs)
     return model, kwargs
+
+
+#: Bytes a parameter costs in training at the least: fp32 weights, gradients, momentum and the averaged copy.
+TRAINING_BYTES_PER_PARAMETER = 16
+
+
+def check_fits_in_memory(name: str, kwargs: dict[str, Any]) -> None:
+    """Refuse, before allocating anything, a model whose weights and optimizer state alone exceed the
+    machine's memory (e.g. ``--width 100``: 70 billion parameters), instead of being killed by the kernel."""
+    total = total_memory_bytes()
+    if total is None:
+        return
+    params = count_parameters(name, **kwargs)
+    need = params * TRAINING_BYTES_PER_PARAMETER
+    if need > 0.8 * total:
+        width = kwargs.get("width")
+        hint = f"a smaller --width than {width}" if width else "a smaller model or --width"
+        raise UserError(f"{name} with {kwargs} has {params / 1e9:.2f}G parameters: training needs at least "
+                        f"{need / 2**30:.0f} GiB (weights, gradients, momentum, averages) but this machine has "
+                        f"{total / 2**30:.0f} GiB; use {hint}")
 
 
 def _probe_size(dataset: ImageDataset) -> int:
@@ -224,14 +255,24 @@ def train(config: TrainConfig | None = None, *, resume: str | Path | None = None
         if not (run_dir / STATE_FILE).is_file() or not cfg_path.is_file():
             raise DataError(f"no checkpoint to resume in {str(run_dir)!r} (needs {records.CONFIG} and {STATE_FILE}); "
                             "pass the run folder of an earlier `googlenet train`")
-        saved = json.loads(cfg_path.read_text())
+        try:
+            saved = json.loads(cfg_path.read_text())
+            if not isinstance(saved, dict):
+                raise ValueError
+        except (ValueError, UnicodeDecodeError):
+            raise DataError(f"{str(cfg_path)!r} is not the JSON settings `googlenet train` wrote (damaged?); "
+                            "start a new run, with --init-from "
+                            f"{run_dir / MODEL_FILE} to keep the weights") from None
+        saved = {k: check_setting(k, v, str(cfg_path)) for k, v in saved.items() if k in FIELDS}
         allowed = {"epochs", "max_steps", "device", "workers", "threads"}
         changed = {k: v for k, v in overrides.items() if v is not None}
         extra = sorted(set(changed) - allowed)
         if extra:
             raise UserError(f"--resume continues the saved settings; {', '.join(extra)} cannot change "
                             f"(only {', '.join(sorted(allowed))}); start a new run to change them")
-        config = TrainConfig(**{**{k: v for k, v in saved.items() if k in FIELDS}, **changed})
+        changed = {k: check_setting(k, v) for k, v in changed.items()}
+        config = TrainConfig(**{**saved, **changed})
+        validate_config(config)
         config.out = str(run_dir)
     elif config is None:
         config = make_config(**overrides)
@@ -263,7 +304,7 @@ class Trainer:
         amp_dtype = torch.bfloat16 if (not cuda or torch.cuda.is_bf16_supported()) else torch.float16
         self.amp = (amp_on, amp_dtype)
         self.scaler = torch.amp.GradScaler("cuda", enabled=amp_on and amp_dtype == torch.float16)
-        self.channels_last = c.channels_last == "on" or (c.channels_last == "auto")
+        self.channels_last = c.channels_last in ("on", "auto")  # "auto": the old spelling of "on"
         self.workers = c.workers if c.workers is not None else (min(8, os.cpu_count() or 1) if cuda else 0)
         self.run_dir = Path(c.out) if c.out else default_run_dir(c)
 
@@ -336,9 +377,11 @@ class Trainer:
                                            momentum=c.momentum, weight_decay=c.weight_decay)
         else:
             self.opt = torch.optim.AdamW(params, lr=c.lr, weight_decay=c.weight_decay)
-        self.sched = torch.optim.lr_scheduler.LambdaLR(
-            self.opt, Schedule(c.schedule, self.steps_per_epoch, c.epochs, c.warmup_epochs, c.lr_step_epochs,
-                               c.lr_gamma))
+        self.sched = torch.optim.lr_scheduler.LambdaLR(self.opt, self._schedule())
+
+    def _schedule(self) -> Schedule:
+        c = self.config
+        return Schedule(c.schedule, self.steps_per_epoch, c.epochs, c.warmup_epochs, c.lr_step_epochs, c.lr_gamma)
 
     def _optional_split(self, split: str, transform: Any, common: dict) -> ImageDataset | None:
         c = self.config
@@ -382,7 +425,12 @@ class Trainer:
         state = load_training_state(self.run_dir / STATE_FILE)
         if state.get("format") != STATE_FORMAT:
             raise DataError(f"{str(self.run_dir / STATE_FILE)!r} is not a googlenet training state; start a new run")
-        weights = load_file(str(self.run_dir / LAST_FILE), device=str(self.device))
+        try:
+            weights = load_file(str(self.run_dir / LAST_FILE), device=str(self.device))
+        except Exception:  # truncated, or not a safetensors file at all (never unpickled)
+            raise DataError(f"{str(self.run_dir / LAST_FILE)!r} is damaged or not a safetensors model file; "
+                            "the run cannot continue: start a new run (with --init-from "
+                            f"{self.run_dir / MODEL_FILE} if that file is sound)") from None
         own = self.model.state_dict()
         if set(weights) != set(own) or any(weights[k].shape != own[k].shape for k in own):
             raise DataError(f"{str(self.run_dir / LAST_FILE)!r} does not fit the configured model (different "
@@ -390,6 +438,11 @@ class Trainer:
         self.model.load_state_dict(weights)
         self.opt.load_state_dict(state["optimizer"])
         self.sched.load_state_dict(state["scheduler"])
+        # LambdaLR's state holds the Schedule's attributes, the old epoch count among them: put back the
+        # configured schedule, so a resumed run with other --epochs follows the new length from here on.
+        self.sched.lr_lambdas[0] = self._schedule()
+        for group, base_lr in zip(self.opt.param_groups, self.sched.base_lrs, strict=True):
+            group["lr"] = base_lr * self.sched.lr_lambdas[0](self.sched.last_epoch)
         self.scaler.load_state_dict(state["scaler"])
         if self.ema is not None and state.get("ema") is not None:
             self.ema.load_state_dict(state["ema"])
@@ -431,6 +484,16 @@ class Trainer:
         start_epoch, skip, sums, epoch_time = 0, 0, {}, 0.0
         if self.resume:
             start_epoch, skip, sums, epoch_time = self._load()
+            done = start_epoch >= c.epochs or (c.max_steps is not None and self.global_step >= c.max_steps)
+            if done:
+                reason = (f"{start_epoch}/{c.epochs} epochs" if start_epoch >= c.epochs
+                          else f"{self.global_step}/{c.max_steps} steps")
+                if info.is_main:
+                    print(f"googlenet: run {self.run_dir} is finished ({reason}); nothing to train. To train on, "
+                          f"resume with more --epochs (or a larger --max-steps)", flush=True)
+                teardown(info)
+                previous = self.run_dir / records.SUMMARY
+                return json.loads(previous.read_text()) if previous.is_file() else {"run_dir": str(self.run_dir)}
         elif info.is_main:
             self.run_dir.mkdir(parents=True, exist_ok=True)
             if (self.run_dir / STATE_FILE).exists():
@@ -452,12 +515,17 @@ class Trainer:
                     print("googlenet: note: --amp on with a CPU without native bf16 (AVX512_BF16 or AMX): bf16 is "
                           "emulated and slower than fp32 here; use --amp off", flush=True)
             stopped = False
-            for epoch in range(start_epoch, c.epochs):
-                stopped = self._epoch(epoch, skip, sums, epoch_time)
-                skip, sums, epoch_time = 0, {}, 0.0
-                if stopped:
-                    break
-            return self._finish()
+            try:
+                for epoch in range(start_epoch, c.epochs):
+                    stopped = self._epoch(epoch, skip, sums, epoch_time)
+                    skip, sums, epoch_time = 0, {}, 0.0
+                    if stopped:
+                        break
+                return self._finish()
+            except RuntimeError as exc:
+                if info.enabled and is_lost_peer(exc):
+                    raise UserError(lost_peer_message(info, self.run_dir)) from None
+                raise
         finally:
             for s, h in old_handlers.items():
                 signal.signal(s, h)
@@ -538,7 +606,7 @@ class Trainer:
             self._save(epoch, step, totals, epoch_time)
             if info.is_main:
                 print(f"googlenet: interrupted at epoch {epoch + 1} step {step}/{self.steps_per_epoch}; checkpoint "
-                      f"saved in {self.run_dir}; continue with: googlenet train --resume {self.run_dir}",
+                      f"saved in {self.run_dir}; continue with: {resume_command(self.run_dir, info)}",
                       file=sys.stderr, flush=True)
             raise TrainingInterrupted(self.run_dir, epoch, step)
         row = self._epoch_row(epoch, step, totals_all, epoch_time)
@@ -572,7 +640,7 @@ class Trainer:
             "train_top1": 100 * t["top1"] / n, "train_top5": 100 * t["top5"] / n,
         }
         if self.val_set is not None:
-            v = evaluate(self._eval_model(), self.val_set, batch_size=max(self.local_batch, 256), device=self.device,
+            v = validate(self._eval_model(), self.val_set, batch_size=max(self.local_batch, 256), device=self.device,
                          info=self.info, channels_last=self.channels_last, workers=self.workers, amp=self.amp,
                          fast=self.val_fast)
             row.update(val_loss=v["loss"], val_top1=v["top1"], val_top5=v["top5"])
@@ -593,7 +661,7 @@ class Trainer:
             summary.update({k: rows[-1].get(k) for k in ("val_top1", "val_top5", "train_top1")})
         if self.test_set is not None:
             t0 = time.perf_counter()
-            r = evaluate(self._eval_model(), self.test_set, batch_size=max(self.local_batch, 256), device=self.device,
+            r = validate(self._eval_model(), self.test_set, batch_size=max(self.local_batch, 256), device=self.device,
                          info=info, channels_last=self.channels_last, workers=self.workers, amp=self.amp,
                          fast=self.test_fast)
             summary.update(test_loss=r["loss"], test_top1=r["top1"], test_top5=r["top5"], test_images=r["n"],

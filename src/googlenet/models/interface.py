@@ -1,0 +1,69 @@
+"""The interface every model of the registry has, as timm users expect it.
+
+``forward(x) == forward_head(forward_features(x))`` in eval mode, and:
+
+* ``forward_features(x)`` -- the last feature map, before global pooling (N, C, H, W): what CAM reads
+  (Zhou et al. 2016) and what a new head is put on.
+* ``forward_head(features, pre_logits=False)`` -- pooling, dropout and the classifier; with
+  ``pre_logits=True`` the pooled features the classifier would see.
+* ``get_classifier()`` -- the final layer (a Linear; a 1x1 convolution in SqueezeNet and NiN).
+* ``reset_classifier(num_classes)`` -- a fresh final layer for ``num_classes`` classes, the auxiliary
+  classifiers' too (fine-tuning on a new dataset).
+
+A family declares where its classifiers live (``classifier_path`` and ``aux_classifier_paths``) and
+writes the two forwards; the rest comes from :class:`ImageClassifier`.
+"""
+
+from __future__ import annotations
+
+from torch import Tensor, nn
+
+from .blocks import check_classifier_args
+
+
+class ImageClassifier(nn.Module):
+    """Base class of every registry model: the timm interface on top of ``nn.Module``."""
+
+    #: Dotted path of the final classifier layer.
+    classifier_path: str = "fc"
+    #: Dotted paths of the auxiliary classifiers' final layers (GoogLeNet section 5, Inception-v3).
+    aux_classifier_paths: tuple[str, ...] = ()
+
+    def forward_features(self, x: Tensor) -> Tensor:  # pragma: no cover - every family overrides it
+        raise NotImplementedError
+
+    def forward_head(self, x: Tensor, pre_logits: bool = False) -> Tensor:  # pragma: no cover
+        raise NotImplementedError
+
+    def forward(self, x: Tensor):
+        return self.forward_head(self.forward_features(x))
+
+    def get_classifier(self) -> nn.Module:
+        return self.get_submodule(self.classifier_path)
+
+    @property
+    def num_classes(self) -> int:
+        layer = self.get_classifier()
+        return layer.out_features if hasattr(layer, "out_features") else layer.out_channels
+
+    def reset_classifier(self, num_classes: int) -> None:
+        """Replace the final layer (and each auxiliary head's) by a freshly initialised one with
+        ``num_classes`` outputs; everything before it keeps its weights."""
+        check_classifier_args(num_classes)
+        for path in (self.classifier_path, *self.aux_classifier_paths):
+            try:
+                old = self.get_submodule(path)
+            except AttributeError:  # an auxiliary head that was not built (aux_logits=False)
+                continue
+            self.set_submodule(path, self.new_classifier_layer(old, num_classes))
+
+    def new_classifier_layer(self, old: nn.Module, num_classes: int) -> nn.Module:
+        """A fresh layer like ``old`` with ``num_classes`` outputs (Linear or 1x1 Conv2d)."""
+        if isinstance(old, nn.Linear):
+            new: nn.Module = nn.Linear(old.in_features, num_classes, bias=old.bias is not None)
+        elif isinstance(old, nn.Conv2d):
+            new = nn.Conv2d(old.in_channels, num_classes, old.kernel_size, old.stride, old.padding,
+                            bias=old.bias is not None)
+        else:
+            raise TypeError(f"{type(self).__name__} must override new_classifier_layer for {type(old).__name__}")
+        return new.to(device=old.weight.device, dtype=old.weight.dtype)

@@ -1,0 +1,78 @@
+"""Every registered model has the interface timm users expect (forward_features, forward_head,
+get_classifier, reset_classifier), with the auxiliary heads reset too."""
+
+import pytest
+import torch
+from torch import nn
+
+import googlenet
+from googlenet.models.interface import ImageClassifier
+from googlenet.models.outputs import split_outputs
+
+
+def _small(name: str) -> tuple[nn.Module, torch.Tensor]:
+    """The model at its smallest honest size: small-input stem, narrow, on a tiny image."""
+    info = googlenet.model_info(name)
+    kwargs = {}
+    if "width" in info.builder.__code__.co_varnames or name not in ("lenet5", "lenet5_modern", "enet"):
+        kwargs["width"] = 0.25
+    try:
+        model = googlenet.create_model(name, small_input=True, **kwargs)
+    except googlenet.UserError:
+        model = googlenet.create_model(name, small_input=True)
+    size = 32
+    channels = getattr(model, "in_channels", 3)
+    return model, torch.randn(2, channels, size, size)
+
+
+@pytest.mark.parametrize("name", googlenet.list_models())
+def test_registry_model_interface(name):
+    torch.manual_seed(0)
+    model, x = _small(name)
+    assert isinstance(model, ImageClassifier)
+    model.eval()
+    with torch.no_grad():
+        logits = model(x)
+        features = model.forward_features(x)
+        assert features.dim() == 4, "forward_features returns the last feature map (N, C, H, W)"
+        head = model.forward_head(features)
+        pre = model.forward_head(features, pre_logits=True)
+    if googlenet.model_info(name).task == "segmentation":
+        head = head[..., : x.shape[-2], : x.shape[-1]]
+    torch.testing.assert_close(head, logits)
+    assert pre.shape[0] == 2 and pre.dim() >= 2
+    old_classes = model.num_classes
+    assert logits.shape[1] == old_classes
+    assert isinstance(model.get_classifier(), nn.Module)
+
+    new_classes = old_classes + 3
+    model.reset_classifier(new_classes)
+    assert model.num_classes == new_classes
+    with torch.no_grad():
+        assert model(x).shape[1] == new_classes
+    model.train()
+    main, aux = split_outputs(model(x))
+    assert main.shape[1] == new_classes
+    assert all(a.shape[1] == new_classes for a in aux), "auxiliary heads are reset with the main one"
+
+
+def test_reset_classifier_keeps_the_trunk_and_refuses_nonsense():
+    model = googlenet.create_model("googlenet", small_input=True, width=0.25).eval()
+    before = model.inception5b.branch1.conv.weight.clone()
+    model.reset_classifier(7)
+    assert torch.equal(before, model.inception5b.branch1.conv.weight)
+    assert model.fc.out_features == 7 and model.aux1.fc2.out_features == 7 and model.aux2.fc2.out_features == 7
+    with pytest.raises(googlenet.UserError, match="num_classes"):
+        model.reset_classifier(0)
+
+
+def test_googlenet_forward_features_is_the_5b_map():
+    model = googlenet.create_model("googlenet").eval()
+    with torch.no_grad():
+        assert model.forward_features(torch.randn(1, 3, 224, 224)).shape == (1, 1024, 7, 7)  # Table 1: 7x7x1024
+
+
+def test_kernel3_is_still_accepted_as_kernel_5x5():
+    old = googlenet.create_model("googlenet", kernel3=3, width=0.25)
+    new = googlenet.create_model("googlenet", kernel_5x5=3, width=0.25)
+    assert old.inception3a.branch3[1].conv.kernel_size == new.inception3a.branch3[1].conv.kernel_size == (3, 3)
