@@ -81,6 +81,9 @@ def _torch_load(path: Path) -> Any:
     try:
         return torch.load(path, map_location="cpu", weights_only=True)
     except pickle.UnpicklingError as exc:
+        if "weights only" not in str(exc).lower():
+            raise DataError(f"cannot read {str(path)!r} ({_short(exc)}): the file is truncated or damaged; download "
+                            "it again") from None
         # weights_only refused a global: the pickle would have built (and could have run) arbitrary code.
         found = re.search(r"GLOBAL ([\w.]+)", str(exc))
         thing = f" ({found[1]})" if found else ""
@@ -94,7 +97,7 @@ def _torch_load(path: Path) -> Any:
 
 def _short(exc: BaseException) -> str:
     text = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
-    text = text[:120]
+    text = text.split(". ")[0].rstrip(".")[:120]  # the first sentence: the rest is advice for another case
     return f"{exc.__class__.__name__}: {text}" if text else exc.__class__.__name__
 
 

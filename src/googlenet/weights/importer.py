@@ -39,6 +39,12 @@ class ImportedWeights:
     def __iter__(self) -> Iterator[Any]:
         return iter((self.model_name, self.model, self.class_names, self.preprocessing))
 
+    def __getitem__(self, index: int) -> Any:  # a 4-tuple to callers that index it
+        return tuple(self)[index]
+
+    def __len__(self) -> int:
+        return 4
+
 
 def detect_kind(path: str | Path) -> str:
     """"torchvision", "timm" or "caffe", from the file's suffix and contents (keys and shapes)."""
@@ -70,12 +76,19 @@ def import_weights(kind: str, path: str | Path, *, model: str | None = None,
     from .torchvision import import_torchvision
 
     path = existing_file(path, "weights file", _EXAMPLE)
+    guessed = kind == "auto" and path.suffix.lower() != ".caffemodel"
     if kind == "auto":
         kind = detect_kind(path)
     if kind not in KINDS:
         raise UserError(f"unknown weights kind {kind!r}; choose one of {', '.join(KINDS)} or auto")
     if kind == "caffe":
-        return import_caffe(path, model=model, model_kwargs=model_kwargs)
+        try:
+            return import_caffe(path, model=model, model_kwargs=model_kwargs)
+        except DataError as exc:
+            if guessed and "NetParameter" in str(exc):  # not a caffemodel either: say what it is not
+                raise DataError(f"{str(path)!r} is not a weights file (neither PyTorch .pth, safetensors nor a Caffe "
+                                f".caffemodel); pass one, {_EXAMPLE}") from None
+            raise
     _refuse_own_model_file(path, sniff(path))
     state = read_state_dict(path)
     if kind == "timm":
