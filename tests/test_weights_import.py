@@ -14,11 +14,10 @@ import pytest
 import torch
 import torchvision
 
-from googlenet.checkpoint import load_model
 from googlenet.cli import main
 from googlenet.errors import DataError, UserError
-from googlenet.registry import create_model
-from googlenet.weights import import_to_file, import_weights
+from googlenet.models.registry import create_model
+from googlenet.weights import import_to_file, import_weights, load_model
 from googlenet.weights.caffe import (
     googlenet_deploy_prototxt,
     layer_map,

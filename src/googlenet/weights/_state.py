@@ -147,7 +147,7 @@ class Fit:
 
 @cache
 def _shapes(name: str, kwargs_items: tuple[tuple[str, Any], ...]) -> dict[str, tuple[int, ...]]:
-    from ..registry import create_model
+    from ..models.registry import create_model
 
     with torch.device("meta"):
         model = create_model(name, **dict(kwargs_items))

@@ -191,7 +191,7 @@ def caffe_state_dict(layers: Mapping[str, list[np.ndarray]], model: nn.Module, s
 
 def import_caffe(path: str | Path, *, model: str | None = None, model_kwargs: dict[str, Any] | None = None):
     """Build the paper-exact ``googlenet`` from a BVLC ``.caffemodel``; aux heads only if the file has them."""
-    from ..registry import create_model
+    from ..models.registry import create_model
     from .imagenet import caffe_preprocessing, class_names_for
     from .importer import ImportedWeights
 
@@ -224,7 +224,7 @@ def write_caffemodel(state_dict_or_model: Mapping[str, Tensor] | nn.Module, path
     Aux heads are written when the state_dict has them. ``legacy_layers`` writes the old ``layers``
     (V1LayerParameter) list with 4-D blob dimensions, as 2014 Caffe did, instead of ``layer``.
     """
-    from ..checkpoint import atomic_write
+    from ..system.files import atomic_write
 
     state = state_dict_or_model.state_dict() if isinstance(state_dict_or_model, nn.Module) else state_dict_or_model
     aux = "aux1.fc2.weight" in state

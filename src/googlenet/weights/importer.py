@@ -99,7 +99,7 @@ def import_weights(kind: str, path: str | Path, *, model: str | None = None,
 def import_to_file(kind: str, path: str | Path, out: str | Path, *, model: str | None = None,
                    model_kwargs: dict[str, Any] | None = None) -> ImportedWeights:
     """Import ``path`` and write it to ``out`` as a googlenet model file (atomically)."""
-    from ..checkpoint import save_model
+    from .checkpoint import save_model
 
     imported = import_weights(kind, path, model=model, model_kwargs=model_kwargs)
     if Path(out).resolve() == Path(path).resolve():
@@ -128,7 +128,7 @@ def _refuse_own_model_file(path: Path, container: str) -> None:
 # ------------------------------------------------------------------------------------------------ which model
 def all_candidates() -> list[Candidate]:
     """Everything a weights file might be: torchvision's and timm's layouts, then our own registry's."""
-    from ..registry import list_models
+    from ..models.registry import list_models
     from .timm import candidates as timm_candidates
     from .torchvision import TORCHVISION_MODELS
     from .torchvision import candidates as tv_candidates

@@ -40,7 +40,7 @@ def import_timm(path: str | Path, *, model: str | None = None, state: Mapping[st
                 model_kwargs: dict[str, Any] | None = None):
     """Build our ``inception_v4`` / ``inception_resnet_v2`` from a timm checkpoint of it."""
     from ..models.inception_v4 import load_timm_state_dict
-    from ..registry import create_model
+    from ..models.registry import create_model
     from .importer import ImportedWeights, not_a_fit
 
     state = read_state_dict(path) if state is None else state

@@ -91,7 +91,7 @@ def import_torchvision(path: str | Path, *, model: str | None = None, state: Map
 
     Returns an :class:`~googlenet.weights.importer.ImportedWeights`.
     """
-    from ..registry import create_model
+    from ..models.registry import create_model
     from .importer import ImportedWeights, not_a_fit
 
     state = read_state_dict(path) if state is None else state
