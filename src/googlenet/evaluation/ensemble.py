@@ -82,6 +82,13 @@ class Member:
             else:
                 raise UserError(f"{self.source}: the model reads {self.channels}-channel images, got "
                                 f"{crops.shape[1]}; convert the images to {self.channels} channels")
+        # Weights imported from Caffe read BGR pixels in 0-255 (preprocessing "channel_order", "scale");
+        # the mean and std are then in those units and that order. Files without the keys: RGB in [0, 1].
+        if self.preprocessing.get("channel_order", "RGB") == "BGR" and crops.shape[1] == 3:
+            crops = crops.flip(1)
+        scale = float(self.preprocessing.get("scale", 1.0))
+        if scale != 1.0:
+            crops = crops * scale
         return TF.normalize(crops, list(self.mean), list(self.std))
 
     def logits(self, x: Tensor) -> Tensor:
