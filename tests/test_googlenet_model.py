@@ -7,8 +7,9 @@ import torch
 import torchvision
 
 import googlenet
-from googlenet.models.googlenet import TABLE_1, load_torchvision_weights
+from googlenet.models.googlenet import TABLE_1
 from googlenet.models.outputs import GoogLeNetOutputs
+from googlenet.weights.torchvision import load_torchvision_weights
 
 
 def n_params(model: torch.nn.Module) -> int:
@@ -71,7 +72,7 @@ def test_load_torchvision_weights_file(tmp_path):
     with pytest.raises(googlenet.DataError, match="not found"):
         load_torchvision_weights(ours, tmp_path / "missing.pth")
     (tmp_path / "bad.pth").write_bytes(b"not a checkpoint")
-    with pytest.raises(googlenet.DataError, match="cannot read"):
+    with pytest.raises(googlenet.DataError, match="neither a PyTorch"):
         load_torchvision_weights(ours, tmp_path / "bad.pth")
     with pytest.raises(googlenet.DataError, match="does not fit"):
         load_torchvision_weights(googlenet.create_model("googlenet"), path)  # paper model: other keys

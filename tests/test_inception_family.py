@@ -148,7 +148,7 @@ def test_inception_v3_matches_torchvision(aux):
 
 
 def test_inception_v3_loads_a_torchvision_weights_file(tmp_path):
-    from googlenet.models.googlenet import load_torchvision_weights
+    from googlenet.weights.torchvision import load_torchvision_weights
 
     reference = torchvision.models.inception_v3(weights=None, aux_logits=False, init_weights=False)
     torch.save(reference.state_dict(), tmp_path / "inception_v3.pth")

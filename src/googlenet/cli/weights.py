@@ -59,7 +59,7 @@ def run_download(args: argparse.Namespace) -> int:
 
 
 def _report(imported: Any, out: str, as_json: bool) -> None:
-    from ._format import to_json
+    from ..system.text import to_json
 
     pre = imported.preprocessing
     classes = imported.model_kwargs.get("num_classes", 1000)

@@ -7,21 +7,20 @@ Two builders share one class:
   two auxiliary classifiers on 4a and 4d. 6,998,552 parameters without the auxiliary heads.
 * ``googlenet_torchvision`` -- torchvision's ``googlenet``: batch norm, no LRN, a 3x3 kernel where the
   paper has 5x5, a 2x2 fourth max pool, dropout 0.2. Same state_dict keys and shapes, so torchvision's
-  weights load into it (:func:`load_torchvision_weights`). 6,624,904 parameters without aux heads.
+  weights load into it (``googlenet weights import torchvision FILE``). 6,624,904 parameters without aux
+  heads.
 
 The inception rows below *are* Table 1; the network is built by walking them.
 """
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any, NamedTuple
 
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from ..errors import DataError
 from .blocks import (
     ConvBlock,
     check_classifier_args,
@@ -337,38 +336,3 @@ TORCHVISION_GOOGLENET_KWARGS: dict[str, Any] = dict(
 def googlenet_torchvision(**kwargs: Any) -> GoogLeNet:
     """GoogLeNet with torchvision's state_dict layout and numerics (batch norm, 3x3 "5x5" branch)."""
     return GoogLeNet(**{**TORCHVISION_GOOGLENET_KWARGS, **kwargs})
-
-
-def load_torchvision_weights(model: nn.Module, path: str | Path, *, strict: bool | None = None) -> nn.Module:
-    """Load a torchvision weights file (e.g. ``googlenet-1378be20.pth``) from ``path``; never downloads.
-
-    Loaded with ``weights_only=True``, so no code in the file is run. torchvision's released GoogLeNet
-    file has no auxiliary-head weights, so with ``strict=None`` the aux heads may be missing from it.
-    Works for any of our torchvision-compatible models (same keys and shapes).
-    """
-    path = Path(path)
-    if not path.is_file():
-        raise DataError(f"weights file {str(path)!r} not found; pass the path of a torchvision .pth file")
-    try:
-        state = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as exc:  # corrupt, truncated, or a pickle with code in it
-        raise DataError(f"cannot read weights from {str(path)!r} ({exc.__class__.__name__}); "
-                        "is it a torchvision state_dict .pth file?") from None
-    if not isinstance(state, dict):
-        raise DataError(f"{str(path)!r} holds a {type(state).__name__}, not a state_dict")
-    own = model.state_dict()
-    missing = [k for k in own if k not in state]
-    unexpected = [k for k in state if k not in own]
-    aux_only = all(k.startswith(("aux1.", "aux2.", "AuxLogits.")) for k in missing)
-    if unexpected or (missing and (strict or not aux_only)):
-        raise DataError(
-            f"{str(path)!r} does not fit {type(model).__name__}: {len(missing)} missing keys "
-            f"(e.g. {missing[:2]}), {len(unexpected)} unexpected (e.g. {unexpected[:2]}); "
-            "build the torchvision-compatible model (e.g. googlenet_torchvision) with the same num_classes"
-        )
-    for key, value in state.items():
-        if own[key].shape != value.shape:
-            raise DataError(f"{str(path)!r}: {key} has shape {tuple(value.shape)}, model expects "
-                            f"{tuple(own[key].shape)}; build the model with the file's num_classes")
-    model.load_state_dict(state, strict=False)
-    return model

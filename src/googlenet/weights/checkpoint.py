@@ -91,7 +91,8 @@ def read_model_metadata(path: str | Path) -> dict[str, Any]:
                         "pass a model.safetensors written by `googlenet train`") from None
     if raw.get("format") != FORMAT:
         raise DataError(f"{str(path)!r} has no googlenet metadata; it was not written by googlenet.save_model "
-                        "(for torchvision .pth files use googlenet.models.googlenet.load_torchvision_weights)")
+                        "(to turn a torchvision, timm or Caffe weights file into one: "
+                        "googlenet weights import KIND FILE --out model.safetensors)")
     return {
         "model": raw["model"],
         "model_kwargs": json.loads(raw["model_kwargs"]),
