@@ -1,0 +1,63 @@
+"""``googlenet explain IMAGE... -c MODEL``: where the model looks (CAM / Grad-CAM), its feature maps and filters."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from ..report import format_table, to_json
+from ._common import add_json_flag
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    parser = subparsers.add_parser(
+        "explain", help="class activation maps (CAM, Grad-CAM) of image files, feature maps, first-layer filters",
+        description="For each image, one PNG: the image the model reads (its 1-crop test view), then the map of "
+                    "each top-k class over it. CAM (Zhou et al. 2016) is exact for global-average-pool + linear "
+                    "heads (GoogLeNet); Grad-CAM (pytorch-grad-cam) works for any model and layer.")
+    parser.add_argument("images", nargs="+", metavar="IMAGE_OR_FOLDER")
+    parser.add_argument("--checkpoint", "-c", required=True, help="a model file or run folder")
+    parser.add_argument("--method", choices=("cam", "gradcam"), default="cam",
+                        help="cam (default; exact from the fc weights) or gradcam (any model, any --layer)")
+    parser.add_argument("--layer", default=None,
+                        help="Grad-CAM's layer, e.g. inception4e (default: the last spatial block)")
+    parser.add_argument("--top-k", "-k", type=int, default=3, help="classes per image (default 3)")
+    parser.add_argument("--out", "-o", default="explain", help="folder for the PNGs (default ./explain)")
+    parser.add_argument("--features", default=None, metavar="LAYER",
+                        help="also save LAYER's feature maps for each image (e.g. inception3a, conv1)")
+    parser.add_argument("--filters", action="store_true", help="also save the first layer's filters")
+    parser.add_argument("--threads", type=int, default=None, help="CPU threads (default: PyTorch's)")
+    add_json_flag(parser)
+    parser.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    from ..checkpoint import load_model
+    from ..visualize.cam import _prepare_files, explain
+    from ..visualize.features import save_feature_maps, save_filters
+    from .eval import apply_threads
+
+    apply_threads(args)
+    loaded = load_model(args.checkpoint)
+    results = explain(loaded, args.images, method=args.method, layer=args.layer, top_k=args.top_k,
+                      out_dir=args.out)
+    extra = []
+    if args.features:
+        _, inputs, sources = _prepare_files(loaded, args.images)
+        for x, source in zip(inputs, sources, strict=True):
+            name = f"{Path(source).stem}-features-{args.features.replace('.', '_')}.png"
+            extra.append(str(save_feature_maps(loaded.model, x, args.features, Path(args.out) / name)))
+    if args.filters:
+        extra.append(str(save_filters(loaded.model, Path(args.out) / "filters.png")))
+    if args.json:
+        print(to_json({"explanations": [r.as_dict() for r in results], "pictures": extra}))
+        return 0
+    rows = []
+    for r in results:
+        for rank, (name, p) in enumerate(zip(r.classes, r.probabilities, strict=True), 1):
+            rows.append({"image": r.source if rank == 1 else "", "rank": rank, "class": name,
+                         "probability": round(p, 4), "overlay": str(r.path) if rank == 1 else ""})
+    print(format_table(rows, title=f"{'CAM' if args.method == 'cam' else 'Grad-CAM'} of {loaded.model_name}"))
+    for path in extra:
+        print(f"wrote {path}")
+    return 0

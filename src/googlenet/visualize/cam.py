@@ -1,0 +1,333 @@
+"""Where the network looks: class activation maps (CAM) and Grad-CAM.
+
+* **CAM** (Zhou, Khosla, Lapedriza, Oliva & Torralba, "Learning Deep Features for Discriminative
+  Localization", CVPR 2016, section 2) is exact for a network whose head is global average pooling
+  followed by one linear layer -- GoogLeNet's head (section 5 of the GoogLeNet paper: "average pooling
+  before the classifier"). With ``f_k(x, y)`` the last feature map and ``w_ck`` the fc weights, the
+  class score is ``S_c = sum_k w_ck * mean_xy f_k(x, y) + b_c``, so ``M_c(x, y) = sum_k w_ck f_k(x, y)``
+  says how much each location adds to class c; its spatial mean is exactly ``S_c - b_c``. Computed from
+  ``model.forward_features`` and ``model.get_classifier()`` in one pass, no gradients.
+* **Grad-CAM** (Selvaraju et al., ICCV 2017) works for any model and any layer: the channel weights are the
+  spatially averaged gradients of the class score. It comes from the ``grad-cam`` package
+  (``pytorch_grad_cam``), not from hook code of our own.
+
+Maps are upsampled bilinearly to the input and scaled to [0, 1] per map. :func:`explain` runs either on a
+batch or on image files and writes one PNG per image: the image, then one overlay per top-k class.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+
+from ..errors import UserError
+
+METHODS = ("cam", "gradcam")
+
+
+@dataclass
+class Explanation:
+    """One image's top-k classes and a map in [0, 1] (the input's H x W) for each."""
+
+    source: str
+    image: Tensor = field(repr=False)  # (C, H, W) in [0, 1]: the crop the model read, for display
+    classes: list[str]
+    indices: list[int]
+    probabilities: list[float]
+    maps: list[np.ndarray] = field(repr=False)
+    method: str = "cam"
+    layer: str | None = None
+    path: Path | None = None  # the overlay PNG, when one was written
+
+    def as_dict(self) -> dict[str, Any]:
+        peaks = [list(np.unravel_index(int(m.argmax()), m.shape)) for m in self.maps]
+        return {"source": self.source, "method": self.method, "layer": self.layer,
+                "overlay": str(self.path) if self.path else None,
+                "classes": [{"class": c, "index": i, "probability": p, "peak_yx": [int(v) for v in pk]}
+                            for c, i, p, pk in zip(self.classes, self.indices, self.probabilities, peaks,
+                                                   strict=True)]}
+
+
+def _normalise(maps: Tensor) -> Tensor:
+    """Each (H, W) map to [0, 1]; a constant map becomes zeros."""
+    flat = maps.flatten(-2)
+    low = flat.min(-1).values[..., None, None]
+    high = flat.max(-1).values[..., None, None]
+    return (maps - low) / (high - low).clamp(min=1e-12)
+
+
+def _check_cam_model(model: nn.Module) -> nn.Linear:
+    missing = [m for m in ("forward_features", "forward_head", "get_classifier") if not hasattr(model, m)]
+    if missing:
+        raise UserError(f"{type(model).__name__} has no {missing[0]}(), which CAM needs; use method='gradcam' "
+                        "(CLI: --method gradcam), which works for any model")
+    fc = model.get_classifier()
+    if not isinstance(fc, nn.Linear):
+        raise UserError(f"{type(model).__name__}'s classifier is a {type(fc).__name__}, not one linear layer, so "
+                        "CAM is not defined for it; use method='gradcam' (CLI: --method gradcam)")
+    return fc
+
+
+def class_activation_map(
+    model: nn.Module, x: Tensor, classes: Tensor | Sequence[int] | None = None, *, top_k: int = 1,
+    upsample: bool = True,
+) -> tuple[Tensor, Tensor, Tensor]:
+    """Zhou et al.'s CAM of ``model`` (eval mode) for a normalized batch ``x`` (N, C, H, W).
+
+    Args:
+        classes: the class of each image's map (N,), or (N, k); default each image's ``top_k`` classes.
+        upsample: to the input's H x W (bilinear) and scaled to [0, 1]; ``False`` returns the raw
+            ``sum_k w_ck f_k`` on the feature grid, whose mean is the class logit minus the fc bias.
+
+    Returns:
+        maps (N, k, H, W), logits (N, classes), the class indices (N, k).
+
+    Raises a :class:`UserError` when the head is not global-average-pool + linear (then CAM would not be
+    exact), checked numerically against ``forward_head``.
+    """
+    fc = _check_cam_model(model)
+    with torch.no_grad():
+        features = model.forward_features(x)
+        if features.dim() != 4:
+            raise UserError(f"forward_features returned shape {tuple(features.shape)}, not a (N, C, H, W) map; "
+                            "use method='gradcam'")
+        logits = model.forward_head(features)
+        pooled_logits = fc(features.mean(dim=(2, 3)))
+        if features.shape[1] != fc.in_features or not torch.allclose(logits, pooled_logits, rtol=1e-3, atol=1e-4):
+            raise UserError(f"{type(model).__name__}'s head is not global average pooling + one linear layer, so "
+                            "CAM is not exact for it; use method='gradcam' (CLI: --method gradcam)")
+        if classes is None:
+            index = logits.topk(min(top_k, logits.shape[1]), dim=1).indices
+        else:
+            index = torch.as_tensor(classes, dtype=torch.long, device=logits.device)
+            index = index[:, None] if index.dim() == 1 else index
+        weights = fc.weight[index]  # (N, k, C): w_ck of each requested class
+        maps = torch.einsum("nkc,nchw->nkhw", weights, features)
+        if upsample:
+            maps = _normalise(F.interpolate(maps, size=x.shape[-2:], mode="bilinear", align_corners=False))
+    return maps, logits, index
+
+
+def resolve_layer(model: nn.Module, layer: str | None) -> tuple[str, nn.Module]:
+    """The module named ``layer`` (``model.get_submodule`` path), or by default the last block whose output
+    is still a spatial map (e.g. GoogLeNet's inception5b, VGG's last pool)."""
+    if layer:
+        try:
+            return layer, model.get_submodule(layer)
+        except AttributeError:
+            names = [n for n, _ in model.named_modules() if n and "." not in n]
+            raise UserError(f"model has no layer {layer!r}; top-level layers are {', '.join(names[:12])}"
+                            f"{' ...' if len(names) > 12 else ''} (nested: e.g. inception4a.branch2)") from None
+    from .diagram import blocks
+
+    candidates = blocks(model)
+    seen: dict[str, bool] = {}
+    handles = [m.register_forward_hook(lambda mod, a, out, name=name: seen.__setitem__(
+        name, isinstance(out, Tensor) and out.dim() == 4 and out.shape[-1] * out.shape[-2] > 1))
+        for name, m in candidates]
+    try:
+        size = 32 if getattr(model, "small_input", False) else 224
+        conv = next((m for m in model.modules() if isinstance(m, nn.Conv2d)), None)
+        channels = int(getattr(model, "in_channels", 0) or (conv.in_channels if conv is not None else 3))
+        device = next((p.device for p in model.parameters()), torch.device("cpu"))
+        with torch.no_grad():
+            model(torch.zeros(1, channels, size, size, device=device))
+    finally:
+        for h in handles:
+            h.remove()
+    spatial = [name for name, ok in seen.items() if ok]
+    if not spatial:
+        raise UserError("found no layer with a spatial output to explain; pass --layer NAME")
+    return spatial[-1], model.get_submodule(spatial[-1])
+
+
+def gradcam_map(
+    model: nn.Module, x: Tensor, classes: Tensor | Sequence[int] | None = None, *, layer: str | None = None,
+    top_k: int = 1,
+) -> tuple[Tensor, Tensor, Tensor, str]:
+    """Grad-CAM (pytorch-grad-cam) of ``layer`` for a normalized batch: maps (N, k, H, W) in [0, 1], logits,
+    class indices (N, k) and the layer's name."""
+    from pytorch_grad_cam import GradCAM
+    from pytorch_grad_cam.utils.model_targets import ClassifierOutputTarget
+
+    from ..models.layers import split_outputs
+
+    name, target = resolve_layer(model, layer)
+    with torch.no_grad():
+        logits, _ = split_outputs(model(x))
+    if classes is None:
+        index = logits.topk(min(top_k, logits.shape[1]), dim=1).indices
+    else:
+        index = torch.as_tensor(classes, dtype=torch.long)
+        index = index[:, None] if index.dim() == 1 else index
+    maps = []
+    with GradCAM(model=model, target_layers=[target]) as cam:
+        for j in range(index.shape[1]):
+            targets = [ClassifierOutputTarget(int(c)) for c in index[:, j]]
+            maps.append(torch.from_numpy(cam(input_tensor=x, targets=targets)).float())
+    return torch.stack(maps, dim=1), logits, index, name
+
+
+# ----------------------------------------------------------------------------------------- pictures
+
+
+def _display(image: Tensor) -> np.ndarray:
+    array = image.detach().cpu().float().clamp(0, 1).numpy()
+    return array[0] if array.shape[0] == 1 else array.transpose(1, 2, 0)
+
+
+def save_overlay(explanation: Explanation, path: str | Path, *, alpha: float = 0.5) -> Path:
+    """The image, then the map of each top-k class laid over it (jet colours, ``alpha``), as one PNG."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from ..checkpoint import atomic_write
+
+    picture = _display(explanation.image)
+    grey = picture.ndim == 2
+    k = len(explanation.maps)
+    fig, axes = plt.subplots(1, k + 1, figsize=(2.4 * (k + 1), 2.7), squeeze=False)
+    axes = axes[0]
+    axes[0].imshow(picture, cmap="gray" if grey else None, vmin=0, vmax=1)
+    axes[0].set_title(Path(explanation.source).name[:28], fontsize=8)
+    for ax, name, p, heat in zip(axes[1:], explanation.classes, explanation.probabilities, explanation.maps,
+                                 strict=True):
+        ax.imshow(picture, cmap="gray" if grey else None, vmin=0, vmax=1)
+        ax.imshow(heat, cmap="jet", alpha=alpha, vmin=0, vmax=1)
+        y, x = np.unravel_index(int(heat.argmax()), heat.shape)
+        ax.plot([x], [y], marker="+", color="white", markersize=8)
+        ax.set_title(f"{name[:20]} {p:.1%}", fontsize=8)
+    for ax in axes:
+        ax.axis("off")
+    label = "CAM" if explanation.method == "cam" else f"Grad-CAM ({explanation.layer})"
+    fig.suptitle(label, fontsize=8, y=0.99)
+    fig.tight_layout()
+    try:
+        return atomic_write(path, lambda tmp: fig.savefig(tmp, format="png", dpi=100))
+    finally:
+        plt.close(fig)
+
+
+def model_views(loaded: Any, images: Sequence[Tensor]) -> tuple[list[Tensor], list[Tensor]]:
+    """uint8 / [0, 1] images (C, H, W) as the model file's 1-crop test view: (display crops in [0, 1],
+    normalized inputs), i.e. the resize, centre crop, channels and mean/std that evaluation uses."""
+    from ..evaluation.crops import CropProtocol
+    from ..evaluation.ensemble import Member
+
+    member = Member.from_loaded(loaded)
+    protocol = CropProtocol(1, member.crop_size, member.default_scales(1))
+    shown, inputs = [], []
+    for image in images:
+        image = image.as_subclass(Tensor)
+        image = image.float() / 255.0 if image.dtype == torch.uint8 else image.float()
+        view = next(protocol.views(image))
+        shown.append(view[0])
+        inputs.append(member.prepare(view)[0])
+    return shown, inputs
+
+
+def _prepare_files(loaded: Any, paths: Sequence[str | Path]) -> tuple[list[Tensor], list[Tensor], list[str]]:
+    """Each file decoded (any mode and size) and turned into the model's 1-crop test view."""
+    from ..evaluation.crops import CropProtocol
+    from ..evaluation.ensemble import Member
+    from ..predict import find_images, load_image
+
+    member = Member.from_loaded(loaded)
+    largest = max(CropProtocol(1, member.crop_size, member.default_scales(1)).scales)
+    files = find_images(paths)
+    images = [load_image(path, member.channels, max_short_side=largest)[0] for path in files]
+    shown, inputs = model_views(loaded, images)
+    return shown, inputs, [str(p) for p in files]
+
+
+def explain(
+    model: Any,
+    images: Tensor | Sequence[str | Path] | str | Path,
+    *,
+    method: str = "cam",
+    layer: str | None = None,
+    top_k: int = 3,
+    out_dir: str | Path | None = None,
+    class_names: Sequence[str] | None = None,
+    batch_size: int = 16,
+) -> list[Explanation]:
+    """CAM or Grad-CAM for each image's ``top_k`` classes, with an overlay PNG per image in ``out_dir``.
+
+    Args:
+        model: a model file or run folder (path), a :class:`~googlenet.checkpoint.LoadedModel`, or a module.
+        images: image files / folders (read as the model's 1-crop test view: the model file's resize,
+            crop and normalization), or a batch (N, C, H, W) fed to the model as it is (float; shown
+            min-max scaled).
+        method: ``"cam"`` (exact, global-average-pool + linear heads) or ``"gradcam"`` (any model).
+        layer: Grad-CAM's layer (a ``get_submodule`` path such as ``inception4e``); default the last
+            spatial block. CAM always reads ``forward_features``.
+    """
+    from ..checkpoint import LoadedModel, load_model
+
+    if method not in METHODS:
+        raise UserError(f"unknown explanation method {method!r}; use cam or gradcam")
+    if top_k < 1:
+        raise UserError(f"--top-k must be at least 1, got {top_k}")
+    if method == "cam" and layer:
+        raise UserError("CAM always reads the last feature map; --layer is for --method gradcam")
+    if isinstance(model, (str, Path)):
+        model = load_model(model)
+    if isinstance(model, LoadedModel):
+        loaded, module = model, model.model
+        names = list(class_names or loaded.class_names or [])
+    else:
+        loaded, module, names = None, model, list(class_names or [])
+    if isinstance(images, (str, Path)):
+        images = [images]
+    if isinstance(images, Tensor):
+        batch = images if images.dim() == 4 else images.unsqueeze(0)
+        inputs = list(batch.float())
+        shown = [_normalise(t) for t in inputs]
+        sources = [f"image{i}" for i in range(len(inputs))]
+    else:
+        if loaded is None:
+            raise UserError("image files need a model file (its preprocessing); pass the run folder or "
+                            "model.safetensors, or a tensor batch with a plain module")
+        shown, inputs, sources = _prepare_files(loaded, images)
+    module.eval()
+    results: list[Explanation] = []
+    for start in range(0, len(inputs), batch_size):
+        x = torch.stack(inputs[start:start + batch_size])
+        if method == "cam":
+            maps, logits, index = class_activation_map(module, x, top_k=top_k)
+        else:
+            maps, logits, index, layer = gradcam_map(module, x, layer=layer, top_k=top_k)
+        probs = F.softmax(logits.float(), dim=1)
+        for i in range(x.shape[0]):
+            idx = index[i].tolist()
+            j = start + i
+            results.append(Explanation(
+                sources[j], shown[j].cpu(), [names[c] if c < len(names) else str(c) for c in idx], idx,
+                [float(probs[i, c]) for c in idx], [m.cpu().numpy() for m in maps[i]], method,
+                layer if method == "gradcam" else None))
+    if out_dir is not None:
+        out = Path(out_dir)
+        used: set[str] = set()
+        for r in results:
+            stem = Path(r.source).stem
+            name, n = stem, 1
+            while name in used:
+                n += 1
+                name = f"{stem}-{n}"
+            used.add(name)
+            r.path = save_overlay(r, out / f"{name}-{method}.png")
+    return results
+
+
+def explain_files(checkpoint: str | Path, paths: Sequence[str | Path], **kwargs: Any) -> list[Explanation]:
+    """:func:`explain` for a model file and image files (what ``googlenet explain`` runs)."""
+    return explain(checkpoint, list(paths), **kwargs)
