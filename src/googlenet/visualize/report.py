@@ -164,10 +164,13 @@ def curves_png(runs: Sequence[dict[str, Any]]) -> bytes | None:
                             color=colour, label=prefix + label)
     ax_loss.set(xlabel="epoch", ylabel="cross-entropy", title="loss")
     ax_acc.set(xlabel="epoch", ylabel="accuracy (%)", title="accuracy")
+    epochs_seen = sorted({r.get("epoch") for run in runs for r in run["log"] if r.get("epoch") is not None})
     for ax in (ax_loss, ax_acc):
         ax.grid(alpha=0.3)
         ax.legend(fontsize=7)
         ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+        if len(epochs_seen) == 1:  # one point: the locator would invent fractional epochs around it
+            ax.set_xticks(epochs_seen)
     return _figure_png(fig)
 
 
