@@ -37,12 +37,12 @@ import torch
 import torch.nn.functional as F
 
 from googlenet import create_model
-from googlenet.system.text import format_table
 from googlenet.data import dataset_stats, load_dataset, train_transform
 from googlenet.evaluation import Ensemble, Metrics
 from googlenet.evaluation.crops import SINGLE_SCALE, scaled
 from googlenet.evaluation.runner import check_classes, dataset_probabilities
 from googlenet.models.outputs import split_outputs
+from googlenet.system.text import format_table
 from googlenet.weights.checkpoint import save_model
 
 # Section 5: "the loss of the auxiliary classifiers was weighted by 0.3".

@@ -44,11 +44,11 @@ def main() -> None:
         save_overlay(r, IMG / f"visuals-cam-square-{i}.png")
 
     if args.run:
-        from googlenet.checkpoint import load_model
         from googlenet.data import load_dataset
         from googlenet.visualize.cam import model_views
         from googlenet.visualize.features import save_feature_maps, save_filters
         from googlenet.visualize.report import write_run_report
+        from googlenet.weights.checkpoint import load_model
 
         loaded = load_model(args.run)
         save_filters(loaded.model, IMG / "visuals-filters.png")

@@ -43,7 +43,7 @@ def small_googlenet(**kw) -> GoogLeNet:
 
 
 def test_every_registered_model_has_a_compact_diagram(tmp_path):
-    from googlenet.registry import list_models
+    from googlenet.models.registry import list_models
     from googlenet.visualize.diagram import build_diagram
 
     for name in list_models():
@@ -241,7 +241,7 @@ def test_cam_peaks_on_the_bright_square(tmp_path):
 
 
 def save_run_model(path: Path, model: nn.Module, dataset: str | None = None) -> Path:
-    from googlenet.checkpoint import save_model
+    from googlenet.weights.checkpoint import save_model
 
     pre = {"mean": [0.5, 0.5, 0.5], "std": [0.25, 0.25, 0.25], "input_size": 32, "resize": 32, "channels": 3}
     if dataset:

@@ -30,7 +30,7 @@ def run(args: argparse.Namespace) -> int:
     source = args.model
     kwargs = model_kwargs_from(args)
     if Path(source).exists():
-        from ..checkpoint import load_model
+        from ..weights.checkpoint import load_model
 
         loaded = load_model(source)
         model, name = loaded, loaded.model_name

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from ..report import format_table, to_json
+from ..system.text import format_table, to_json
 from ._common import add_json_flag
 
 
@@ -32,9 +32,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from ..checkpoint import load_model
     from ..visualize.cam import _prepare_files, explain
     from ..visualize.features import save_feature_maps, save_filters
+    from ..weights.checkpoint import load_model
     from .eval import apply_threads
 
     apply_threads(args)

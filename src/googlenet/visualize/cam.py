@@ -157,7 +157,7 @@ def gradcam_map(
     from pytorch_grad_cam import GradCAM
     from pytorch_grad_cam.utils.model_targets import ClassifierOutputTarget
 
-    from ..models.layers import split_outputs
+    from ..models.outputs import split_outputs
 
     name, target = resolve_layer(model, layer)
     with torch.no_grad():
@@ -190,7 +190,7 @@ def save_overlay(explanation: Explanation, path: str | Path, *, alpha: float = 0
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    from ..checkpoint import atomic_write
+    from ..system.files import atomic_write
 
     picture = _display(explanation.image)
     grey = picture.ndim == 2
@@ -239,7 +239,7 @@ def _prepare_files(loaded: Any, paths: Sequence[str | Path]) -> tuple[list[Tenso
     """Each file decoded (any mode and size) and turned into the model's 1-crop test view."""
     from ..evaluation.crops import CropProtocol
     from ..evaluation.ensemble import Member
-    from ..predict import find_images, load_image
+    from ..evaluation.predict import find_images, load_image
 
     member = Member.from_loaded(loaded)
     largest = max(CropProtocol(1, member.crop_size, member.default_scales(1)).scales)
@@ -271,7 +271,7 @@ def explain(
         layer: Grad-CAM's layer (a ``get_submodule`` path such as ``inception4e``); default the last
             spatial block. CAM always reads ``forward_features``.
     """
-    from ..checkpoint import LoadedModel, load_model
+    from ..weights.checkpoint import LoadedModel, load_model
 
     if method not in METHODS:
         raise UserError(f"unknown explanation method {method!r}; use cam or gradcam")

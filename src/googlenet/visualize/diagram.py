@@ -83,7 +83,7 @@ class Diagram:
 
     def render(self, path: str | Path, formats: Sequence[str] = ("svg", "png")) -> list[Path]:
         """Write ``path`` with each format's suffix (``path.svg``, ``path.png``), atomically."""
-        from ..checkpoint import atomic_write
+        from ..system.files import atomic_write
 
         path = Path(path)
         base = path.with_suffix("") if path.suffix.lstrip(".") in FORMATS else path
@@ -251,7 +251,9 @@ def _sequential_fallback(model: nn.Module, input_shape: Sequence[int], mode: str
 
 
 def _kind(module: nn.Module) -> str:
-    from ..models.layers import ConvBlock, GridReduction, InceptionModule, MixedBlock, ScaledResidual
+    from ..models.blocks import ConvBlock, GridReduction, ScaledResidual
+    from ..models.googlenet import InceptionModule
+    from ..models.spec import MixedBlock
 
     if isinstance(module, InceptionModule):
         return "inception"
@@ -317,7 +319,7 @@ def pool_text(pool: nn.Module) -> str:
 
 def leaf_text(module: nn.Module) -> str | None:
     """Figure 3's text for a single layer, or None for layers it does not draw."""
-    from ..models.layers import ConvBlock
+    from ..models.blocks import ConvBlock
 
     if isinstance(module, (nn.Conv2d, nn.ConvTranspose2d, ConvBlock)):
         return conv_text(module)
@@ -340,7 +342,7 @@ def leaf_text(module: nn.Module) -> str | None:
 
 def _block_lines(module: nn.Module, limit: int = 6) -> list[str]:
     """A custom block's layers (convolutions, pools, FCs) in registration order, at most ``limit`` lines."""
-    from ..models.layers import ConvBlock
+    from ..models.blocks import ConvBlock
 
     lines: list[str] = []
     pool_note = _functional_pool_note(module)
@@ -383,7 +385,9 @@ def table1_numbers(module: nn.Module) -> dict[str, int]:
 
 def branch_steps(module: nn.Module) -> list[list[str]] | None:
     """The branches of an inception-style block as lists of step labels, or None for other blocks."""
-    from ..models.layers import ConvBlock, GridReduction, InceptionModule, MixedBlock, ScaledResidual
+    from ..models.blocks import ConvBlock, GridReduction, ScaledResidual
+    from ..models.googlenet import InceptionModule
+    from ..models.spec import MixedBlock
 
     def steps(branch: nn.Module) -> list[str]:
         if isinstance(branch, ConvBlock) or not isinstance(branch, nn.Sequential):
@@ -452,7 +456,7 @@ def _table1_box(title: str, numbers: dict[str, int], out_channels: int, shape_te
 def _model_and_name(model: nn.Module | str, model_kwargs: dict[str, Any]) -> tuple[nn.Module, str, int | None]:
     """A model to trace on the meta device (never the caller's own module), its name and native size."""
     if isinstance(model, str):
-        from ..registry import create_model, model_info
+        from ..models.registry import create_model, model_info
 
         info = model_info(model)
         try:
@@ -535,7 +539,8 @@ def build_diagram(
 
 
 def _draw_node(dot: Any, node: Node, mode: str, entry: dict, exit_: dict, shortcut: dict, shapes: bool) -> None:
-    from ..models.layers import InceptionModule, ScaledResidual
+    from ..models.blocks import ScaledResidual
+    from ..models.googlenet import InceptionModule
 
     m = node.module
     shape_text = _shape_text(node.shape) if shapes else ""
@@ -580,7 +585,7 @@ def _draw_node(dot: Any, node: Node, mode: str, entry: dict, exit_: dict, shortc
 
 def _draw_expanded(dot: Any, node: Node, steps: list[list[str]], entry: dict, exit_: dict, shortcut: dict) -> None:
     """Figure 3's drawing of one module: its branches side by side, meeting in a DepthConcat."""
-    from ..models.layers import ScaledResidual
+    from ..models.blocks import ScaledResidual
 
     m = node.module
     kind = "inception" if node.kind == "inception" else "mixed"

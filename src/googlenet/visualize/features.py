@@ -60,7 +60,7 @@ def _save(picture: Tensor, path: str | Path, title: str, grey: bool, scale: floa
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    from ..checkpoint import atomic_write
+    from ..system.files import atomic_write
 
     array = picture.permute(1, 2, 0).clamp(0, 1).numpy()
     h, w = array.shape[:2]

@@ -179,9 +179,9 @@ def curves_png(runs: Sequence[dict[str, Any]]) -> bytes | None:
 
 def _evaluate(run: dict[str, Any], *, max_images: int, data_dir: str | Path | None, batch_size: int = 128):
     """Probabilities on the test split (else the validation split) of the run's dataset, and the data."""
-    from ..checkpoint import load_model
     from ..evaluation.ensemble import Ensemble
     from ..evaluation.runner import dataset_probabilities, load_eval_dataset
+    from ..weights.checkpoint import load_model
 
     loaded = load_model(run["dir"])
     ensemble = Ensemble([loaded])
@@ -273,10 +273,10 @@ class tempfile_dir:  # noqa: N801 - a tiny context manager with the usual tempfi
 
 
 def model_html(run: dict[str, Any], loaded: Any | None) -> str:
-    from ..analysis import summary
+    from ..inspect.tables import summary
 
     if loaded is None:
-        from ..checkpoint import load_model
+        from ..weights.checkpoint import load_model
 
         loaded = load_model(run["dir"])
     pre = loaded.preprocessing or {}
@@ -359,7 +359,7 @@ def run_report(
 
 def write_run_report(run_dir: str | Path, out: str | Path | None = None, **kwargs: Any) -> Path:
     """Write :func:`run_report` to ``run_dir/report.html`` (or ``out``), atomically. For the trainer's end."""
-    from ..checkpoint import atomic_write
+    from ..system.files import atomic_write
 
     page = run_report(run_dir, **kwargs)
     path = Path(out) if out else Path(run_dir) / REPORT
@@ -395,7 +395,7 @@ def compare_report(run_dirs: Sequence[str | Path]) -> str:
 
 
 def write_compare_report(run_dirs: Sequence[str | Path], out: str | Path) -> Path:
-    from ..checkpoint import atomic_write
+    from ..system.files import atomic_write
 
     page = compare_report(run_dirs)
     return atomic_write(out, lambda tmp: tmp.write_text(page, encoding="utf-8"))
