@@ -16,7 +16,8 @@ How it is computed, measured on the 2-core EPYC (128 crops of a 144-px batch to 
 * the same on channels-first uint8 crops: 740 ms; on float crops 160 ms;
 * ``torchvision.ops.roi_align`` (every crop and resize in one call, float): 26 ms at 1 sample per bin
   (no antialiasing), 80 ms at 2;
-* ``transforms.v2.functional.resized_crop`` per image: 390 ms.
+* ``transforms.v2.functional.resized_crop`` per image: 390 ms on channels-first images, 14 ms on
+  channels-last ones (the same kernel as the first line, plus its per-call overhead).
 
 So crops stay uint8 and channels-last until :func:`normalize_batch`, which converts to float and
 normalizes in one pass; the batch that comes out is channels-last float, as ``--channels-last``
@@ -144,10 +145,12 @@ def center_crop_batch(x: torch.Tensor, out: int, crop: int | None = None) -> tor
 
 def normalize_batch(x: torch.Tensor, mean: Sequence[float], std: Sequence[float]) -> torch.Tensor:
     """uint8 (N, C, H, W) -> float32 ``(x / 255 - mean) / std`` in one pass; keeps channels-last."""
-    c = x.shape[1]
-    m = torch.tensor([v * 255.0 for v in mean], dtype=torch.float32).view(1, c, 1, 1)
-    inv = torch.tensor([1.0 / (v * 255.0) for v in std], dtype=torch.float32).view(1, c, 1, 1)
-    return torch.sub(x, m).mul_(inv).contiguous(memory_format=torch.channels_last)
+    inv = torch.tensor([1.0 / (v * 255.0) for v in std], dtype=torch.float32)
+    shift = -torch.tensor([m * 255.0 for m in mean], dtype=torch.float32) * inv
+    # x * inv - mean * inv in one fused op over the (N, H, W, C) view of a channels-last batch:
+    # 16 ms for 128 x 3 x 128 x 128, against 28 ms for (x - mean) / std in two passes.
+    nhwc = x.contiguous(memory_format=torch.channels_last).permute(0, 2, 3, 1)
+    return torch.addcmul(shift, nhwc.float(), inv).permute(0, 3, 1, 2)
 
 
 def augment_batch(x: torch.Tensor, out: int, *, mean: Sequence[float], std: Sequence[float],

@@ -38,6 +38,7 @@ import os
 import re
 import shutil
 import sys
+import warnings
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 
@@ -103,7 +104,10 @@ def decode_resized(source: str | Path | bytes, size: int, channels: int = 3, *, 
     (Pillow: every mode, transparency over white). The second value is the original shorter side, so
     callers can tell the user about images that had to be upsampled.
     """
-    from torchvision.io import ImageReadMode, decode_jpeg
+    try:
+        from torchvision.io import ImageReadMode, decode_jpeg
+    except ImportError:  # pragma: no cover - a torchvision without its decoders
+        decode_jpeg = None
 
     label = name or (str(source) if not isinstance(source, bytes) else "<bytes>")
     if not isinstance(source, bytes):
@@ -116,11 +120,15 @@ def decode_resized(source: str | Path | bytes, size: int, channels: int = 3, *, 
     else:
         data = source
     img = None
-    if _is_jpeg(data):
+    if decode_jpeg is not None and _is_jpeg(data):
         try:
             mode = ImageReadMode.RGB if channels == 3 else ImageReadMode.GRAY
-            img = decode_jpeg(torch.frombuffer(bytearray(data), dtype=torch.uint8), mode=mode,
-                              apply_exif_orientation=True)
+            # torchvision 0.29 marks its decoders deprecated in favour of TorchCodec (not installed here);
+            # they remain the fastest JPEG path available, and Pillow (same pixels) takes over once gone.
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", DeprecationWarning)
+                img = decode_jpeg(torch.frombuffer(bytearray(data), dtype=torch.uint8), mode=mode,
+                                  apply_exif_orientation=True)
         except RuntimeError:
             img = None  # odd JPEGs (arithmetic coding, damaged): Pillow decides
     if img is None:
