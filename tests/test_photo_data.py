@@ -271,3 +271,55 @@ def test_class_folder_tarballs_and_their_bad_forms(photo_tree, tmp_path):
     with pytest.raises(DataError, match="no images in class folder .*dog.*add images") as exc:
         load_dataset(tmp_path / "one", "train")
     _one_line(exc)
+
+
+def test_concurrent_openers_build_the_cache_once(photo_tree, tmp_path, monkeypatch):
+    import threading
+
+    import googlenet.data.cache as cache_mod
+
+    real, builds = cache_mod._build, []
+    monkeypatch.setattr(cache_mod, "_build", lambda *a, **k: (builds.append(1), real(*a, **k)))
+    ds = load_dataset(photo_tree, "train")
+    stores = []
+    threads = [threading.Thread(target=lambda: stores.append(open_cache(ds, 40, cache_dir=tmp_path, log=None)))
+               for _ in range(2)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert len(builds) == 1 and stores[0].path == stores[1].path  # the second waited on the lock, then read
+
+
+WORKER = """
+import sys
+import torch.distributed as dist
+dist.init_process_group("gloo")
+import googlenet.data.cache as c
+from googlenet.data import load_dataset
+builds = []
+real = c._build
+c._build = lambda *a, **k: (builds.append(1), real(*a, **k))
+store = c.open_cache(load_dataset(sys.argv[1], "train"), 48, cache_dir=sys.argv[2], log=None)
+print(f"rank {dist.get_rank()} builds {len(builds)} file {store.path.name} sum {int(store.images.sum())}")
+dist.destroy_process_group()
+"""
+
+
+@pytest.mark.slow
+def test_torchrun_ranks_share_one_cache_built_by_rank_0(photo_tree, tmp_path):
+    import subprocess
+    import sys
+
+    script = tmp_path / "worker.py"
+    script.write_text(WORKER)
+    src = Path(__file__).resolve().parents[1] / "src"
+    env = {**os.environ, "PYTHONPATH": str(src), "OMP_NUM_THREADS": "1"}
+    run = subprocess.run([sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc-per-node", "2",
+                          str(script), str(photo_tree), str(tmp_path / "c")], env=env, capture_output=True, text=True,
+                         timeout=90)
+    assert run.returncode == 0, run.stderr[-2000:]
+    lines = sorted(line for line in run.stdout.splitlines() if line.startswith("rank "))
+    assert len(lines) == 2
+    assert lines[0].split()[:4] == ["rank", "0", "builds", "1"] and lines[1].split()[:4] == ["rank", "1", "builds", "0"]
+    assert lines[0].split()[4:] == lines[1].split()[4:]  # the same file, the same pixels

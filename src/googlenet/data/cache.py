@@ -312,40 +312,41 @@ def open_cache(dataset, size: int, *, cache_dir: str | Path | None = None, max_b
         return ImageStore(size=size, channels=channels, count=count, array=arr, path=path, source=source,
                           names=names)
 
-    if path.is_file() and (arr := _open_array(path, shape)) is not None:
-        return opened(arr)
-    limit = env_bytes("GOOGLENET_CACHE_MAX_BYTES", DEFAULT_MAX_BYTES) if max_bytes is None else int(max_bytes)
-    if nbytes > limit:
-        return fly(f"a cache of {count:,} images at {size} px would take {_mb(nbytes)}, over the {_mb(limit)} "
-                   "bound (raise GOOGLENET_CACHE_MAX_BYTES or lower the scale)")
-    try:
-        folder.mkdir(parents=True, exist_ok=True)
-        probe = folder / f".probe-{os.getpid()}"
-        probe.write_bytes(b"")
-        probe.unlink()
-    except OSError as exc:
-        return fly(f"cache folder {str(folder)!r} cannot be written ({exc.strerror or exc}; set GOOGLENET_CACHE "
-                   "to a writable folder)")
-    free = shutil.disk_usage(folder).free
-    if nbytes + DISK_MARGIN_BYTES > free:
-        return fly(f"a cache of {_mb(nbytes)} does not fit in the {_mb(free)} free in {folder}")
-
-    if distributed and world > 1:
-        import torch.distributed as dist
-
-        if rank == 0:
-            arr = _build_locked(path, shape, source, names, size, channels, group, progress, say)
-            dist.barrier()
-        else:
-            dist.barrier()  # rank 0 has built (or failed to build) the file
-            arr = _open_array(path, shape) if path.is_file() else None
+    def local() -> ImageStore:
+        if path.is_file() and (arr := _open_array(path, shape)) is not None:
+            return opened(arr)
+        limit = env_bytes("GOOGLENET_CACHE_MAX_BYTES", DEFAULT_MAX_BYTES) if max_bytes is None else int(max_bytes)
+        if nbytes > limit:
+            return fly(f"a cache of {count:,} images at {size} px would take {_mb(nbytes)}, over the {_mb(limit)} "
+                       "bound (raise GOOGLENET_CACHE_MAX_BYTES or lower the scale)")
+        try:
+            folder.mkdir(parents=True, exist_ok=True)
+            probe = folder / f".probe-{os.getpid()}"
+            probe.write_bytes(b"")
+            probe.unlink()
+        except OSError as exc:
+            return fly(f"cache folder {str(folder)!r} cannot be written ({exc.strerror or exc}; set GOOGLENET_CACHE "
+                       "to a writable folder)")
+        free = shutil.disk_usage(folder).free
+        if nbytes + DISK_MARGIN_BYTES > free:
+            return fly(f"a cache of {_mb(nbytes)} does not fit in the {_mb(free)} free in {folder}")
+        arr = _build_locked(path, shape, source, names, size, channels, group, progress, say)
         if arr is None:
-            return fly(f"the cache {str(path)!r} could not be built")
+            return fly(f"the cache {str(path)!r} could not be written")
         return opened(arr)
-    arr = _build_locked(path, shape, source, names, size, channels, group, progress, say)
-    if arr is None:
-        return fly(f"the cache {str(path)!r} could not be written")
-    return opened(arr)
+
+    if not (distributed and world > 1):
+        return local()  # one process, or torchrun ranks before init_process_group: the file lock orders them
+    import torch.distributed as dist
+
+    # Every rank makes the same collective call whatever it finds on disk: rank 0 opens or builds the
+    # file, the others wait at the barrier and then read what rank 0 left (or decode on the fly, as it does).
+    store = local() if rank == 0 else None
+    dist.barrier()
+    if store is not None:
+        return store
+    arr = _open_array(path, shape) if path.is_file() else None
+    return opened(arr) if arr is not None else fly("rank 0 built no cache")
 
 
 def _build_locked(path: Path, shape: tuple[int, ...], source, names, size: int, channels: int, group: str,
