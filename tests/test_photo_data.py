@@ -289,6 +289,7 @@ def test_concurrent_openers_build_the_cache_once(photo_tree, tmp_path, monkeypat
     for t in threads:
         t.join()
     assert len(builds) == 1 and stores[0].path == stores[1].path  # the second waited on the lock, then read
+    assert not stores[0].on_the_fly and not stores[1].on_the_fly
 
 
 WORKER = """

@@ -38,6 +38,7 @@ import os
 import re
 import shutil
 import sys
+import tempfile
 import warnings
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
@@ -321,9 +322,8 @@ def open_cache(dataset, size: int, *, cache_dir: str | Path | None = None, max_b
                        "bound (raise GOOGLENET_CACHE_MAX_BYTES or lower the scale)")
         try:
             folder.mkdir(parents=True, exist_ok=True)
-            probe = folder / f".probe-{os.getpid()}"
-            probe.write_bytes(b"")
-            probe.unlink()
+            with tempfile.TemporaryFile(dir=folder):  # a unique name: threads share a pid
+                pass
         except OSError as exc:
             return fly(f"cache folder {str(folder)!r} cannot be written ({exc.strerror or exc}; set GOOGLENET_CACHE "
                        "to a writable folder)")

@@ -507,7 +507,8 @@ def load_dataset(
     """Dataset ``name``'s ``split`` ("train", "val" or "test") as an :class:`ImageDataset`.
 
     Args:
-        name: "fashion-mnist", "mnist", "cifar10", "folder" (with ``data_dir``), or the path of a folder.
+        name: "fashion-mnist", "mnist", "cifar10", "imagenette", "folder" (with ``data_dir``), or the path of
+            a folder or of a tarball (.tar.gz, .tgz, .tar) of ``train/<class>/*`` (and ``val/``, ``test/``).
         data_dir: where the files are; else ``$GOOGLENET_DATA``; Fashion-MNIST also looks in Debian's
             /usr/share/datasets/fashion-mnist.
         transform: called on each image (a uint8 ``tv_tensors.Image``), e.g. from
