@@ -25,6 +25,16 @@ API:
   with ``channels`` channels (default: the dataset's own); a transform receives it as a
   ``tv_tensors.Image`` and should end with ``v2.ToPureTensor()`` (ours do: a tv_tensor fed to a model
   sends every layer through ``__torch_function__``, many times slower).
+  ``name`` "imagenette": ``imagenette-224.tar.gz`` (or an ``imagenette/`` folder) in ``data_dir`` /
+  ``$GOOGLENET_DATA``, read in place; a path to any ``.tar.gz``/``.tgz``/``.tar`` of
+  ``train/<class>/*`` (optionally ``val/``, ``test/``) works the same way. Class folders named by
+  ImageNet wnids are shown by name (:func:`class_name_for`).
+* :func:`open_cache(dataset, size, *, cache_dir, max_bytes) <open_cache>` -> :class:`ImageStore`: the
+  split decoded once, resized to ``size`` and kept as a uint8 memory-mapped file in ``$GOOGLENET_CACHE``
+  (else ``~/.cache/googlenet``); ``store[rows]`` is a (B, C, S, S) uint8 batch (see data/cache.py).
+* :mod:`~googlenet.data.augment`: :func:`sample_crops`, :func:`resized_crop_batch`,
+  :func:`center_crop_batch`, :func:`normalize_batch` on whole uint8 batches;
+  :class:`googlenet.training.fastdata.PhotoBatches` yields augmented batches from a store.
 * :func:`dataset_stats(name) <dataset_stats>` -> :class:`DatasetStats`: ``channels``,
   ``image_size`` (native side; None for folders), ``mean``/``std`` (of the train pixels in [0, 1]),
   ``classes``; ``.preprocessing(input_size)`` is the dict :func:`googlenet.weights.checkpoint.save_model` records.
@@ -36,11 +46,15 @@ API:
   :func:`eval_transform`: torchvision.transforms.v2 pipelines ending in normalization.
 """
 
+from .archives import class_name_for
+from .augment import center_crop_batch, normalize_batch, resized_crop_batch, sample_crops
+from .cache import ImageStore, cache_root, decode_resized, open_cache
 from .datasets import (
     DEBIAN_FASHION_MNIST,
     IMAGENET_MEAN,
     IMAGENET_STD,
     SPLITS,
+    ArchiveImageDataset,
     DatasetStats,
     EncodedImageDataset,
     ImageDataset,
@@ -63,19 +77,29 @@ __all__ = [
     "IMAGENET_STD",
     "IMAGE_EXTENSIONS",
     "SPLITS",
+    "ArchiveImageDataset",
     "DatasetStats",
     "EncodedImageDataset",
     "ImageDataset",
+    "ImageStore",
     "TensorImageDataset",
+    "cache_root",
     "canonical_name",
+    "center_crop_batch",
+    "class_name_for",
     "compute_mean_std",
     "convert_image",
     "data_roots",
     "dataset_names",
     "dataset_stats",
     "decode_image",
+    "decode_resized",
     "eval_transform",
     "holdout_split",
     "load_dataset",
+    "normalize_batch",
+    "open_cache",
+    "resized_crop_batch",
+    "sample_crops",
     "train_transform",
 ]

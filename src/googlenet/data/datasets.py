@@ -1,4 +1,5 @@
-"""Datasets: Fashion-MNIST / MNIST (IDX files), CIFAR-10 (JPEG class-folder tarball), any ImageFolder tree.
+"""Datasets: Fashion-MNIST / MNIST (IDX files), CIFAR-10 and Imagenette (class-folder tarballs read in place),
+any ImageFolder tree or a tarball of one.
 
 Every dataset is a :class:`ImageDataset`: ``dataset[i]`` is ``(image, label)`` where ``image`` is a
 uint8 tensor (C x H x W, in the requested channel count), or what ``transform`` makes of it (the
@@ -25,6 +26,14 @@ from torchvision import tv_tensors
 from torchvision.transforms.v2 import functional as TF
 
 from ..errors import DataError, UserError
+from .archives import (
+    IMAGENETTE_CLASSES,
+    Member,
+    archive_bytes,
+    archive_layout,
+    display_names,
+    find_archive,
+)
 from .images import decode_image, is_image_name
 from .transforms import EVAL_CROP_FRACTION
 
@@ -74,6 +83,11 @@ def _match_channels(values: Sequence[float], channels: int) -> tuple[float, ...]
     return tuple(values) * channels if len(values) == 1 else tuple(values)
 
 
+IMAGENETTE_WNIDS = tuple(sorted(IMAGENETTE_CLASSES))
+#: Where ``imagenette`` is looked for inside each data root, in order.
+IMAGENETTE_FILES = ("imagenette-224.tar.gz", "imagenette2.tgz", "imagenette2-320.tgz", "imagenette2-160.tgz",
+                    "imagenette", "imagenette2", "imagenette-224")
+
 # Means and standard deviations of the train split's pixels in [0, 1], measured with
 # googlenet.data.compute_mean_std on these exact files (the CIFAR-10 figures are those of the JPEG
 # re-encoding in shared/data, which differ slightly from the original binary batches').
@@ -93,8 +107,15 @@ _BUILTIN: dict[str, DatasetStats] = {
         ("airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse", "ship", "truck"),
         50_000, 10_000, {"train": "cifar10-jpeg.tar.gz", "test": "cifar10-jpeg.tar.gz"},
     ),
+    # Photos of varying size (image_size None: evaluation resizes and centre-crops). ImageNet's mean/std:
+    # Imagenette is ten ImageNet classes, and those statistics are the usual ones for natural photos.
+    "imagenette": DatasetStats(
+        "imagenette", 3, None, IMAGENET_MEAN, IMAGENET_STD, tuple(display_names(IMAGENETTE_WNIDS)),
+        9_469, 3_925, {"train": "imagenette-224.tar.gz", "val": "imagenette-224.tar.gz"},
+    ),
 }
-_ALIASES = {"fashion_mnist": "fashion-mnist", "fashionmnist": "fashion-mnist", "cifar-10": "cifar10",
+_ALIASES = {"imagenette2": "imagenette", "imagenette-224": "imagenette",
+            "fashion_mnist": "fashion-mnist", "fashionmnist": "fashion-mnist", "cifar-10": "cifar10",
             "cifar_10": "cifar10", "imagefolder": "folder"}
 
 
@@ -117,16 +138,20 @@ def canonical_name(name: str) -> str:
 def dataset_stats(name: str, *, data_dir: str | Path | None = None) -> DatasetStats:
     """Channels, native image size, mean/std and class names of dataset ``name``.
 
-    For ``folder`` datasets the classes are read from ``data_dir`` and the normalization is ImageNet's
-    (the usual choice for photos; pass your own mean/std to the transforms when your images differ).
+    For ``folder`` datasets (a folder or a tarball of one) the classes are read from it -- ImageNet wnids
+    shown by name -- and the normalization is ImageNet's (the usual choice for photos; pass your own
+    mean/std to the transforms when your images differ).
     """
     key = canonical_name(name)
     if key != "folder":
         return _BUILTIN[key]
     root = _folder_root(name, data_dir)
-    train = _split_dir(root, "train") or root
-    classes = _find_classes(train)
-    return DatasetStats(str(root), 3, None, IMAGENET_MEAN, IMAGENET_STD, tuple(classes))
+    if root.is_file():
+        layout = archive_layout(root)
+        folders = list(layout.get("train") or next(iter(layout.values())))
+    else:
+        folders = _find_classes(_split_dir(root, "train") or root)
+    return DatasetStats(str(root), 3, None, IMAGENET_MEAN, IMAGENET_STD, tuple(display_names(folders)))
 
 
 class ImageDataset(Dataset):
@@ -141,6 +166,7 @@ class ImageDataset(Dataset):
         self.transform = transform
         self._targets = torch.as_tensor(targets, dtype=torch.long)
         self.indices = torch.arange(len(self._targets)) if indices is None else torch.as_tensor(indices)
+        self.source_split = split  # the split on disk; subset() views (held-out val) keep it
         self.skipped: list[tuple[str, str]] = []
 
     @property
@@ -214,6 +240,49 @@ class EncodedImageDataset(ImageDataset):
 
     def _image(self, j: int) -> tv_tensors.Image:
         img = decode_image(self.sources[j], self.channels, name=self.names[j])
+        return tv_tensors.Image(TF.pil_to_tensor(img))
+
+
+class ArchiveImageDataset(ImageDataset):
+    """Images in a tarball, decoded on access; the bytes are read (once, all of them) only when needed.
+
+    ``members`` (name, size, mtime of each image) is what :mod:`googlenet.data.cache` keys its decoded
+    copy on, so a run whose cache is valid never reads the tarball at all.
+    """
+
+    def __init__(self, archive: Path, members: Sequence[Member], targets: Sequence[int], *, channels: int,
+                 skip_bad_images: bool = False, **kw: Any) -> None:
+        self.archive = Path(archive)
+        members, targets = list(members), list(targets)
+        skipped: list[tuple[str, str]] = []
+        if skip_bad_images:  # as EncodedImageDataset: one decoding pass, keep what decodes
+            data = archive_bytes(self.archive)
+            keep = []
+            for k, m in enumerate(members):
+                try:
+                    decode_image(data[m.name], channels, name=f"{self.archive.name}:{m.name}")
+                    keep.append(k)
+                except DataError as exc:
+                    skipped.append((f"{self.archive.name}:{m.name}", str(exc)))
+            members, targets = [members[k] for k in keep], [targets[k] for k in keep]
+        self.members = members
+        self.names = [f"{self.archive.name}:{m.name}" for m in members]
+        super().__init__(targets=targets, channels=channels, **kw)
+        self.skipped = skipped
+        if not self.members:
+            raise DataError(f"no readable images in {str(self.archive)!r} split {kw.get('split')!r}; "
+                            "check the tarball")
+
+    @property
+    def sources(self) -> list[bytes]:
+        data = archive_bytes(self.archive)
+        return [data[m.name] for m in self.members]
+
+    def source(self, j: int) -> bytes:
+        return archive_bytes(self.archive)[self.members[j].name]
+
+    def _image(self, j: int) -> tv_tensors.Image:
+        img = decode_image(self.source(j), self.channels, name=self.names[j])
         return tv_tensors.Image(TF.pil_to_tensor(img))
 
 
@@ -343,6 +412,17 @@ def _read_tar(path: Path, mtime: float) -> dict[str, list[tuple[str, str, bytes]
     return out
 
 
+def _find_imagenette(data_dir: str | Path | None) -> Path:
+    candidates = [c for root in data_roots(data_dir) for c in (root, *(root / f for f in IMAGENETTE_FILES))]
+    found = find_archive(candidates)
+    if found is not None:
+        return found
+    looked = ", ".join(str(r) for r in data_roots(data_dir)) or "nowhere: no --data-dir and no GOOGLENET_DATA"
+    raise DataError(f"imagenette not found (no {IMAGENETTE_FILES[0]} or imagenette/ folder in {looked}); pass "
+                    "--data-dir DIR holding imagenette-224.tar.gz (train/<wnid>/*.JPEG, val/<wnid>/*.JPEG) or set "
+                    "GOOGLENET_DATA=DIR")
+
+
 def _folder_root(name: str, data_dir: str | Path | None) -> Path:
     if canonical_name(name) == "folder" and str(name).lower() not in ("folder", "imagefolder"):
         root = Path(name)
@@ -377,15 +457,22 @@ def _find_classes(folder: Path) -> list[str]:
 
 def _scan_folder(folder: Path, classes: list[str]) -> tuple[list[Path], list[int]]:
     paths, targets = [], []
+    empty = []
     for label, cls in enumerate(classes):
         d = folder / cls
         if not d.is_dir():
             continue
+        before = len(paths)
         for dirpath, _, files in sorted(os.walk(d, followlinks=True)):
             for f in sorted(files):
                 if is_image_name(f):
                     paths.append(Path(dirpath) / f)
                     targets.append(label)
+        if len(paths) == before:
+            empty.append(cls)
+    if paths and empty:
+        raise DataError(f"no images in class folder{'s' if len(empty) > 1 else ''} "
+                        f"{', '.join(repr(str(folder / e)) for e in empty[:3])}; add images to it or remove it")
     if not paths:
         raise DataError(f"no images in {str(folder)!r} (looked for {', '.join(('.jpg', '.png', '...'))} under "
                         f"{len(classes)} class folders); add images or point --data-dir at the right folder")
@@ -420,7 +507,8 @@ def load_dataset(
     """Dataset ``name``'s ``split`` ("train", "val" or "test") as an :class:`ImageDataset`.
 
     Args:
-        name: "fashion-mnist", "mnist", "cifar10", "folder" (with ``data_dir``), or the path of a folder.
+        name: "fashion-mnist", "mnist", "cifar10", "imagenette", "folder" (with ``data_dir``), or the path of
+            a folder or of a tarball (.tar.gz, .tgz, .tar) of ``train/<class>/*`` (and ``val/``, ``test/``).
         data_dir: where the files are; else ``$GOOGLENET_DATA``; Fashion-MNIST also looks in Debian's
             /usr/share/datasets/fashion-mnist.
         transform: called on each image (a uint8 ``tv_tensors.Image``), e.g. from
@@ -458,6 +546,14 @@ def load_dataset(
 
         return holdout(build_idx)
 
+    if key == "imagenette":
+        path = _find_imagenette(data_dir)
+        if path.is_dir():
+            return _folder_dataset(path, split, common, val_fraction, split_seed, skip_bad_images,
+                                   expect=IMAGENETTE_WNIDS)
+        return _archive_dataset(path, split, common, val_fraction, split_seed, skip_bad_images,
+                                expect=IMAGENETTE_WNIDS)
+
     if key == "cifar10":
         path = _find_cifar(data_dir)
         if path.is_dir():
@@ -479,20 +575,65 @@ def load_dataset(
 
         return holdout(build_tar)
 
-    return _folder_dataset(_folder_root(name, data_dir), split, common, val_fraction, split_seed, skip_bad_images)
+    root = _folder_root(name, data_dir)
+    if root.is_file():
+        return _archive_dataset(root, split, common, val_fraction, split_seed, skip_bad_images)
+    return _folder_dataset(root, split, common, val_fraction, split_seed, skip_bad_images)
+
+
+def _check_classes(folders: Sequence[str], where: str, expect: Sequence[str] | None) -> None:
+    if expect is not None and list(folders) != list(expect):
+        odd = sorted(set(folders) ^ set(expect))[:3]
+        raise DataError(f"{where} does not hold the Imagenette classes (differs in {odd}); pass its path as the "
+                        "dataset (--dataset PATH) to train on other classes")
+    if len(folders) < 2:
+        raise DataError(f"{where} has a single class folder ({folders[0]!r}); a classifier needs at least two: "
+                        "add one sub-folder of images per class")
+
+
+def _archive_dataset(path: Path, split: str, common: dict, val_fraction: float, seed: int, skip_bad_images: bool,
+                     expect: Sequence[str] | None = None) -> ImageDataset:
+    """A class-folder tarball (``train/<class>/*``, optionally ``val/`` and ``test/``), read in place."""
+    layout = archive_layout(path)
+    if "train" not in layout:
+        raise DataError(f"tarball {str(path)!r} has no train/<class>/ images (it has {sorted(layout)[:3]}); it "
+                        "needs train/<class>/<image>")
+    folders = list(layout["train"])
+    _check_classes(folders, f"tarball {str(path)!r}", expect)
+    common = {**common, "classes": display_names(folders)}
+    index = {f: k for k, f in enumerate(folders)}
+
+    def build(s: str) -> ImageDataset:
+        extra = sorted(set(layout[s]) - set(folders))
+        if extra:
+            raise DataError(f"tarball {str(path)!r} has {s}/ class folders {extra[:3]} that train/ lacks; every "
+                            "split needs the same class folders")
+        members = [m for f in folders for m in layout[s].get(f, [])]
+        return ArchiveImageDataset(path, members, [index[m.folder] for m in members], split=s,
+                                   skip_bad_images=skip_bad_images, **common)
+
+    if split == "test" and "test" not in layout:
+        raise DataError(f"no test/ folder in tarball {str(path)!r}; evaluate on split 'val'"
+                        f"{'' if 'val' in layout else ' (held out from train)'}")
+    if split in layout:
+        return build(split)
+    full = build("train")
+    train_pos, val_pos = holdout_split(len(full), val_fraction, seed)
+    return full.subset(train_pos if split == "train" else val_pos, split)
 
 
 def _folder_dataset(root: Path, split: str, common: dict, val_fraction: float, seed: int,
-                    skip_bad_images: bool) -> ImageDataset:
+                    skip_bad_images: bool, expect: Sequence[str] | None = None) -> ImageDataset:
     train_dir = _split_dir(root, "train")
-    classes = list(common["classes"]) if train_dir is None else _find_classes(train_dir)
     if train_dir is None:
         train_dir = root  # DIR/<class>/... : train only; val is held out
-    common = {**common, "classes": classes}
+    folders = _find_classes(train_dir)
+    common = {**common, "classes": display_names(folders)}
 
     def build(folder: Path, s: str) -> ImageDataset:
-        paths, targets = _scan_folder(folder, classes)
-        extra = sorted(set(_find_classes(folder)) - set(classes))
+        paths, targets = _scan_folder(folder, folders)
+        _check_classes(folders, repr(str(train_dir)), expect)
+        extra = sorted(set(_find_classes(folder)) - set(folders))
         if extra:
             raise DataError(f"{str(folder)!r} has class folders {extra[:3]} that train/ lacks; "
                             "every split needs the same class folders")

@@ -1,0 +1,400 @@
+"""Decode once: a dataset's photos decoded, resized and kept as one uint8 memory-mapped array.
+
+Decoding a 224-px JPEG and resizing it costs 0.26 ms (torchvision.io + antialiased resize, one core of
+the 2-core EPYC); a GoogLeNet epoch on Imagenette would redo that 9,469 times, and per-image
+transforms.v2 pipelines cost more again. :func:`open_cache` does it once per dataset, split and
+training scale ``S`` and keeps the result in ``<cache>/images/*.npy``, which every later epoch, run and
+torchrun rank maps read-only; :mod:`googlenet.data.augment` then crops and flips whole uint8 batches.
+
+What is stored, and why: each image resized so that its *shorter* side is ``S`` (antialiased
+bilinear), then centre-cropped to ``S x S`` -- the layout of fastai's and FFCV's fast ImageNet
+pipelines. Fixed-size rows make the cache one (N, S, S, C) array that a batch indexes in one
+operation; the price is the two side strips of non-square photos (1/8 of each end of a 4:3 photo),
+which random-resized crops then never see. Imagenette-224 is square, so for it nothing is lost.
+Keeping whole images (short side S, long side free) would need ragged storage and per-image offsets
+for a few percent more crop variety; not worth it at these scales. Rows are stored channels-last
+(H, W, C, as decoders produce them), which is also what the resize kernels are fast on: cropping
+and resizing 128 crops of a 144-px batch took 6 ms channels-last against 110 ms channels-first.
+
+The file is keyed by a hash of the image list (path or tarball member name, size, mtime -- the
+tarball's member list comes from :func:`~googlenet.data.archives.archive_index`, so a valid cache is
+found without reading the tarball), the scale and the channel count; a changed, added or removed
+image gives another key, and the stale file of the same dataset/split/scale is deleted when the new one
+is built. It is written to a temporary file and renamed, so a killed build leaves no half-written
+cache. Its size is printed and bounded (``max_bytes``, ``$GOOGLENET_CACHE_MAX_BYTES``, default 16 GB,
+and the free disk space): over the bound, or when the cache folder cannot be written, the same pixels
+are decoded on the fly, with one line saying so.
+
+Under torchrun every rank uses the same file: with ``torch.distributed`` initialised rank 0 builds
+it while the others wait at a barrier; otherwise an exclusive file lock (``fcntl.flock``) lets one
+process build while the others wait, then read what it built.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import os
+import re
+import shutil
+import sys
+import tempfile
+import warnings
+from collections.abc import Callable, Iterator, Sequence
+from pathlib import Path
+
+import numpy as np
+import torch
+from torchvision.transforms.v2 import functional as TF
+
+from ..errors import DataError, UserError
+from .images import decode_image
+
+CACHE_VERSION = 1
+#: Default bound on one cache file (ImageNet's 1.28M training images at 144 px would be 80 GB).
+DEFAULT_MAX_BYTES = 16_000_000_000
+#: Space left free on the cache's disk when deciding whether a cache fits.
+DISK_MARGIN_BYTES = 1_000_000_000
+
+Log = Callable[[str], None]
+
+
+def _print(msg: str) -> None:
+    print(f"googlenet: {msg}", flush=True)
+
+
+def cache_root() -> Path:
+    """``$GOOGLENET_CACHE``, else ``$XDG_CACHE_HOME/googlenet``, else ``~/.cache/googlenet``: never the data folder."""
+    env = os.environ.get("GOOGLENET_CACHE")
+    if env:
+        return Path(env).expanduser()
+    base = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
+    return Path(base).expanduser() / "googlenet"
+
+
+def env_bytes(name: str, default: int) -> int:
+    """A byte count from environment variable ``name``: ``2000000000``, ``500M``, ``8G``, ``1.5T``."""
+    raw = os.environ.get(name, "").strip()
+    if not raw:
+        return default
+    m = re.fullmatch(r"(?i)(\d+(?:\.\d+)?)\s*([kmgt]?)i?b?", raw)
+    if not m:
+        raise UserError(f"{name}={raw!r} is not a size; use bytes or a number with K, M, G or T (e.g. 8G)")
+    return int(float(m.group(1)) * {"": 1, "k": 1e3, "m": 1e6, "g": 1e9, "t": 1e12}[m.group(2).lower()])
+
+
+def _mb(n: int) -> str:
+    return f"{n / 1e6:,.0f} MB" if n >= 1e6 else f"{n / 1e3:,.0f} kB"
+
+
+# ----------------------------------------------------------------------------------------------------
+# Decoding one image
+
+
+def _is_jpeg(data: bytes) -> bool:
+    return data[:3] == b"\xff\xd8\xff"
+
+
+def decode_resized(source: str | Path | bytes, size: int, channels: int = 3, *, name: str | None = None
+                   ) -> tuple[torch.Tensor, int]:
+    """``source`` decoded, its shorter side resized to ``size`` and centre-cropped: ((C, size, size) uint8, short side).
+
+    JPEGs go through ``torchvision.io.decode_jpeg`` (libjpeg-turbo; the same pixels as Pillow, 0.15 ms
+    against 0.24 ms at 224 px), with EXIF orientation applied and grey or CMYK converted to RGB; other
+    formats and anything torchvision rejects go through :func:`~googlenet.data.images.decode_image`
+    (Pillow: every mode, transparency over white). The second value is the original shorter side, so
+    callers can tell the user about images that had to be upsampled.
+    """
+    try:
+        from torchvision.io import ImageReadMode, decode_jpeg
+    except ImportError:  # pragma: no cover - a torchvision without its decoders
+        decode_jpeg = None
+
+    label = name or (str(source) if not isinstance(source, bytes) else "<bytes>")
+    if not isinstance(source, bytes):
+        try:
+            data = Path(source).read_bytes()
+        except FileNotFoundError:
+            raise DataError(f"image {label!r} not found; the dataset changed while in use: run again") from None
+        except OSError as exc:
+            raise DataError(f"cannot read image {label!r} ({exc.strerror or exc}); check the file") from None
+    else:
+        data = source
+    img = None
+    if decode_jpeg is not None and _is_jpeg(data):
+        try:
+            mode = ImageReadMode.RGB if channels == 3 else ImageReadMode.GRAY
+            # torchvision 0.29 marks its decoders deprecated in favour of TorchCodec (not installed here);
+            # they remain the fastest JPEG path available, and Pillow (same pixels) takes over once gone.
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", DeprecationWarning)
+                img = decode_jpeg(torch.frombuffer(bytearray(data), dtype=torch.uint8), mode=mode,
+                                  apply_exif_orientation=True)
+        except RuntimeError:
+            img = None  # odd JPEGs (arithmetic coding, damaged): Pillow decides
+    if img is None:
+        pil = decode_image(data, channels, name=label, draft_short_side=size)
+        img = TF.pil_to_tensor(pil)
+    short = min(img.shape[-2:])
+    if img.shape[-2:] != (size, size):
+        # antialias: shrinking without it aliases (moire on fine textures); on uint8 input torchvision
+        # rounds back to uint8, so the stored pixels are exactly what this function returns.
+        img = TF.center_crop(TF.resize(img, size, antialias=True), [size, size])
+    return img.contiguous(), short
+
+
+# ----------------------------------------------------------------------------------------------------
+# What a dataset's images are
+
+
+def _rows(dataset) -> tuple[list[tuple[str, int, int]], Callable[[int], str | Path | bytes], list[str]]:
+    """(fingerprint rows, source getter, names) over every image of ``dataset``'s underlying split."""
+    from .datasets import ArchiveImageDataset, EncodedImageDataset
+
+    if isinstance(dataset, ArchiveImageDataset):
+        rows = [(m.name, m.size, m.mtime) for m in dataset.members]
+        return rows, dataset.source, list(dataset.names)
+    if isinstance(dataset, EncodedImageDataset):
+        rows = []
+        for s in dataset.sources:
+            if isinstance(s, bytes):
+                rows.append((hashlib.sha256(s).hexdigest(), len(s), 0))
+                continue
+            try:
+                st = os.stat(s)
+            except OSError:
+                raise DataError(f"image {str(s)!r} is gone; the dataset changed while in use: run again") from None
+            rows.append((str(Path(s).resolve()), st.st_size, st.st_mtime_ns))
+        return rows, lambda j: dataset.sources[j], list(dataset.names)
+    raise UserError(f"{type(dataset).__name__} holds no image files to cache; the decoded cache is for photo "
+                    "datasets (folders and tarballs): in-memory data needs none")
+
+
+def cache_key(rows: Sequence[tuple[str, int, int]], size: int, channels: int) -> str:
+    """The hash a cache file is named by: the image list (names, sizes, mtimes), the scale, the channels."""
+    h = hashlib.sha256(f"googlenet-cache v{CACHE_VERSION} short-side-center-crop {size} {channels}\n".encode())
+    for name, nbytes, mtime in rows:
+        h.update(f"{name}\0{nbytes}\0{mtime}\n".encode())
+    return h.hexdigest()
+
+
+# ----------------------------------------------------------------------------------------------------
+# The store a batch iterator reads
+
+
+class ImageStore:
+    """The images of one dataset split at scale ``size``: ``store[rows]`` is a (B, C, S, S) uint8 batch.
+
+    Backed by the memory-mapped cache file (``path``), or, when there is none (``on_the_fly``), by
+    decoding the rows' files each time with :func:`decode_resized` -- the same pixels either way.
+    Batches come out channels-last in memory (their shape is still N, C, H, W).
+    """
+
+    def __init__(self, *, size: int, channels: int, count: int, array: np.ndarray | None = None,
+                 path: Path | None = None, source: Callable[[int], str | Path | bytes] | None = None,
+                 names: Sequence[str] = (), reason: str = "", log: Log | None = None) -> None:
+        self.size, self.channels, self.count = size, channels, count
+        self.path, self.reason = path, reason
+        self._array = array
+        self._source, self._names = source, list(names)
+        self._log, self._noted_small = log, False
+        self.images = None if array is None else torch.from_numpy(array).permute(0, 3, 1, 2)
+
+    @property
+    def on_the_fly(self) -> bool:
+        return self._array is None
+
+    @property
+    def nbytes(self) -> int:
+        return self.count * self.channels * self.size * self.size
+
+    def __len__(self) -> int:
+        return self.count
+
+    def __getitem__(self, rows: Sequence[int] | torch.Tensor) -> torch.Tensor:
+        rows = torch.as_tensor(rows, dtype=torch.long).reshape(-1)
+        if self._array is not None:
+            # One fancy-indexing copy of the rows out of the page cache: (B, S, S, C), viewed as NCHW.
+            batch = torch.from_numpy(self._array[rows.numpy()])
+        else:
+            batch = torch.stack([self.decode(int(r)).permute(1, 2, 0) for r in rows]) if len(rows) else \
+                torch.empty((0, self.size, self.size, self.channels), dtype=torch.uint8)
+        return batch.permute(0, 3, 1, 2)
+
+    def decode(self, row: int) -> torch.Tensor:
+        """Image ``row`` decoded and resized now, (C, S, S) uint8 (what the cache holds for it)."""
+        assert self._source is not None
+        name = self._names[row] if row < len(self._names) else None
+        img, short = decode_resized(self._source(row), self.size, self.channels, name=name)
+        if short < self.size and not self._noted_small and self._log is not None:
+            self._noted_small = True  # one note, not one per image
+            self._log(f"note: images smaller than {self.size} px on their shorter side (e.g. {name}) are upsampled")
+        return img
+
+    def __repr__(self) -> str:
+        where = f"on the fly ({self.reason})" if self.on_the_fly else str(self.path)
+        return f"ImageStore({self.count} images at {self.size} px, {where})"
+
+
+def _dist() -> tuple[int, int, bool]:
+    import torch.distributed as dist
+
+    if dist.is_available() and dist.is_initialized():
+        return dist.get_rank(), dist.get_world_size(), True
+    return int(os.environ.get("RANK", "0")), int(os.environ.get("WORLD_SIZE", "1")), False
+
+
+@contextlib.contextmanager
+def _file_lock(path: Path) -> Iterator[None]:
+    """An exclusive lock on ``path`` (created), so one process builds while others wait; no-op without fcntl."""
+    try:
+        import fcntl
+    except ImportError:  # pragma: no cover - not POSIX
+        yield
+        return
+    with open(path, "a+b") as f:
+        fcntl.flock(f.fileno(), fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(f.fileno(), fcntl.LOCK_UN)
+
+
+def _open_array(path: Path, shape: tuple[int, ...]) -> np.ndarray | None:
+    try:
+        # mode "c" (copy-on-write): writable as far as torch.from_numpy is concerned, never written back.
+        arr = np.load(path, mmap_mode="c", allow_pickle=False)
+    except (OSError, ValueError):
+        return None
+    return arr if arr.shape == shape and arr.dtype == np.uint8 else None
+
+
+def _safe(text: str) -> str:
+    return re.sub(r"[^A-Za-z0-9._-]+", "_", text)[:40] or "data"
+
+
+def open_cache(dataset, size: int, *, cache_dir: str | Path | None = None, max_bytes: int | None = None,
+               progress: bool | None = None, log: Log | None = _print) -> ImageStore:
+    """The decoded images of ``dataset``'s split at scale ``size``, building the cache file if needed.
+
+    Args:
+        dataset: an :class:`~googlenet.data.ImageDataset` of image files or tarball members (a
+            held-out subset caches its whole underlying split; index the store with ``dataset.indices``).
+        size: ``S``, the shorter side images are resized to (and the side of the stored square).
+        cache_dir: default :func:`cache_root`; the file goes in its ``images/`` folder.
+        max_bytes: the largest cache file to build (default ``$GOOGLENET_CACHE_MAX_BYTES`` or 16 GB);
+            over it, images are decoded on the fly.
+        progress: a progress bar while building; default: when stderr is a terminal.
+        log: where the one-line notes go (cache size and place, upsampled images, fallbacks); None: silent.
+    """
+    if size < 1:
+        raise UserError(f"cache scale must be a positive number of pixels, got {size}")
+    rows, source, names = _rows(dataset)
+    channels, count = dataset.channels, len(rows)
+    rank, world, distributed = _dist()
+    say = log if (log is not None and rank == 0) else (lambda _m: None)
+    nbytes = count * channels * size * size
+    shape = (count, size, size, channels)
+    root = Path(cache_dir).expanduser() if cache_dir is not None else cache_root()
+    folder = root / "images"
+    key = cache_key(rows, size, channels)
+    group = hashlib.sha256(f"{dataset.name}|{getattr(dataset, 'source_split', dataset.split)}|{size}|{channels}"
+                           .encode()).hexdigest()[:8]
+    stem = f"{_safe(Path(str(dataset.name)).name)}-{getattr(dataset, 'source_split', dataset.split)}-{size}px-{group}"
+    path = folder / f"{stem}-{key[:20]}.npy"
+
+    def fly(reason: str) -> ImageStore:
+        say(f"note: {reason}; decoding images on the fly instead (slower)")
+        return ImageStore(size=size, channels=channels, count=count, source=source, names=names, reason=reason,
+                          log=say)
+
+    def opened(arr: np.ndarray) -> ImageStore:
+        say(f"cache: {count:,} images at {size} px, {_mb(nbytes)}, in {folder}")
+        return ImageStore(size=size, channels=channels, count=count, array=arr, path=path, source=source,
+                          names=names)
+
+    def local() -> ImageStore:
+        if path.is_file() and (arr := _open_array(path, shape)) is not None:
+            return opened(arr)
+        limit = env_bytes("GOOGLENET_CACHE_MAX_BYTES", DEFAULT_MAX_BYTES) if max_bytes is None else int(max_bytes)
+        if nbytes > limit:
+            return fly(f"a cache of {count:,} images at {size} px would take {_mb(nbytes)}, over the {_mb(limit)} "
+                       "bound (raise GOOGLENET_CACHE_MAX_BYTES or lower the scale)")
+        try:
+            folder.mkdir(parents=True, exist_ok=True)
+            with tempfile.TemporaryFile(dir=folder):  # a unique name: threads share a pid
+                pass
+        except OSError as exc:
+            return fly(f"cache folder {str(folder)!r} cannot be written ({exc.strerror or exc}; set GOOGLENET_CACHE "
+                       "to a writable folder)")
+        free = shutil.disk_usage(folder).free
+        if nbytes + DISK_MARGIN_BYTES > free:
+            return fly(f"a cache of {_mb(nbytes)} does not fit in the {_mb(free)} free in {folder}")
+        arr = _build_locked(path, shape, source, names, size, channels, group, progress, say)
+        if arr is None:
+            return fly(f"the cache {str(path)!r} could not be written")
+        return opened(arr)
+
+    if not (distributed and world > 1):
+        return local()  # one process, or torchrun ranks before init_process_group: the file lock orders them
+    import torch.distributed as dist
+
+    # Every rank makes the same collective call whatever it finds on disk: rank 0 opens or builds the
+    # file, the others wait at the barrier and then read what rank 0 left (or decode on the fly, as it does).
+    store = local() if rank == 0 else None
+    dist.barrier()
+    if store is not None:
+        return store
+    arr = _open_array(path, shape) if path.is_file() else None
+    return opened(arr) if arr is not None else fly("rank 0 built no cache")
+
+
+def _build_locked(path: Path, shape: tuple[int, ...], source, names, size: int, channels: int, group: str,
+                  progress: bool | None, say: Log) -> np.ndarray | None:
+    with _file_lock(path.with_suffix(".lock")):
+        if path.is_file() and (arr := _open_array(path, shape)) is not None:
+            return arr  # another process built it while this one waited
+        try:
+            _build(path, shape, source, names, size, channels, progress, say)
+        except OSError as exc:
+            say(f"note: writing the cache failed ({exc.strerror or exc})")
+            return None
+        for old in path.parent.glob(f"*-{group}-*.npy"):  # the stale cache of the same data, split and scale
+            if old != path:
+                old.unlink(missing_ok=True)
+        with contextlib.suppress(OSError):
+            path.with_suffix(".lock").unlink()
+        return _open_array(path, shape)
+
+
+def _build(path: Path, shape: tuple[int, ...], source, names, size: int, channels: int,
+           progress: bool | None, say: Log) -> None:
+    from tqdm import tqdm
+
+    from ..checkpoint import atomic_write
+
+    count = shape[0]
+    small: list[str] = []
+
+    def write(tmp: Path) -> None:
+        arr = np.lib.format.open_memmap(tmp, mode="w+", dtype=np.uint8, shape=shape)
+        show = sys.stderr.isatty() if progress is None else progress
+        with tqdm(total=count, desc=f"decoding {count:,} images at {size} px", unit="img", leave=False,
+                  disable=not show, dynamic_ncols=True) as bar:
+            for j in range(count):
+                img, short = decode_resized(source(j), size, channels, name=names[j] if j < len(names) else None)
+                arr[j] = img.permute(1, 2, 0).numpy()
+                if short < size:
+                    small.append(names[j] if j < len(names) else str(j))
+                bar.update()
+        arr.flush()
+        del arr
+
+    atomic_write(path, write)
+    if small:
+        say(f"note: {len(small):,} of {count:,} images are smaller than {size} px on their shorter side and were "
+            f"upsampled (e.g. {small[0]})")
+
+
+__all__ = ["DEFAULT_MAX_BYTES", "ImageStore", "cache_key", "cache_root", "decode_resized", "env_bytes",
+           "open_cache"]
