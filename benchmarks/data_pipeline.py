@@ -53,7 +53,7 @@ def main() -> None:
     from googlenet.data import dataset_stats, load_dataset
     from googlenet.data.augment import normalize_batch, resized_crop_batch, sample_crops
     from googlenet.data.cache import open_cache
-    from googlenet.registry import create_model
+    from googlenet.models.registry import create_model
     from googlenet.training.fastdata import PhotoBatches
 
     stats = dataset_stats("imagenette")
@@ -107,7 +107,7 @@ def main() -> None:
 
     step_ms = _median_ms(step, args.steps)
 
-    from googlenet.hardware import cpu_name
+    from googlenet.system.hardware import cpu_name
 
     print(f"host: {cpu_name()}, {args.threads} threads, torch {torch.__version__}")
     print(f"batch {n} at {out} px from the {s}-px cache:")

@@ -148,7 +148,7 @@ def _archive_index(path: Path, size: int, mtime_ns: int, cache_dir: Path | None)
             pass  # a damaged index is rebuilt below
     members = tuple(_list_archive(path))
     if spot is not None:
-        from ..checkpoint import atomic_write
+        from ..system.files import atomic_write
 
         text = json.dumps({"archive": str(path.resolve()), "members": [list(m.__dict__.values()) for m in members]})
         try:

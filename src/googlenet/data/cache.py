@@ -371,7 +371,7 @@ def _build(path: Path, shape: tuple[int, ...], source, names, size: int, channel
            progress: bool | None, say: Log) -> None:
     from tqdm import tqdm
 
-    from ..checkpoint import atomic_write
+    from ..system.files import atomic_write
 
     count = shape[0]
     small: list[str] = []
