@@ -164,7 +164,7 @@ def archive_index(path: str | Path, cache_dir: str | Path | None = None) -> list
     check_archive(path)
     st = path.stat()
     if cache_dir is None:
-        from .cache import cache_root
+        from ..system.files import cache_root
 
         cache_dir = cache_root()
     return list(_archive_index(path, st.st_size, st.st_mtime_ns, Path(cache_dir)))

@@ -48,6 +48,7 @@ import torch
 from torchvision.transforms.v2 import functional as TF
 
 from ..errors import DataError, UserError
+from ..system.files import cache_root
 from .images import decode_image
 
 CACHE_VERSION = 1
@@ -61,15 +62,6 @@ Log = Callable[[str], None]
 
 def _print(msg: str) -> None:
     print(f"googlenet: {msg}", flush=True)
-
-
-def cache_root() -> Path:
-    """``$GOOGLENET_CACHE``, else ``$XDG_CACHE_HOME/googlenet``, else ``~/.cache/googlenet``: never the data folder."""
-    env = os.environ.get("GOOGLENET_CACHE")
-    if env:
-        return Path(env).expanduser()
-    base = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
-    return Path(base).expanduser() / "googlenet"
 
 
 def env_bytes(name: str, default: int) -> int:

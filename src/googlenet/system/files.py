@@ -41,3 +41,12 @@ def atomic_write(path: str | Path, write: Callable[[Path], None]) -> Path:
 def atomic_write_text(path: str | Path, text: str) -> Path:
     """:func:`atomic_write` of a text file."""
     return atomic_write(path, lambda tmp: tmp.write_text(text))
+
+
+def cache_root() -> Path:
+    """``$GOOGLENET_CACHE``, else ``$XDG_CACHE_HOME/googlenet``, else ``~/.cache/googlenet``: never the data folder."""
+    env = os.environ.get("GOOGLENET_CACHE")
+    if env:
+        return Path(env).expanduser()
+    base = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
+    return Path(base).expanduser() / "googlenet"

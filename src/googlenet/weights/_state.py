@@ -12,14 +12,14 @@ on the ``meta`` device (no memory, no init cost), so a user who passed the wrong
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from functools import cache
 from pathlib import Path
 from typing import Any
 
 import torch
-from torch import Tensor
+from torch import Tensor, nn
 
 from ..errors import DataError, UserError
 
@@ -195,3 +195,34 @@ def describe(state: Mapping[str, Tensor]) -> str:
     """A few keys and the tensor count, to say what a file holds when it fits nothing we know."""
     keys = list(state)
     return f"{len(keys)} tensors, keys like {keys[:3]}"
+
+
+@dataclass
+class ImportedWeights:
+    """An imported model. Unpacks as ``model_name, model, class_names, preprocessing``."""
+
+    model_name: str
+    model: nn.Module
+    class_names: list[str] | None
+    preprocessing: dict[str, Any]
+    model_kwargs: dict[str, Any] = field(default_factory=dict)
+    kind: str = ""
+    source: str = ""
+
+    def __iter__(self) -> Iterator[Any]:
+        return iter((self.model_name, self.model, self.class_names, self.preprocessing))
+
+    def __getitem__(self, index: int) -> Any:  # a 4-tuple to callers that index it
+        return tuple(self)[index]
+
+    def __len__(self) -> int:
+        return 4
+
+
+class NotAFit(DataError):
+    """A weights file that is not the model asked for. :func:`~.importer.import_weights` turns it into the
+    one-line error that names the model the file does fit."""
+
+    def __init__(self, path: str | Path, state: Mapping[str, Tensor], *, wanted: str) -> None:
+        super().__init__(f"{str(path)!r} is not {wanted}; `googlenet weights import auto FILE` names the model it fits")
+        self.path, self.state, self.wanted = path, state, wanted

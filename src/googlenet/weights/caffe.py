@@ -33,6 +33,7 @@ import torch
 from torch import Tensor, nn
 
 from ..errors import DataError, UserError
+from ._state import ImportedWeights
 
 # ----------------------------------------------------------------------------- protobuf messages
 # Field numbers from BVLC caffe.proto (src/caffe/proto/caffe.proto).
@@ -193,7 +194,6 @@ def import_caffe(path: str | Path, *, model: str | None = None, model_kwargs: di
     """Build the paper-exact ``googlenet`` from a BVLC ``.caffemodel``; aux heads only if the file has them."""
     from ..models.registry import create_model
     from .imagenet import caffe_preprocessing, class_names_for
-    from .importer import ImportedWeights
 
     if model not in (None, "googlenet"):
         raise UserError(f"a BVLC GoogLeNet caffemodel imports into the paper-exact 'googlenet', not {model!r}; "

@@ -10,40 +10,17 @@ were trained with. ``import_to_file`` writes all that as a googlenet model file,
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
-from dataclasses import dataclass, field
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from torch import Tensor, nn
+from torch import Tensor
 
 from ..errors import DataError, UserError
-from ._state import Candidate, best_fit, describe, existing_file, read_state_dict, sniff
+from ._state import Candidate, ImportedWeights, NotAFit, best_fit, describe, existing_file, read_state_dict, sniff
 
 KINDS = ("torchvision", "timm", "caffe")
 _EXAMPLE = "e.g. googlenet weights import torchvision resnet18-f37072fd.pth --out resnet18.safetensors"
-
-
-@dataclass
-class ImportedWeights:
-    """An imported model. Unpacks as ``model_name, model, class_names, preprocessing``."""
-
-    model_name: str
-    model: nn.Module
-    class_names: list[str] | None
-    preprocessing: dict[str, Any]
-    model_kwargs: dict[str, Any] = field(default_factory=dict)
-    kind: str = ""
-    source: str = ""
-
-    def __iter__(self) -> Iterator[Any]:
-        return iter((self.model_name, self.model, self.class_names, self.preprocessing))
-
-    def __getitem__(self, index: int) -> Any:  # a 4-tuple to callers that index it
-        return tuple(self)[index]
-
-    def __len__(self) -> int:
-        return 4
 
 
 def detect_kind(path: str | Path) -> str:
@@ -91,9 +68,12 @@ def import_weights(kind: str, path: str | Path, *, model: str | None = None,
             raise
     _refuse_own_model_file(path, sniff(path))
     state = read_state_dict(path)
-    if kind == "timm":
-        return import_timm(path, model=model, state=state, model_kwargs=model_kwargs)
-    return import_torchvision(path, model=model, state=state, model_kwargs=model_kwargs)
+    try:
+        if kind == "timm":
+            return import_timm(path, model=model, state=state, model_kwargs=model_kwargs)
+        return import_torchvision(path, model=model, state=state, model_kwargs=model_kwargs)
+    except NotAFit as exc:  # say which model the file does fit
+        raise not_a_fit(exc.path, exc.state, wanted=exc.wanted) from None
 
 
 def import_to_file(kind: str, path: str | Path, out: str | Path, *, model: str | None = None,

@@ -19,7 +19,7 @@ from typing import Any
 from torch import Tensor
 
 from ..errors import UserError
-from ._state import Candidate, best_fit, fit, read_state_dict
+from ._state import Candidate, ImportedWeights, NotAFit, best_fit, fit, read_state_dict
 from .imagenet import class_names_for, rgb_preprocessing
 
 #: timm's ``crop_pct`` of each model's released weights (timm.models.get_pretrained_cfg(name).crop_pct).
@@ -41,7 +41,6 @@ def import_timm(path: str | Path, *, model: str | None = None, state: Mapping[st
     """Build our ``inception_v4`` / ``inception_resnet_v2`` from a timm checkpoint of it."""
     from ..models.inception_v4 import load_timm_state_dict
     from ..models.registry import create_model
-    from .importer import ImportedWeights, not_a_fit
 
     state = read_state_dict(path) if state is None else state
     if model is not None:
@@ -52,7 +51,7 @@ def import_timm(path: str | Path, *, model: str | None = None, state: Mapping[st
     else:
         found = best_fit(candidates(), state)
     if found is None or not found.exact:
-        raise not_a_fit(path, state, wanted=f"timm {model or ' or '.join(TIMM_MODELS)}")
+        raise NotAFit(path, state, wanted=f"timm {model or ' or '.join(TIMM_MODELS)}")
     name = found.candidate.name
     kwargs: dict[str, Any] = {"num_classes": found.num_classes, **(model_kwargs or {})}
     net = create_model(name, **kwargs)

@@ -17,7 +17,7 @@ from typing import Any
 from torch import Tensor, nn
 
 from ..errors import DataError, UserError
-from ._state import AUX_PREFIXES, Candidate, best_fit, describe, fit, read_state_dict
+from ._state import AUX_PREFIXES, Candidate, ImportedWeights, NotAFit, best_fit, describe, fit, read_state_dict
 from .imagenet import class_names_for, rgb_preprocessing
 
 #: Registry model -> torchvision model of the same keys and shapes.
@@ -92,18 +92,17 @@ def import_torchvision(path: str | Path, *, model: str | None = None, state: Map
     Returns an :class:`~googlenet.weights.importer.ImportedWeights`.
     """
     from ..models.registry import create_model
-    from .importer import ImportedWeights, not_a_fit
 
     state = read_state_dict(path) if state is None else state
     if model is not None:
         name = registry_name(model)
         found = fit(Candidate(name, "torchvision"), state)
         if not found.exact:
-            raise not_a_fit(path, state, wanted=f"torchvision {name}")
+            raise NotAFit(path, state, wanted=f"torchvision {name}")
     else:
         found = best_fit(candidates(), state)
         if found is None or not found.exact:
-            raise not_a_fit(path, state, wanted="a torchvision model") if found else DataError(
+            raise NotAFit(path, state, wanted="a torchvision model") if found else DataError(
                 f"{str(path)!r} fits no torchvision-compatible model ({describe(state)}); pass a torchvision "
                 "state_dict .pth file")
         name = found.candidate.name
