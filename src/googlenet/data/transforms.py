@@ -19,7 +19,7 @@ from torchvision.transforms import v2
 
 from ..errors import UserError
 
-AUGMENTATIONS = ("paper", "small", "none")
+AUGMENTATIONS = ("paper", "small", "photo", "none")
 
 # Section 6 lists bilinear, area, nearest neighbour and cubic "with equal probability". Area (BOX)
 # exists only for PIL images; on tensors antialiased bilinear is its equivalent when shrinking.
@@ -64,6 +64,10 @@ def train_transform(
         if color_jitter > 0:
             sat = color_jitter if channels == 3 else 0
             steps.append(v2.ColorJitter(brightness=color_jitter, contrast=color_jitter, saturation=sat))
+    elif augment == "photo":  # random-resized crop and flip only (the cached pipeline's, data/augment.py)
+        steps.append(v2.RandomResizedCrop(input_size, scale=scale, ratio=(3 / 4, 4 / 3), antialias=True))
+        if hflip:
+            steps.append(v2.RandomHorizontalFlip())
     elif augment == "small":
         if pad < 0:
             raise UserError(f"pad must be >= 0, got {pad}")

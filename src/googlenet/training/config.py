@@ -61,13 +61,20 @@ class TrainConfig:
     skip_bad_images: bool = setting(False, "skip (and count) images that fail to decode", group="data")
     input_size: int | None = setting(None, "image side fed to the model (default: the dataset's native size)",
                                      group="data")
-    augment: str = setting("small", "training augmentation", group="data", choices=("paper", "small", "none"))
+    augment: str = setting("small", "training augmentation: paper (section 6), small (pad-crop), photo (random-resized "
+                           "crop + flip on cached uint8 batches), none", group="data",
+                           choices=("paper", "small", "photo", "none"))
+    crop_scale: float = setting(0.08, "smallest crop area of the random-resized crop (paper 0.08)", group="data")
+    resize_schedule: str | None = setting(None, "progressive resizing: the input side of each epoch, e.g. "
+                                          "96,112,128 (the last one continues)", group="data")
+    cache: bool = setting(True, "decode photos once into a memory-mapped cache ($GOOGLENET_CACHE)", group="data")
     pad: int = setting(2, "small augmentation: padding before the random crop", group="data")
     hflip: bool | None = setting(None, "random horizontal flips (default: the dataset's)", group="data")
     color_jitter: float = setting(0.4, "paper augmentation: photometric distortion strength", group="data")
     workers: int | None = setting(None, "data loader processes (default 0 on CPU, 8 on GPU)", group="data")
     # optimisation
-    recipe: str = setting("fast", "named settings (paper, inception-v3, fast); see docs/training.md", group="run")
+    recipe: str = setting("fast", "named settings (paper, inception-v3, fast, photos; default: photos for a dataset "
+                          "of photos, else fast); see docs/training.md", group="run")
     epochs: int = setting(3, "passes over the training set", group="optimisation")
     batch_size: int = setting(128, "global batch (split across torchrun processes)", group="optimisation")
     optimizer: str = setting("sgd", "", group="optimisation", choices=("sgd", "rmsprop", "adamw"))
@@ -91,7 +98,8 @@ class TrainConfig:
     # machinery
     seed: int = setting(0, "seed of initialisation and data order", group="run")
     device: str = setting("auto", "auto, cpu, cuda, cuda:N, mps", group="run")
-    amp: str = setting("auto", "mixed precision (auto: on with CUDA)", group="run", choices=("auto", "on", "off"))
+    amp: str = setting("auto", "mixed precision: auto (on with CUDA), native (also on CPUs that compute bf16 "
+                       "natively), on, off", group="run", choices=("auto", "native", "on", "off"))
     channels_last: str = setting("on", "channels_last memory format ('auto', its old spelling, means on)",
                                  group="run", choices=("on", "off", "auto"))
     compile: bool = setting(False, "torch.compile the model", group="run")
@@ -133,7 +141,22 @@ RECIPES: dict[str, dict[str, Any]] = {
         # width 1/8: 4.6M multiply-adds per 28x28 image instead of ~290M (docs/training.md).
         model_kwargs={"batch_norm": True, "lrn": False, "aux_logits": False, "width": 0.125},
     ),
+    "photos": dict(
+        # Natural photos in minutes on a CPU (docs/training.md#photos). The paper's modules at full width
+        # with batch norm (not LRN: BN trains at a high learning rate from the first step); 5 epochs of
+        # one-cycle SGD; fastai's Imagenette settings for the rest: random-resized crops of 35%-100% of
+        # the image and flips, label smoothing 0.1, progressive resizing 96 -> 128 px (small images first,
+        # when the weights are still coarse, so the early epochs cost half), bf16 autocast where the CPU
+        # computes bf16 natively.
+        optimizer="sgd", momentum=0.9, nesterov=True, lr=0.2, weight_decay=5e-5, schedule="onecycle",
+        warmup_epochs=0.5, ema_decay=None, augment="photo", crop_scale=0.35, hflip=True, label_smoothing=0.1,
+        grad_clip=None, epochs=5, batch_size=64, input_size=128, resize_schedule="96,112,128", val_fraction=0.0,
+        amp="native", aux_weight=0.3,
+        model_kwargs={"batch_norm": True, "lrn": False, "aux_logits": False, "width": 1.0},
+    ),
 }
+#: The built-in datasets of small images; every other dataset is photos unless its images say otherwise.
+SMALL_IMAGE_DATASETS = ("fashion-mnist", "mnist", "cifar10")
 _TYPES = {"int": int, "float": float, "str": str, "bool": bool}
 #: Old spellings a user may have typed, accepted and mapped to today's (setting -> {old: new}).
 OLD_SPELLINGS = {"channels_last": {"auto": "on"}}
@@ -200,6 +223,34 @@ def read_config_file(path: str | Path) -> dict[str, Any]:
     return {k.replace("-", "_"): v for k, v in data.items()}
 
 
+def default_recipe(dataset: str, data_dir: str | None = None) -> tuple[str, str]:
+    """The recipe for ``dataset`` when none is named, and why: ``photos`` for photos, else ``fast``."""
+    from ..data.datasets import canonical_name
+
+    try:
+        key = canonical_name(str(dataset))
+    except UserError:
+        key = str(dataset)
+    if key in SMALL_IMAGE_DATASETS:
+        return "fast", f"{dataset} holds small images"
+    side = _probe_side(str(dataset), data_dir)
+    if side is not None and side <= 64:
+        return "fast", f"{dataset} holds {side}-pixel images"
+    about = f"{side}-pixel " if side else ""
+    return "photos", f"{dataset} holds {about}photos: full-width GoogLeNet, 5 epochs, 96 -> 128 px"
+
+
+def _probe_side(dataset: str, data_dir: str | None) -> int | None:
+    """The longest side of the first few training images, or None when they cannot be read yet."""
+    from ..data import load_dataset
+
+    try:
+        train = load_dataset(dataset, "train", data_dir=data_dir, val_fraction=0.0)
+        return max(max(train[i][0].shape[-2:]) for i in range(min(4, len(train))))
+    except Exception:  # the trainer reports a missing or broken dataset properly
+        return None
+
+
 def _applicable_kwargs(model: str, recipe: str, kwargs: dict[str, Any]) -> dict[str, Any]:
     """The recipe's builder options that ``model``'s builder takes; a note for each one it does not."""
     import inspect
@@ -227,7 +278,14 @@ def make_config(recipe: str | None = None, file: str | Path | None = None, **ove
     """Defaults < recipe < file < overrides (``None`` overrides are ignored), validated."""
     settings: dict[str, Any] = {}
     from_file = read_config_file(file) if file else {}
-    recipe = recipe or overrides.get("recipe") or from_file.get("recipe") or "fast"
+    recipe = recipe or overrides.get("recipe") or from_file.get("recipe")
+    if not recipe:
+        dataset = overrides.get("dataset") or from_file.get("dataset") or TrainConfig.dataset
+        recipe, why = default_recipe(dataset, overrides.get("data_dir") or from_file.get("data_dir"))
+        if recipe != "fast":
+            import sys
+
+            print(f"googlenet: recipe {recipe}: {why} (name another with --recipe)", file=sys.stderr)
     if recipe not in RECIPES:
         raise UserError(f"unknown recipe {recipe!r}; use one of {', '.join(RECIPES)}")
     model_kwargs: dict[str, Any] = {}
@@ -277,6 +335,21 @@ def validate(c: TrainConfig) -> None:
     require(c.workers is None or c.workers >= 0, f"workers must be >= 0, got {c.workers}")
     require(c.threads is None or c.threads >= 1, f"threads must be >= 1, got {c.threads}; e.g. --threads 2")
     require(c.epochs <= 100_000, f"epochs must be at most 100000, got {c.epochs}")
+    require(0 < c.crop_scale <= 1, f"crop_scale must be in (0, 1], got {c.crop_scale}; e.g. --crop-scale 0.35")
+    if c.resize_schedule:
+        parse_sizes(c.resize_schedule)
     require(c.max_steps is None or c.max_steps >= 1, f"max steps must be >= 1, got {c.max_steps}")
     require(c.input_size is None or c.input_size >= 8, f"input size must be >= 8 pixels, got {c.input_size}")
     require(isinstance(c.model_kwargs, dict), "model_kwargs must be a table of builder arguments")
+
+
+def parse_sizes(text: str) -> list[int]:
+    """``"96,112,128"`` -> ``[96, 112, 128]``: the input side of each epoch (progressive resizing)."""
+    try:
+        sizes = [int(part) for part in str(text).replace(" ", "").split(",") if part]
+    except ValueError:
+        sizes = []
+    if not sizes or min(sizes) < 8:
+        raise UserError(f"resize_schedule must be input sides of at least 8 px separated by commas, got {text!r}; "
+                        "e.g. --resize-schedule 96,112,128")
+    return sizes

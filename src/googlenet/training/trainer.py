@@ -25,7 +25,7 @@ import signal
 import sys
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import asdict
 from datetime import datetime
 from pathlib import Path
@@ -38,13 +38,14 @@ from torch.utils.data import DataLoader, Dataset, DistributedSampler
 
 from ..data import dataset_stats, eval_transform, load_dataset, train_transform
 from ..data.datasets import ImageDataset
+from ..data.transforms import EVAL_CROP_FRACTION
 from ..errors import DataError, UserError
 from ..models.outputs import split_outputs
 from ..models.registry import count_parameters, create_model, model_info
 from ..system.hardware import cpu_has_native_bf16, total_memory_bytes
 from ..weights.checkpoint import load_model, save_model
 from . import records
-from .config import FIELDS, TrainConfig, check_setting, make_config
+from .config import FIELDS, TrainConfig, check_setting, make_config, parse_sizes
 from .config import validate as validate_config
 from .distributed import (
     DistInfo,
@@ -56,7 +57,7 @@ from .distributed import (
     setup,
     teardown,
 )
-from .fastdata import TensorBatches
+from .fastdata import PhotoBatches, TensorBatches
 from .loss import training_loss
 from .state import load_training_state, save_training_state
 
@@ -210,6 +211,8 @@ def _build_model(config: TrainConfig, classes: list[str], channels: int, input_s
     return model, kwargs
 
 
+#: The steps after which training prints its estimate of an epoch's time.
+ESTIMATE_AFTER_STEPS = 5
 #: Bytes a parameter costs in training at the least: fp32 weights, gradients, momentum and the averaged copy.
 TRAINING_BYTES_PER_PARAMETER = 16
 
@@ -300,7 +303,8 @@ class Trainer:
                             f"use a multiple of {self.info.world_size}")
         self.local_batch = c.batch_size // self.info.world_size
         cuda = self.device.type == "cuda"
-        amp_on = c.amp == "on" or (c.amp == "auto" and cuda)
+        amp_on = c.amp == "on" or (c.amp in ("auto", "native") and cuda) or (
+            c.amp == "native" and self.device.type == "cpu" and cpu_has_native_bf16())
         amp_dtype = torch.bfloat16 if (not cuda or torch.cuda.is_bf16_supported()) else torch.float16
         self.amp = (amp_on, amp_dtype)
         self.scaler = torch.amp.GradScaler("cuda", enabled=amp_on and amp_dtype == torch.float16)
@@ -317,8 +321,9 @@ class Trainer:
         input_size = int(c.input_size or stats.image_size or _probe_size(self.train_set))
         mean, std = stats.preprocessing(input_size, channels)["mean"], stats.preprocessing(input_size, channels)["std"]
         hflip = stats.hflip if c.hflip is None else c.hflip
+        self.sizes = parse_sizes(c.resize_schedule) if c.resize_schedule else [input_size]
         aug = train_transform(c.augment, input_size=input_size, mean=mean, std=std, hflip=hflip, pad=c.pad,
-                              channels=channels, color_jitter=c.color_jitter)
+                              channels=channels, color_jitter=c.color_jitter, scale=(c.crop_scale, 1.0))
         ev = eval_transform(input_size=input_size, mean=mean, std=std, native_size=stats.image_size)
         self.train_set.transform = aug
         self.val_set = self._optional_split("val", ev, common)
@@ -332,7 +337,10 @@ class Trainer:
         self.skipped = sorted(set(skipped))
 
         self.fast = self.val_fast = self.test_fast = None
-        if TensorBatches.eligible(self.train_set, c.augment, input_size):
+        self._estimated = False
+        if c.augment in ("photo", "none") and PhotoBatches.eligible(self.train_set):
+            self._photo_batches(input_size, mean, std, hflip)
+        elif TensorBatches.eligible(self.train_set, c.augment, input_size):
             self.fast = TensorBatches(self.train_set, augment=c.augment == "small", pad=c.pad, hflip=hflip,
                                       mean=mean, std=std, seed=c.seed)
             self.val_fast, self.test_fast = (
@@ -392,6 +400,36 @@ class Trainer:
                 return None
             raise
         return ds if len(ds) else None
+
+    def _estimate(self, seconds: float, steps: int, side: int) -> None:
+        """One line, once per run, after the first steps: how long an epoch will take at this speed."""
+        self._estimated = True
+        if not (self.info.is_main and not self.quiet):
+            return
+        per_epoch = seconds / steps * self.steps_per_epoch
+        rate = steps * self.config.batch_size / seconds
+        print(f"googlenet: about {per_epoch:.0f} s per epoch at {side} px ({rate:.0f} img/s over the first {steps} "
+              f"steps); {self.config.epochs} epochs: about {per_epoch * self.config.epochs / 60:.0f} min", flush=True)
+
+    def _photo_batches(self, input_size: int, mean: Sequence[float], std: Sequence[float], hflip: bool) -> None:
+        """Photos decoded once into a cache (data/cache.py), augmented as uint8 batches (data/augment.py)."""
+        from ..data.cache import open_cache
+
+        c = self.config
+        log = print if (self.info.is_main and not self.quiet) else None
+        options = dict(cache_dir=None, max_bytes=None if c.cache else 0, log=log)
+        # Train: stored 1/8 above the largest training side, so a full-image crop is resized down, not up.
+        train_side = int(round(max(self.sizes + [input_size]) * 1.125))
+        store = open_cache(self.train_set, train_side, **options)
+        self.fast = PhotoBatches(self.train_set, store, out_size=self.sizes[0], augment=c.augment == "photo",
+                                 mean=mean, std=std, seed=c.seed, scale=(c.crop_scale, 1.0), hflip=hflip,
+                                 crop=None if c.augment == "photo" else input_size)
+        # Evaluation: the usual single crop, the centre input_size of the image resized to input_size / 0.875.
+        eval_side = int(round(input_size / EVAL_CROP_FRACTION))
+        self.val_fast, self.test_fast = (
+            PhotoBatches(d, open_cache(d, eval_side, **options), out_size=input_size, augment=False, mean=mean,
+                         std=std, seed=c.seed, crop=input_size) if d is not None and PhotoBatches.eligible(d) else None
+            for d in (self.val_set, self.test_set))
 
     # -- checkpoints ----------------------------------------------------------------------------------
     def _save(self, epoch: int, step_in_epoch: int, sums: dict[str, float], epoch_time: float) -> None:
@@ -533,6 +571,8 @@ class Trainer:
 
     def _epoch(self, epoch: int, skip: int, sums: dict[str, float], epoch_time: float) -> bool:
         c, info = self.config, self.info
+        if isinstance(self.fast, PhotoBatches):  # progressive resizing: this epoch's input side
+            self.fast.out_size = self.sizes[min(epoch, len(self.sizes) - 1)]
         self.view.epoch = epoch
         self.sampler.set_epoch(epoch)
         order = list(self.sampler)
@@ -576,6 +616,8 @@ class Trainer:
                 self.ema.update_parameters(self.model)
             self.global_step += 1
             step += 1
+            if step - skip == ESTIMATE_AFTER_STEPS and not self._estimated:
+                self._estimate(time.perf_counter() - t_start, step - skip, x.shape[-1])
             with torch.no_grad():
                 c1, c5 = topk_correct(main.detach().float(), y)
                 n = len(y)
