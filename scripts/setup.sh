@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Set up a fresh clone: a virtual environment in .venv (reusing a system-wide torch when there is one),
-# torch/torchvision if missing, and this package with its dev tools. Safe to run again: it skips what
+# torch/torchvision if missing (pinned here: the versions this project is tested with; pyproject.toml only
+# sets lower bounds), Debian's graphviz and chromium, and this package with its dev tools. Safe to run again: it skips what
 # is done. Offline machines need a local wheel store for torch (pip's own configuration).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -19,6 +20,8 @@ if ! "$VPY" -c "import torch, torchvision" 2>/dev/null; then
     "$VPY" -m pip install -q "torch==2.14.1" "torchvision==0.29.1"
   fi
 fi
+# Graphviz (diagrams) and Chromium (the report's screenshot check): Debian packages, installed when root.
+bash scripts/system_packages.sh
 stamp=.venv/.googlenet-installed
 if [ ! -f "$stamp" ] || [ pyproject.toml -nt "$stamp" ]; then
   "$VPY" -m pip install -q --disable-pip-version-check -e ".[dev]"

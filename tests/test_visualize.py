@@ -383,7 +383,7 @@ def test_report_renders_in_headless_chromium(tmp_path):
 
 def test_tensorboard_logger(tmp_path):
     pytest.importorskip("tensorboard")
-    from googlenet.visualize.tensorboard import TensorBoardLogger
+    from googlenet.training.tensorboard import TensorBoardLogger
 
     with TensorBoardLogger(tmp_path) as tb:
         assert tb.log_scalars(1, {"train_loss": 0.5, "val_top1": 80.0, "val_loss": None, "device": "cpu"}) == 2

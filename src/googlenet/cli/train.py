@@ -78,7 +78,33 @@ def run(args: argparse.Namespace) -> int:
     if args.resume:
         if args.config:
             raise UserError("--resume continues a run with its saved settings; drop --config")
-        train(resume=args.resume, **settings)
-        return 0
-    train(make_config(file=args.config, **settings))
+        summary = train(resume=args.resume, **settings)
+    else:
+        config = make_config(file=args.config, **settings)
+        summary = train(config)
+        if config.report and summary.get("global_step"):
+            write_report(summary["run_dir"], config.data_dir)
     return 0
+
+
+def write_report(run_dir: str, data_dir: str | None) -> None:
+    """report.html beside the model; a report that fails costs a note, never the run (it is saved)."""
+    import sys
+
+    from ..visualize.report import write_run_report
+
+    if not _is_main_process():
+        return
+    try:
+        path = write_run_report(run_dir, data_dir=data_dir)
+    except Exception as exc:  # noqa: BLE001 - the page is a convenience
+        print(f"googlenet: note: report.html not written ({exc.__class__.__name__}: {str(exc)[:200]}); "
+              f"make it later with: googlenet report {run_dir}", file=sys.stderr, flush=True)
+        return
+    print(f"report: {path}", flush=True)
+
+
+def _is_main_process() -> bool:
+    import os
+
+    return os.environ.get("RANK", "0") == "0"

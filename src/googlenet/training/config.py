@@ -50,7 +50,14 @@ class TrainConfig:
     model: str = setting("googlenet", "registry name; see `googlenet models`", group="model")
     model_kwargs: dict[str, Any] = setting(help="builder arguments (CLI: --width, --model-arg ...)", group="model",
                                            factory=dict, flag="")
-    init_from: str | None = setting(None, "start from the weights of this model file", group="model")
+    init_from: str | None = setting(None, "start from the weights of this model file (another class count: its "
+                                    "classifiers are replaced)", group="model")
+    freeze: str = setting("none", "train only the classifiers (features: the pretrained trunk is frozen, its batch "
+                          "norms in eval mode)", group="model", choices=("none", "features"))
+    unfreeze_epoch: int | None = setting(None, "with --freeze features: train everything from this epoch on "
+                                         "(counted from 0)", group="model")
+    backbone_lr_mult: float = setting(1.0, "learning rate of the pretrained layers relative to --lr (with "
+                                      "--init-from)", group="model")
     # data
     dataset: str = setting("fashion-mnist", "fashion-mnist, mnist, cifar10, imagenette, a folder or tarball",
                            group="data")
@@ -108,6 +115,9 @@ class TrainConfig:
     eval_test: bool = setting(True, "evaluate on the test split at the end", group="run", flag="test")
     max_steps: int | None = setting(None, "stop after this many optimizer steps (smoke tests)", group="run")
     threads: int | None = setting(None, "CPU threads for torch (default: torch's)", group="run")
+    report: bool = setting(True, "write report.html into the run folder at the end", group="run")
+    tensorboard: bool = setting(False, "also log losses, accuracy and learning rate for TensorBoard (RUN/tensorboard)",
+                                group="run")
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
@@ -335,6 +345,10 @@ def validate(c: TrainConfig) -> None:
     require(c.workers is None or c.workers >= 0, f"workers must be >= 0, got {c.workers}")
     require(c.threads is None or c.threads >= 1, f"threads must be >= 1, got {c.threads}; e.g. --threads 2")
     require(c.epochs <= 100_000, f"epochs must be at most 100000, got {c.epochs}")
+    require(c.backbone_lr_mult >= 0, f"backbone_lr_mult must be >= 0, got {c.backbone_lr_mult}; e.g. 0.1")
+    require(c.freeze == "none" or c.init_from, "--freeze features needs pretrained weights: add --init-from MODEL")
+    require(c.unfreeze_epoch is None or (c.freeze == "features" and 0 <= c.unfreeze_epoch),
+            f"--unfreeze-epoch {c.unfreeze_epoch} needs --freeze features and a count >= 0")
     require(0 < c.crop_scale <= 1, f"crop_scale must be in (0, 1], got {c.crop_scale}; e.g. --crop-scale 0.35")
     if c.resize_schedule:
         parse_sizes(c.resize_schedule)

@@ -196,19 +196,70 @@ def _build_model(config: TrainConfig, classes: list[str], channels: int, input_s
     check_fits_in_memory(config.model, kwargs)
     model = create_model(config.model, **kwargs)
     if config.init_from:
-        loaded = load_model(config.init_from)
-        if loaded.num_classes != len(classes):
-            raise DataError(f"checkpoint {config.init_from!r} has {loaded.num_classes} classes but dataset "
-                            f"{config.dataset!r} has {len(classes)}; start from a checkpoint trained on the same "
-                            "classes, or train from scratch without --init-from")
-        own = model.state_dict()
-        theirs = loaded.model.state_dict()
-        bad = [k for k in own if k not in theirs or theirs[k].shape != own[k].shape]
-        if bad:
-            raise DataError(f"checkpoint {config.init_from!r} does not fit {config.model} with {kwargs} "
-                            f"({len(bad)} weights differ, e.g. {bad[0]}); use the same model options")
-        model.load_state_dict(theirs)
+        init_from_pretrained(model, config, len(classes), channels)
     return model, kwargs
+
+
+def init_from_pretrained(model: nn.Module, config: TrainConfig, num_classes: int, channels: int) -> None:
+    """Load ``config.init_from`` into ``model``. A model file of another class count (an ImageNet model
+    fine-tuned on your photos) gives its trunk; the classifiers, auxiliary ones too, start afresh."""
+    loaded = load_model(config.init_from)
+    pretrained = loaded.model
+    theirs_channels = int(loaded.preprocessing.get("channels") or getattr(pretrained, "in_channels", channels))
+    if theirs_channels != channels:
+        raise DataError(f"{config.init_from!r} takes {theirs_channels}-channel images but the data is loaded with "
+                        f"{channels}; pass --in-channels {theirs_channels} to convert the images (grey <-> RGB)")
+    if loaded.num_classes != num_classes:
+        if not hasattr(pretrained, "reset_classifier"):
+            raise DataError(f"{config.init_from!r} predicts {loaded.num_classes} classes, the data has {num_classes}, "
+                            "and its model cannot replace its classifier; train from scratch")
+        pretrained.reset_classifier(num_classes)
+        print(f"googlenet: note: {Path(config.init_from).name} predicts {loaded.num_classes} classes, "
+              f"{config.dataset} has {num_classes}: new classifiers ({', '.join(classifier_paths(model))}), "
+              "the rest pretrained", flush=True)
+    own, theirs = model.state_dict(), pretrained.state_dict()
+    bad = [k for k in own if k not in theirs or theirs[k].shape != own[k].shape]
+    if bad:
+        raise DataError(f"checkpoint {config.init_from!r} does not fit {config.model} with {config.model_kwargs} "
+                        f"({len(bad)} weights differ, e.g. {bad[0]}); use the options it was built with "
+                        f"({loaded.model_name}, {loaded.model_kwargs})")
+    model.load_state_dict(theirs)
+
+
+def classifier_paths(model: nn.Module) -> list[str]:
+    """The final layers that a new dataset replaces: the classifier and the auxiliary classifiers."""
+    paths = [getattr(model, "classifier_path", "fc"), *getattr(model, "aux_classifier_paths", ())]
+    present = []
+    for path in paths:
+        try:
+            model.get_submodule(path)
+        except AttributeError:
+            continue
+        present.append(path)
+    return present
+
+
+def head_parameters(model: nn.Module) -> set[int]:
+    """ids of the parameters of the classifiers and of the auxiliary heads (what fine-tuning trains first)."""
+    heads = {id(p) for path in classifier_paths(model) for p in model.get_submodule(path).parameters()}
+    for name in ("aux1", "aux2", "AuxLogits"):
+        module = getattr(model, name, None)
+        if isinstance(module, nn.Module):
+            heads |= {id(p) for p in module.parameters()}
+    return heads
+
+
+def set_frozen(model: nn.Module, frozen: bool) -> None:
+    """Freeze (or thaw) everything but the heads. Frozen batch norms run in eval mode: their running
+    statistics are the pretrained ones and must not drift toward a few batches of the new data."""
+    heads = head_parameters(model)
+    for p in model.parameters():
+        if id(p) not in heads:
+            p.requires_grad_(not frozen)
+    model.frozen_features = frozen
+    for m in model.modules():
+        if isinstance(m, nn.modules.batchnorm._BatchNorm) and not any(id(p) in heads for p in m.parameters()):
+            m.eval() if frozen else m.train(model.training)
 
 
 #: The steps after which training prints its estimate of an epoch's time.
@@ -338,6 +389,11 @@ class Trainer:
 
         self.fast = self.val_fast = self.test_fast = None
         self._estimated = False
+        self.tensorboard = None
+        if c.tensorboard and self.info.is_main:
+            from .tensorboard import TensorBoardLogger
+
+            self.tensorboard = TensorBoardLogger(self.run_dir)
         if c.augment in ("photo", "none") and PhotoBatches.eligible(self.train_set):
             self._photo_batches(input_size, mean, std, hflip)
         elif TensorBatches.eligible(self.train_set, c.augment, input_size):
@@ -376,7 +432,7 @@ class Trainer:
         self.net = net
         torch.manual_seed(c.seed + self.info.rank)  # dropout masks differ between processes
 
-        params = model.parameters()
+        params = self._param_groups(model)
         if c.optimizer == "sgd":
             self.opt = torch.optim.SGD(params, lr=c.lr, momentum=c.momentum, nesterov=c.nesterov and c.momentum > 0,
                                        weight_decay=c.weight_decay)
@@ -386,6 +442,16 @@ class Trainer:
         else:
             self.opt = torch.optim.AdamW(params, lr=c.lr, weight_decay=c.weight_decay)
         self.sched = torch.optim.lr_scheduler.LambdaLR(self.opt, self._schedule())
+
+    def _param_groups(self, model: nn.Module) -> list[dict[str, Any]]:
+        """One group, or with --init-from and --backbone-lr-mult the pretrained layers at a lower rate."""
+        c = self.config
+        if not c.init_from or c.backbone_lr_mult == 1.0:
+            return [{"params": list(model.parameters())}]
+        heads = head_parameters(model)
+        backbone = [p for p in model.parameters() if id(p) not in heads]
+        head = [p for p in model.parameters() if id(p) in heads]
+        return [{"params": backbone, "lr": c.lr * c.backbone_lr_mult}, {"params": head, "lr": c.lr}]
 
     def _schedule(self) -> Schedule:
         c = self.config
@@ -478,9 +544,10 @@ class Trainer:
         self.sched.load_state_dict(state["scheduler"])
         # LambdaLR's state holds the Schedule's attributes, the old epoch count among them: put back the
         # configured schedule, so a resumed run with other --epochs follows the new length from here on.
-        self.sched.lr_lambdas[0] = self._schedule()
-        for group, base_lr in zip(self.opt.param_groups, self.sched.base_lrs, strict=True):
-            group["lr"] = base_lr * self.sched.lr_lambdas[0](self.sched.last_epoch)
+        self.sched.lr_lambdas = [self._schedule() for _ in self.opt.param_groups]
+        for group, base_lr, factor in zip(self.opt.param_groups, self.sched.base_lrs, self.sched.lr_lambdas,
+                                          strict=True):
+            group["lr"] = base_lr * factor(self.sched.last_epoch)
         self.scaler.load_state_dict(state["scaler"])
         if self.ema is not None and state.get("ema") is not None:
             self.ema.load_state_dict(state["ema"])
@@ -595,6 +662,12 @@ class Trainer:
                    disable=not (info.is_main and not self.quiet and sys.stderr.isatty()))
         t_start = time.perf_counter()
         self.net.train()
+        if c.freeze == "features":
+            frozen = c.unfreeze_epoch is None or epoch < c.unfreeze_epoch
+            set_frozen(self.model, frozen)
+            if info.is_main and not self.quiet and (epoch == 0 or epoch == c.unfreeze_epoch):
+                print(f"googlenet: epoch {epoch + 1}: {'only the classifiers train' if frozen else 'all layers train'}",
+                      flush=True)
         step = skip
         stop_reason = None
         for x, y in _reraise_worker_errors(loader):
@@ -655,6 +728,9 @@ class Trainer:
         done_epoch = step >= self.steps_per_epoch
         self._save(epoch + 1 if done_epoch else epoch, 0 if done_epoch else step, {} if done_epoch else totals,
                    0.0 if done_epoch else epoch_time)
+        if self.tensorboard is not None:
+            scalars = {k: v for k, v in row.items() if isinstance(v, (int, float))}
+            self.tensorboard.log_scalars(self.global_step, scalars)
         if info.is_main:
             records.append_log(self.run_dir, row)
             records.plot_curves(self.run_dir, records.read_log(self.run_dir),
@@ -713,6 +789,8 @@ class Trainer:
             records.write_json(self.run_dir / records.SUMMARY, summary)
             if not self.quiet:
                 print(summary_line(summary), flush=True)
+        if self.tensorboard is not None:
+            self.tensorboard.close()
         return summary
 
 
