@@ -238,3 +238,31 @@ def test_fine_tuning_with_other_input_channels_says_how_to_convert(pretrained, t
     code, _, err = run_cli("train", "--dataset", three_classes, "--init-from", pretrained, "--in-channels", "3",
                            "--out", tmp_path / "rgb", "--max-steps", "1", "--width", "0.0625", "--small-input")
     assert code == 2 and "--in-channels 1" in one_line(err)
+
+
+def test_init_from_takes_the_network_from_the_model_file(digits, tmp_path):
+    import googlenet
+    from googlenet.weights.checkpoint import save_model
+
+    source = googlenet.create_model("googlenet_torchvision", width=0.0625, in_channels=1, small_input=True,
+                                    num_classes=4, aux_logits=False)
+    path = save_model(tmp_path / "tv.safetensors", source, model_name="googlenet_torchvision",
+                      model_kwargs={"width": 0.0625, "in_channels": 1, "small_input": True, "num_classes": 4,
+                                    "aux_logits": False},
+                      class_names=list("abcd"), preprocessing={"channels": 1, "input_size": 28})
+    config = make_config(**{**settings(digits, tmp_path / "ft"), "model_kwargs": {}}, init_from=str(path))
+    assert config.model == "googlenet_torchvision"
+    assert config.model_kwargs["width"] == 0.0625 and "num_classes" not in config.model_kwargs
+    summary = train(config, quiet=True)
+    assert summary["model"] == "googlenet_torchvision"
+
+
+def test_a_broken_pipe_is_a_quiet_exit(tmp_path):
+    import subprocess
+    import sys
+
+    # `googlenet models | head -1`: the reader closes the pipe early
+    proc = subprocess.run(f"{sys.executable} -m googlenet models | head -1", shell=True, capture_output=True,
+                          text=True, cwd=tmp_path, env={**__import__("os").environ,
+                                                        "PYTHONPATH": str(Path(__file__).parents[1] / "src")})
+    assert "internal error" not in proc.stderr and "Traceback" not in proc.stderr, proc.stderr

@@ -50,6 +50,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("googlenet: interrupted", file=sys.stderr)
         return 130
+    except BrokenPipeError:  # `googlenet predict ... | head`: the reader has seen enough
+        import os
+
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # no second error at interpreter exit
+        return 141
     except Exception as exc:
         if debug:
             raise

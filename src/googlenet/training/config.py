@@ -303,7 +303,18 @@ def make_config(recipe: str | None = None, file: str | Path | None = None, **ove
     explicit = {k: v for k, v in overrides.items() if v is not None}
     model = explicit.get("model") or from_file.get("model") or TrainConfig.model
     recipe_settings = dict(RECIPES[recipe])
-    if recipe_settings.get("model_kwargs"):  # keep the recipe's builder options this model takes, and say so
+    init_from = explicit.get("init_from") or from_file.get("init_from")
+    if init_from and not (explicit.get("model") or from_file.get("model")):
+        # Fine-tuning: the network is the pretrained file's (its registry name and builder options), not the
+        # recipe's; the classifier follows the data.
+        from ..weights.checkpoint import read_model_metadata, resolve_model_path
+
+        meta = read_model_metadata(resolve_model_path(init_from))
+        model = meta["model"]
+        recipe_settings["model"] = model
+        recipe_settings["model_kwargs"] = {k: v for k, v in meta["model_kwargs"].items()
+                                           if k != "num_classes"}  # in_channels: the data is converted to it
+    elif recipe_settings.get("model_kwargs"):  # keep the recipe's builder options this model takes, and say so
         recipe_settings["model_kwargs"] = _applicable_kwargs(str(model), recipe, recipe_settings["model_kwargs"])
     layers = ((recipe_settings, f"recipe {recipe!r}"), (from_file, f"config file {str(file)!r}"), (explicit, ""))
     for layer, where in layers:
