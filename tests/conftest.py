@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 import torch
+from PIL import Image
 
 REPO = Path(__file__).resolve().parents[1]
 SHARED_DATA = Path(os.environ.get("GOOGLENET_SHARED_DATA", REPO.parent / "shared" / "data"))
@@ -33,3 +34,18 @@ def run_cli(capsys):
         return code, captured.out, captured.err
 
     return run
+
+
+@pytest.fixture(scope="session")
+def digits(shared_data, tmp_path_factory) -> Path:
+    """An ImageFolder tree of 120 real MNIST test digits: train/<digit>/<n>.png."""
+    root = tmp_path_factory.mktemp("digits")
+    from googlenet.data import load_dataset
+
+    mnist = load_dataset("mnist", "test", data_dir=shared_data)
+    for i in range(120):
+        image, label = mnist[i]
+        path = root / "train" / str(label) / f"{i:04d}.png"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        Image.fromarray(image[0].numpy(), "L").save(path)
+    return root

@@ -14,26 +14,12 @@ from pathlib import Path
 
 import pytest
 import torch
-from PIL import Image
 
-from googlenet.data import load_dataset
 from googlenet.training import make_config, train
 from googlenet.training.distributed import DistInfo, is_lost_peer, lost_peer_message, resume_command
 
 TINY = {"width": 0.0625, "in_channels": 1, "small_input": True, "aux_logits": False, "batch_norm": True,
         "lrn": False}
-
-
-@pytest.fixture(scope="module")
-def digits(shared_data, tmp_path_factory) -> Path:
-    root = tmp_path_factory.mktemp("digits")
-    mnist = load_dataset("mnist", "test", data_dir=shared_data)
-    for i in range(96):
-        image, label = mnist[i]
-        path = root / "train" / str(label) / f"{i:04d}.png"
-        path.parent.mkdir(parents=True, exist_ok=True)
-        Image.fromarray(image[0].numpy(), "L").save(path)
-    return root
 
 
 def settings(digits: Path, out: Path, **kw) -> dict:

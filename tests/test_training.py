@@ -16,7 +16,6 @@ from pathlib import Path
 
 import pytest
 import torch
-from PIL import Image
 from safetensors.torch import load_file
 
 from googlenet.data import load_dataset
@@ -28,19 +27,6 @@ REPO = Path(__file__).resolve().parents[1]
 # The paper's GoogLeNet (LRN, no batch norm, two auxiliary heads), tiny, on 28x28 grey digits.
 TINY = {"width": 0.0625, "in_channels": 1, "small_input": True, "aux_logits": True, "batch_norm": False,
         "lrn": True}
-
-
-@pytest.fixture(scope="module")
-def digits(shared_data, tmp_path_factory) -> Path:
-    """An ImageFolder tree of 120 real MNIST test digits: train/<digit>/<n>.png."""
-    root = tmp_path_factory.mktemp("digits")
-    mnist = load_dataset("mnist", "test", data_dir=shared_data)
-    for i in range(120):
-        image, label = mnist[i]
-        path = root / "train" / str(label) / f"{i:04d}.png"
-        path.parent.mkdir(parents=True, exist_ok=True)
-        Image.fromarray(image[0].numpy(), "L").save(path)
-    return root
 
 
 def config(digits: Path, out: Path, **kw):

@@ -21,7 +21,8 @@ from typing import Any
 import torch
 from torch import Tensor, nn
 
-from ..errors import DataError, UserError
+from ..errors import DataError
+from .checkpoint import existing_file
 
 #: Key prefixes of auxiliary classifiers: a file may or may not carry them (torchvision's and BVLC's deploy nets).
 AUX_PREFIXES = ("aux1.", "aux2.", "AuxLogits.")
@@ -40,15 +41,6 @@ def sniff(path: Path) -> str:
     if len(head) >= 9 and head[8:9] == b"{" and int.from_bytes(head[:8], "little") < 100_000_000:
         return "safetensors"
     return "other"
-
-
-def existing_file(path: str | Path, what: str, example: str) -> Path:
-    path = Path(path)
-    if not path.exists():
-        raise DataError(f"{what} {str(path)!r} not found; check the path ({example})")
-    if not path.is_file():
-        raise UserError(f"{what} {str(path)!r} is not a file; pass the weights file itself ({example})")
-    return path
 
 
 def read_state_dict(path: str | Path, what: str = "weights file") -> dict[str, Tensor]:

@@ -138,10 +138,12 @@ def resolve_model_path(path: str | Path) -> Path:
     return existing_file(path, "checkpoint")
 
 
-def existing_file(path: str | Path, what: str) -> Path:
+def existing_file(path: str | Path, what: str, example: str = "") -> Path:
+    """``path`` if it is a file; else a one-line error naming ``what`` it should be (``example``: a hint)."""
     path = Path(path)
+    hint = f" ({example})" if example else ""
     if not path.exists():
-        raise DataError(f"{what} {str(path)!r} not found; check the path")
+        raise DataError(f"{what} {str(path)!r} not found; check the path{hint}")
     if not path.is_file():
-        raise UserError(f"{what} {str(path)!r} is not a file")
+        raise UserError(f"{what} {str(path)!r} is not a file; pass the file itself{hint}")
     return path
