@@ -2,10 +2,10 @@
 
 Every run uses the photo recipe (``googlenet.training.RECIPES["photos"]``: full-width GoogLeNet with batch
 norm, one-cycle SGD with Nesterov momentum, random-resized crops of 35-100% and flips, label smoothing 0.1,
-bf16 autocast where the CPU computes it natively) on Imagenette, at the same budget for every variant,
-with one change from the recipe: a fixed input size (``--input-size``, default 128, the recipe's final
-size) instead of its 96 -> 112 -> 128 progressive resizing, because the ``head="fc"`` variant's weights
-are built for one grid and every variant must see the same images at the same size.
+bf16 autocast where the CPU computes it natively) on Imagenette, at the same budget for every variant.
+The input size is fixed (``--input-size``, default the recipe's 128) and progressive resizing is forced
+off: the ``head="fc"`` variant's weights are built for one grid, and every variant must see the same
+images at the same size.
 
 Variants (each against one baseline; docs/fidelity.md has the paper's statements):
 
@@ -49,7 +49,7 @@ from googlenet.training.records import read_log
 
 #: The photo recipe's builder options (batch norm, no LRN, no aux heads, width 1): the baseline network.
 RECIPE = "photos"
-#: Peak learning rate of the variants without batch norm. The recipe's 0.2 is a batch-norm rate: BVLC
+#: Peak learning rate of the variants without batch norm. The recipe's (0.1) is a batch-norm rate: BVLC
 #: Caffe trained this network at 0.01 with batch 32, i.e. 0.02 at the recipe's batch 64 scaled linearly;
 #: tests/test_ablation_variants.py saw the no-BN network fall back to chance at 0.03-0.05.
 NO_BN_LR = 0.02
