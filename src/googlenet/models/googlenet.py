@@ -11,6 +11,12 @@ Two builders share one class:
   heads.
 
 The inception rows below *are* Table 1; the network is built by walking them.
+
+Builder options for the paper's design claims (benchmarks/ablations.py, docs/fidelity.md):
+``naive_modules=True`` (Figure 2(a) instead of 2(b), section 4), ``head="fc"`` (a flattened feature map
+instead of average pooling, section 5), ``lrn`` / ``batch_norm`` (Figure 3's LRN, batch norm, or neither),
+``kernel_5x5=3`` (torchvision's 3x3 in the "#5x5" branch) and ``aux_logits`` (section 5's auxiliary
+classifiers). The default configurations' state_dict keys do not depend on them.
 """
 
 from __future__ import annotations
@@ -21,6 +27,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from ..errors import UserError
 from .blocks import (
     ConvBlock,
     check_classifier_args,
@@ -96,6 +103,64 @@ class InceptionModule(nn.Module):
         return torch.cat([self.branch1(x), self.branch2(x), self.branch3(x), self.branch4(x)], dim=1)
 
 
+class NaiveSpec(NamedTuple):
+    """Table 1's columns for a naive module (Figure 2(a)): no 1x1 reductions and no pool projection, so
+    those columns are empty (``None``) in ``googlenet summary``."""
+
+    name: str
+    n1x1: int
+    n3x3_reduce: None
+    n3x3: int
+    n5x5_reduce: None
+    n5x5: int
+    pool_proj: None
+
+
+class NaiveInceptionModule(nn.Module):
+    """The naive inception module of Figure 2(a): 1x1, 3x3 and 5x5 convolutions straight on the module
+    input, and a 3x3/1 max pool, concatenated along channels. No 1x1 reductions.
+
+    Each convolution keeps its Table 1 width (``spec.n1x1``, ``spec.n3x3``, ``spec.n5x5``); the pool
+    branch has no projection, so it passes all ``in_channels`` through. The output therefore has
+    ``n1x1 + n3x3 + n5x5 + in_channels`` channels and grows module by module -- the problem section 4
+    names: "the number of output filters [of the pooling units] equals to the number of filters in the
+    previous stage", which leads to "an inevitable increase in the number of outputs from stage to stage"
+    (at width 1: 416 channels after 3a, 4944 after 5b instead of 1024), and the 3x3 and 5x5 convolutions
+    then run on those wide inputs.
+
+    The branch names follow :class:`InceptionModule` (``branch2`` is the 3x3 path, ``branch3`` the "5x5"
+    one), but the layers differ, so its weights do not load into the reduced module or back.
+    """
+
+    def __init__(
+        self,
+        in_channels: int,
+        spec: InceptionSpec,
+        *,
+        batch_norm: bool = False,
+        kernel_5x5: int = 5,
+        pool_ceil_mode: bool = True,
+    ) -> None:
+        super().__init__()
+        self.spec = NaiveSpec(spec.name, spec.n1x1, None, spec.n3x3, None, spec.n5x5, None)
+        self.in_channels = in_channels
+
+        def conv(cout: int, k: int) -> ConvBlock:
+            return ConvBlock(in_channels, cout, k, padding=k // 2, batch_norm=batch_norm)
+
+        self.branch1 = conv(spec.n1x1, 1)
+        self.branch2 = conv(spec.n3x3, 3)
+        self.branch3 = conv(spec.n5x5, kernel_5x5)
+        self.branch4 = nn.MaxPool2d(3, stride=1, padding=1, ceil_mode=pool_ceil_mode)
+
+    @property
+    def out_channels(self) -> int:
+        return self.spec.n1x1 + self.spec.n3x3 + self.spec.n5x5 + self.in_channels
+
+    def forward(self, x: Tensor) -> Tensor:
+        return torch.cat([self.branch1(x), self.branch2(x), self.branch3(x), self.branch4(x)], dim=1)
+
+
 # Table 1, inception rows. Columns as printed: #1x1, #3x3 reduce, #3x3, #5x5 reduce, #5x5, pool proj.
 # "maxpool" rows are the 3x3/2 max pools between stages.
 TABLE_1: tuple[InceptionSpec | str, ...] = (
@@ -163,6 +228,26 @@ class AuxClassifier(nn.Module):
         return self.fc2(x)
 
 
+HEADS = ("gap", "fc")
+
+
+def _pool_side(n: int, kernel: int, stride: int = 2) -> int:
+    """Side after a ceil-mode max pool without padding, by PyTorch's rule (a window must start inside)."""
+    out = -(-(n - kernel) // stride) + 1
+    return max(0, out - 1 if (out - 1) * stride >= n else out)
+
+
+def final_grid(input_size: int, *, small_input: bool = False, maxpool4_kernel: int = 3) -> int:
+    """Side of the 5b feature map for a square ``input_size`` image: 7 at 224 (Table 1's "avg pool 7x7/1"),
+    4 at 128. Arithmetic only, so it also serves builds on the meta device."""
+    n = input_size
+    if small_input:  # 3x3/1 conv (same size), one 3x3/2 pool
+        n = _pool_side(n, 3)
+    else:  # 7x7/2 conv with padding 3, then the two 3x3/2 pools of the stem
+        n = _pool_side(_pool_side((n + 2 * 3 - 7) // 2 + 1, 3), 3)
+    return _pool_side(_pool_side(n, 3), maxpool4_kernel)  # maxpool3, maxpool4
+
+
 class GoogLeNet(ImageClassifier):
     """GoogLeNet, configurable between the paper's network and torchvision's.
 
@@ -183,6 +268,22 @@ class GoogLeNet(ImageClassifier):
             old name, is still accepted.)
         maxpool4_kernel: the max pool before 5a: 3x3/2 in the paper, 2x2/2 in torchvision.
         transform_input: re-normalize ImageNet-normalized input the way torchvision's weights expect.
+        naive_modules: build every inception module as Figure 2(a) (:class:`NaiveInceptionModule`: no 1x1
+            reductions, no pool projection, Table 1's #1x1/#3x3/#5x5 widths); the channel counts then grow
+            module by module, and the auxiliary heads and ``fc`` take the wider inputs.
+        head: ``"gap"`` (the paper): global average pooling, dropout, one linear layer. ``"fc"``: section
+            5's alternative, "fully connected layers" on the whole last feature map: flatten the
+            1024 x 7 x 7 map (at 224; the last grid at other sizes), dropout, one linear layer to
+            ``num_classes``. One linear layer, not FC-1024 + ReLU + FC, so the two heads differ only in
+            pooling (the classifier stays "an extra linear layer" in both) and the comparison isolates
+            what section 5 credits with "about 0.6%" of top-1.
+        input_size: the image side the ``"fc"`` head is built for (its weights depend on the grid);
+            unused by ``"gap"``. Other sizes are refused with an error naming the fix.
+
+    Normalization variants (Figure 3 has "LocalRespNorm" after the first max pool and after the 3x3
+    convolution; batch norm came later, in Ioffe & Szegedy 2015): ``lrn=True, batch_norm=False`` (the
+    paper), ``lrn=False, batch_norm=True`` (torchvision), ``lrn=False, batch_norm=False`` (neither; it
+    trains from the same BVLC Caffe initialization as the paper's network, at a paper-like learning rate).
     """
 
     aux_classifier_paths = ("aux1.fc2", "aux2.fc2")
@@ -204,12 +305,18 @@ class GoogLeNet(ImageClassifier):
         transform_input: bool = False,
         init_weights: bool = True,
         kernel3: int | None = None,
+        naive_modules: bool = False,
+        head: str = "gap",
+        input_size: int = 224,
     ) -> None:
         super().__init__()
         check_width(width)
         check_classifier_args(num_classes, dropout, aux_dropout=aux_dropout)
         if kernel3 is not None:  # the old, misleading name of kernel_5x5
             kernel_5x5 = kernel3
+        if head not in HEADS:
+            raise UserError(f"head must be one of {', '.join(HEADS)}, got {head!r}; e.g. head='fc'")
+        self.head, self.naive_modules = head, naive_modules
         self.in_channels = in_channels
         self.aux_logits = aux_logits
         self.transform_input = transform_input
@@ -238,13 +345,13 @@ class GoogLeNet(ImageClassifier):
             if isinstance(row, str):
                 self.add_module(row, pool(maxpool4_kernel if row == "maxpool4" else 3))
                 continue
-            spec = row.scaled(width)
-            module = InceptionModule(channels, spec, batch_norm=batch_norm, kernel_5x5=kernel_5x5)
+            block = NaiveInceptionModule if naive_modules else InceptionModule
+            module = block(channels, row.scaled(width), batch_norm=batch_norm, kernel_5x5=kernel_5x5)
             self.add_module(f"inception{row.name}", module)
-            channels = spec.out_channels
+            channels = module.out_channels
 
-        if aux_logits:
-            aux_in = {"aux1": TABLE_1[3].scaled(width).out_channels, "aux2": TABLE_1[6].scaled(width).out_channels}
+        if aux_logits:  # section 5: on top of 4a and 4d, whatever width those modules have
+            aux_in = {"aux1": self.inception4a.out_channels, "aux2": self.inception4d.out_channels}
             for name, cin in aux_in.items():
                 self.add_module(
                     name,
@@ -254,9 +361,19 @@ class GoogLeNet(ImageClassifier):
         else:
             self.aux1 = self.aux2 = None
 
-        self.avgpool = nn.AdaptiveAvgPool2d(1)  # Table 1's "avg pool 7x7/1" at 224x224
+        if head == "gap":
+            self.avgpool = nn.AdaptiveAvgPool2d(1)  # Table 1's "avg pool 7x7/1" at 224x224
+            features = channels
+        else:
+            if not isinstance(input_size, int) or isinstance(input_size, bool) or input_size < self.min_input_size:
+                raise UserError(f"head='fc' needs input_size, the image side it is built for, as a whole number >= "
+                                f"{self.min_input_size}; got {input_size!r}; e.g. input_size=224")
+            self.input_size = input_size
+            self.grid = final_grid(input_size, small_input=small_input, maxpool4_kernel=maxpool4_kernel)
+            self.flatten = nn.Flatten(1)
+            features = channels * self.grid * self.grid
         self.dropout = nn.Dropout(dropout)
-        self.fc = nn.Linear(channels, num_classes)
+        self.fc = nn.Linear(features, num_classes)
         if init_weights:
             self._init_weights(batch_norm)
 
@@ -295,8 +412,18 @@ class GoogLeNet(ImageClassifier):
         return self._trunk(x, with_aux=False)[0]
 
     def forward_head(self, x: Tensor, pre_logits: bool = False) -> Tensor:
-        # Table 1's "avg pool 7x7/1" at 224x224 (adaptive, so other sizes work), dropout 40%, linear.
-        x = self.dropout(torch.flatten(self.avgpool(x), 1))
+        if self.head == "gap":
+            # Table 1's "avg pool 7x7/1" at 224x224 (adaptive, so other sizes work), dropout 40%, linear.
+            x = torch.flatten(self.avgpool(x), 1)
+        else:
+            tracing = torch.jit.is_tracing() or torch.compiler.is_compiling()  # symbolic shapes: no check
+            if not tracing and tuple(x.shape[-2:]) != (self.grid, self.grid):
+                raise UserError(f"GoogLeNet with head='fc' was built for {self.input_size}x{self.input_size} images "
+                                f"(a {self.grid}x{self.grid} last feature map) but got a {x.shape[-2]}x{x.shape[-1]} "
+                                f"map; resize the images to {self.input_size} or build it with "
+                                f"input_size=<your side> (CLI: --model-arg input_size=N)")
+            x = self.flatten(x)
+        x = self.dropout(x)
         return x if pre_logits else self.fc(x)
 
     def forward(self, x: Tensor) -> Tensor | GoogLeNetOutputs:
