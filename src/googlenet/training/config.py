@@ -246,10 +246,11 @@ def default_recipe(dataset: str, data_dir: str | None = None) -> tuple[str, str]
     if key in SMALL_IMAGE_DATASETS:
         return "fast", f"{dataset} holds small images"
     side = _probe_side(str(dataset), data_dir)
-    if side is not None and side <= 64:
+    if side is None:  # unreadable or missing: the trainer names the problem; no recipe note before it
+        return "fast", f"{dataset} could not be read"
+    if side <= 64:
         return "fast", f"{dataset} holds {side}-pixel images"
-    about = f"{side}-pixel " if side else ""
-    return "photos", f"{dataset} holds {about}photos: full-width GoogLeNet, 5 epochs at 128 px"
+    return "photos", f"{dataset} holds {side}-pixel photos: full-width GoogLeNet, 5 epochs at 128 px"
 
 
 def _probe_side(dataset: str, data_dir: str | None) -> int | None:
