@@ -53,6 +53,10 @@ def dataset_dir(tmp_path_factory):
     return root
 
 
+def eval_cli(run_cli, model, data, *args):
+    return run_cli("eval", model, "--dataset", data, "--split", "test", *args)
+
+
 @pytest.mark.parametrize("kind", ["torch", "ort"])
 def test_fp32_backends_agree_with_the_model_within_1e4(model_file, kind):
     loaded = load_model(model_file)
@@ -75,7 +79,7 @@ def test_fp32_backends_agree_with_the_model_within_1e4(model_file, kind):
 def test_auto_picks_the_fastest_fp32_and_bad_backends_are_one_line(model_file, run_cli, dataset_dir):
     assert Ensemble.load([model_file]).use_backend("auto") == ["ort"]  # measured faster here (docs/evaluation.md)
     assert Ensemble.load([model_file]).use_backend("auto", device="meta") == ["torch"]  # ORT runs on the CPU only
-    code, out, err = run_cli("eval", model_file, "--dataset", dataset_dir, "--split", "test", "--backend", "tensorrt")
+    code, out, err = eval_cli(run_cli, model_file, dataset_dir, "--backend", "tensorrt")
     assert code == 2 and out == "" and len(err.strip().splitlines()) == 1
     assert "unknown --backend 'tensorrt'" in err and "auto, torch, ort, int8" in err
 
@@ -83,14 +87,13 @@ def test_auto_picks_the_fastest_fp32_and_bad_backends_are_one_line(model_file, r
 def test_int8_states_its_accuracy_change_against_fp32(model_file, dataset_dir, run_cli):
     result = evaluate([model_file], str(dataset_dir), split="test", backend="int8")
     assert result.backends == ["int8"] and result.reference["backend"] == "ort"
-    fp32 = evaluate([model_file], str(dataset_dir), split="test", backend="ort")
+    fp32 = evaluate([model_file], str(dataset_dir), split="test")  # the model itself: the same top-1 as ort
     assert result.reference["top1"] == pytest.approx(fp32.metrics.top1)
     assert result.top1_change == pytest.approx(result.metrics.top1 - fp32.metrics.top1)
     assert result.as_dict()["top1_change_vs_fp32"] == pytest.approx(result.top1_change, abs=1e-4)
-    code, out, _ = run_cli("eval", model_file, "--dataset", dataset_dir, "--split", "test", "--backend", "int8")
+    code, out, _ = eval_cli(run_cli, model_file, dataset_dir, "--backend", "int8")
     assert code == 0 and "int8 changes top-1 by" in out and "fp32 on ort" in out
-    code, out, _ = run_cli("eval", model_file, "--dataset", dataset_dir, "--split", "test", "--backend", "int8", "--no-compare")
-    assert code == 0 and "int8 changes" not in out
+    assert evaluate([model_file], str(dataset_dir), split="test", backend="int8", compare=False).reference is None
 
 
 def test_an_onnx_export_evaluates_and_predicts_like_its_model_file(model_file, dataset_dir, run_cli, tmp_path):
@@ -108,7 +111,7 @@ def test_an_onnx_export_evaluates_and_predicts_like_its_model_file(model_file, d
     assert code == code_src == 0
     got, want = json.loads(out)[0]["predictions"], json.loads(out_src)[0]["predictions"]
     assert [p["class"] for p in got] == [p["class"] for p in want]
-    code, _, err = run_cli("eval", onnx_path, "--dataset", dataset_dir, "--split", "test", "--backend", "torch")
+    code, _, err = eval_cli(run_cli, onnx_path, dataset_dir, "--backend", "torch")
     assert code == 2 and len(err.strip().splitlines()) == 1 and "--backend ort" in err
 
 
@@ -129,12 +132,12 @@ def test_a_large_crop_stays_within_the_crop_batch_bound_with_a_warning(tmp_path,
     assert seen and max(seen) <= 3 and sum(seen) == 20
     assert sum(calls) == 2 * 10 and len(calls) > 1  # progress after every pass, not once per batch
     assert torch.allclose(probs.sum(-1), torch.ones(1, 2))
-    code, _, err = run_cli("eval", path, "--dataset", dataset_dir, "--split", "test", "--crop-size", "320", "--crop-batch", "8",
-                           "--limit", "1", "--backend", "torch")
+    code, _, err = eval_cli(run_cli, path, dataset_dir, "--crop-size", "320", "--crop-batch", "8", "--limit", "1",
+                            "--backend", "torch")
     warnings = [line for line in err.splitlines() if "warning" in line]
     assert code == 0 and len(warnings) == 1
     assert "m64.safetensors" in warnings[0] and "320 px is 5x the 64 px it was trained at" in warnings[0]
-    code, _, err = run_cli("eval", path, "--dataset", dataset_dir, "--split", "test", "--crop-size", "100", "--limit", "1")
+    code, _, err = eval_cli(run_cli, path, dataset_dir, "--crop-size", "100", "--limit", "1")
     assert code == 0 and "warning" not in err  # within 2x: no warning
 
 
@@ -142,10 +145,10 @@ def test_eval_progress_bar_counts_crops_only_on_a_terminal(model_file, dataset_d
     import sys
 
     monkeypatch.setattr(sys.stderr, "isatty", lambda: True, raising=False)
-    code, _, err = run_cli("eval", model_file, "--dataset", dataset_dir, "--split", "test", "--crops", "10", "--limit", "2")
+    code, _, err = eval_cli(run_cli, model_file, dataset_dir, "--crops", "10", "--limit", "2")
     assert code == 0 and "12 images x 10 crops" not in err and "2 images x 10 crops" in err and "crop" in err
     monkeypatch.setattr(sys.stderr, "isatty", lambda: False, raising=False)
-    code, _, err = run_cli("eval", model_file, "--dataset", dataset_dir, "--split", "test", "--crops", "10", "--limit", "2")
+    code, _, err = eval_cli(run_cli, model_file, dataset_dir, "--crops", "10", "--limit", "2")
     assert code == 0 and "images x" not in err
 
 
@@ -187,4 +190,16 @@ def test_a_very_large_image_is_one_line_naming_it(model_file, run_cli, tmp_path,
     code, out, err = run_cli("predict", tmp_path / "wide.png", "-c", model_file, "-k", "1")
     notes = [line for line in err.splitlines() if line.strip()]
     assert code == 0 and "wide.png" in out
-    assert len(notes) == 1 and notes[0].startswith("googlenet: note: ") and "wide.png is very large (60 x 40" in notes[0]
+    assert len(notes) == 1 and notes[0].startswith("googlenet: note: ")
+    assert "wide.png is very large (60 x 40" in notes[0]
+
+
+def test_explain_skips_and_reports_an_unreadable_image(model_file, dataset_dir, run_cli, tmp_path):
+    good = next((dataset_dir / "test" / "bee").iterdir())
+    (tmp_path / "broken.jpg").write_bytes(b"\xff\xd8 not really")
+    code, out, err = run_cli("explain", tmp_path / "broken.jpg", good, tmp_path / "gone.png", "-c", model_file,
+                             "-k", "1", "--out", tmp_path / "maps")
+    errors = [line for line in err.splitlines() if line.startswith("googlenet: error:")]
+    assert code == 2 and len(errors) == 2 and "broken.jpg" in errors[0] and "gone.png" in errors[1]
+    assert str(good) in out and list((tmp_path / "maps").glob("*.png"))
+    assert "2 of 3 inputs could not be read" in err

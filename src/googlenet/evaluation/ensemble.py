@@ -70,6 +70,7 @@ class Member:
     #: Images (C, H, W) in [0, 1] or uint8 that calibrate int8 (cut and normalized like this member's input).
     calibration: list[Tensor] | None = field(default=None, repr=False)
     device: str = "cpu"
+    requested: str | None = None  # the backend asked for (``auto`` may fall back to torch if export fails)
     #: Where int8 finds real photos to calibrate on when no ``calibration`` images are given.
     calibration_dir: str | Path | None = None
     _backends: dict = field(default_factory=dict, repr=False)
@@ -135,11 +136,9 @@ class Member:
         from ..deploy.backends import resolve_backend
 
         resolved = resolve_backend(kind, device, onnx_file=self.onnx_path is not None)
-        if self.onnx_path is not None and kind is None:
-            resolved = "ort"
         if (resolved, device) != (self.backend, self.device):
             self._backends.clear()
-        self.backend, self.device = resolved, device
+        self.backend, self.device, self.requested = resolved, device, kind
         if calibration is not None:
             self.calibration = list(calibration)
         if data_dir is not None:
@@ -155,8 +154,20 @@ class Member:
             calibration = self.calibration_crops(crop_size) if self.backend == "int8" else None
             if self.model is not None:
                 self.model.to(self.device)
-            backend = build_backend(self.backend, self.model, crop_size=crop_size, channels=self.channels,
-                                    device=self.device, onnx_path=self.onnx_path, calibration=calibration)
+            try:
+                backend = build_backend(self.backend, self.model, crop_size=crop_size, channels=self.channels,
+                                        device=self.device, onnx_path=self.onnx_path, calibration=calibration)
+            except Exception as exc:  # noqa: BLE001 - any exporter failure; only the automatic choice falls back
+                if self.requested != "auto" or self.model is None:
+                    raise
+                import sys
+
+                reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+                print(f"googlenet: note: {self.source}: ONNX export failed ({reason[:160]}); running it on "
+                      "--backend torch", file=sys.stderr)
+                self.backend = "torch"
+                backend = build_backend("torch", self.model, crop_size=crop_size, channels=self.channels,
+                                        device=self.device)
             self._backends[crop_size] = backend
         return backend
 

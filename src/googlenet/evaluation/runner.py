@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -118,20 +119,31 @@ def dataset_probabilities(
 
         bar = tqdm(total=n * cost, unit="crop", unit_scale=True, leave=False, dynamic_ncols=True,
                    desc=f"{n:,} images x {cost} crops")
+    def load(start: int) -> tuple[list[Tensor], list[int]]:
+        images, labels = [], []
+        for i in indices[start:start + batch_size]:
+            image, label = data[i]
+            images.append(image.as_subclass(Tensor) if isinstance(image, Tensor) else torch.as_tensor(image))
+            labels.append(label)
+        return images, labels
+
     probs, targets = [], []
-    try:
-        for start in range(0, n, batch_size):
-            images, labels = [], []
-            for i in indices[start:start + batch_size]:
-                image, label = data[i]
-                images.append(image.as_subclass(Tensor) if isinstance(image, Tensor) else torch.as_tensor(image))
-                labels.append(label)
-            probs.append(ensemble.member_probabilities(images, crops, scales=scales, crop_batch=crop_batch,
-                                                       device=device, progress=bar.update if bar else None))
-            targets.append(torch.tensor(labels))
-    finally:
-        if bar:
-            bar.close()
+    # The next batch is decoded in a thread while this one runs: JPEG decoding and the convolutions release
+    # the GIL, and only that thread reads ``data``, so a dataset need not be thread-safe.
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="googlenet-decode") as pool:
+        try:
+            starts = list(range(0, n, batch_size))
+            pending = pool.submit(load, starts[0])
+            for k in range(len(starts)):
+                images, labels = pending.result()
+                if k + 1 < len(starts):
+                    pending = pool.submit(load, starts[k + 1])
+                probs.append(ensemble.member_probabilities(images, crops, scales=scales, crop_batch=crop_batch,
+                                                           device=device, progress=bar.update if bar else None))
+                targets.append(torch.tensor(labels))
+        finally:
+            if bar:
+                bar.close()
     return torch.cat(probs, dim=1), torch.cat(targets)
 
 
@@ -180,19 +192,20 @@ def evaluate(
     ensemble = checkpoints if isinstance(checkpoints, Ensemble) else Ensemble.load(checkpoints, crop_size=crop_size)
     data = load_eval_dataset(ensemble, dataset, split, data_dir)
     protocols = ensemble.protocols(crops, scales)
-    kinds = ensemble.use_backend(backend, device=device, calibration=calibration_images(data)
-                                 if backend == "int8" else None)
+    ensemble.use_backend(backend, device=device, calibration=calibration_images(data) if backend == "int8" else None)
     options = dict(scales=scales, batch_size=batch_size, crop_batch=crop_batch, limit=limit, device=device,
                    progress=progress)
     ensemble.build_backends(crops, scales)
+    kinds = ensemble.backends  # after building: auto may have fallen back to torch
     started = time.perf_counter()
     probs, targets = dataset_probabilities(ensemble, data, crops, **options)
     seconds = time.perf_counter() - started
     metrics = Metrics.from_probabilities(probs.mean(0), targets, list(data.classes))
     reference = None
     if backend == "int8" and compare:
-        fp32 = ensemble.use_backend("auto", device=device)
+        ensemble.use_backend("auto", device=device)
         ensemble.build_backends(crops, scales)
+        fp32 = ensemble.backends
         started = time.perf_counter()
         ref_probs, _ = dataset_probabilities(ensemble, data, crops, **options)
         ref = Metrics.from_probabilities(ref_probs.mean(0), targets, list(data.classes))
