@@ -202,8 +202,10 @@ class Member:
             resize = self.crop_size
         return (int(resize),) if resize else None
 
-    def prepare(self, crops: Tensor) -> Tensor:
-        """Crops in [0, 1] with any channel count -> this model's channels, normalized."""
+    def prepare(self, crops: Tensor, *, inplace: bool = False) -> Tensor:
+        """Crops in [0, 1] with any channel count -> this model's channels, normalized (in ``crops``' own
+        memory when ``inplace`` and the channels match: no second crop-batch-sized buffer to fault in)."""
+        inplace = inplace and crops.shape[1] == self.channels  # an expanded grey batch cannot be written
         if crops.shape[1] != self.channels:
             if self.channels == 1 and crops.shape[1] == 3:
                 crops = TF.rgb_to_grayscale(crops)
@@ -219,7 +221,7 @@ class Member:
         scale = float(self.preprocessing.get("scale", 1.0))
         if scale != 1.0:
             crops = crops * scale
-        return TF.normalize(crops, list(self.mean), list(self.std))
+        return TF.normalize(crops, list(self.mean), list(self.std), inplace=inplace)
 
     def logits(self, x: Tensor) -> Tensor:
         """Logits of normalized crops, on this member's backend."""
@@ -344,7 +346,9 @@ class Ensemble:
                         x = torch.cat([view for view, _ in chunk], dim=0)
                         for i in indices:
                             member = self.members[i]
-                            probs = F.softmax(member.logits(member.prepare(x)).float(), dim=1).to(device)
+                            # x is a fresh copy (torch.cat); the last member of the group may normalize it in place.
+                            normalized = member.prepare(x, inplace=i == indices[-1])
+                            probs = F.softmax(member.logits(normalized).float(), dim=1).to(device)
                             probs = probs.view(len(chunk), m, -1) * weights[:, None, None]
                             out[i, lo:lo + m] += probs.sum(0).cpu()
                         del x
