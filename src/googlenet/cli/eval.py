@@ -7,6 +7,10 @@ import argparse
 from ..system.text import format_table, to_json
 from ._common import add_crop_args, add_json_flag, apply_threads, parse_scales
 
+BACKEND_HELP = ("what runs the models: auto (default: the fastest fp32 here, ONNX Runtime when installed), torch "
+                "(folded and fused model, channels_last), ort (ONNX Runtime fp32), int8 (ONNX Runtime int8, "
+                "calibrated on the first images of the split; prints its top-1 change against fp32)")
+
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser(
@@ -26,6 +30,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--out", default=None, metavar="DIR",
                         help="write metrics.json, confusion.json and confusion.png here")
     parser.add_argument("--per-class", action="store_true", help="print the accuracy of every class")
+    # Checked in run(), not with choices=, so that a bad name is one line.
+    parser.add_argument("--backend", default="auto", metavar="NAME", help=BACKEND_HELP)
+    parser.add_argument("--no-compare", action="store_true",
+                        help="with --backend int8, skip the fp32 run on the same images that states int8's accuracy "
+                             "change")
     add_json_flag(parser)
     parser.set_defaults(func=run)
 
@@ -33,19 +42,26 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 def run(args: argparse.Namespace) -> int:
     import sys
 
+    from ..deploy.backends import check_backend
     from ..errors import UserError
-    from ..evaluation import evaluate
+    from ..evaluation import Ensemble, evaluate
+    from ..evaluation.ensemble import crops_per_pass
 
     apply_threads(args)
+    check_backend(args.backend)
+    crops_per_pass(args.crop_batch, 224)  # a bad --crop-batch fails before the models load
     paths = list(args.checkpoint) + list(args.checkpoints)
     if not paths:
         raise UserError("no checkpoint given; pass one or more model files, e.g. googlenet eval runs/a runs/b")
     if args.limit is not None and args.limit < 1:
         raise UserError(f"--limit must be at least 1, got {args.limit}")
-    result = evaluate(paths, args.dataset, split=args.split, data_dir=args.data_dir, crops=args.crops,
-                      scales=parse_scales(args.scales), crop_size=args.crop_size, limit=args.limit,
+    ensemble = Ensemble.load(paths, crop_size=args.crop_size)
+    for line in ensemble.warnings():
+        print(f"googlenet: warning: {line}", file=sys.stderr)
+    result = evaluate(ensemble, args.dataset, split=args.split, data_dir=args.data_dir, crops=args.crops,
+                      scales=parse_scales(args.scales), limit=args.limit,
                       batch_size=args.batch_size, crop_batch=args.crop_batch, device=args.device,
-                      progress=sys.stderr.isatty() and not args.json)
+                      progress=sys.stderr.isatty(), backend=args.backend, compare=not args.no_compare)
     m = result.metrics
     written = [str(p) for p in result.save(args.out)] if args.out else []
     if args.json:
@@ -54,8 +70,21 @@ def run(args: argparse.Namespace) -> int:
     row = {"models": len(paths), "crops": result.crops, "cost": result.cost, "images": m.num_images,
            "top-1 acc %": round(m.top1, 2), "top-5 acc %": round(m.top5, 2),
            "top-1 err %": round(m.top1_error, 2), "top-5 err %": round(m.top5_error, 2),
-           "seconds": round(result.seconds, 1)}
-    print(format_table([row], title=f"{result.dataset} {result.split}; {'; '.join(dict.fromkeys(result.protocols))}"))
+           "backend": ",".join(dict.fromkeys(result.backends)), "seconds": round(result.seconds, 1),
+           "img/s": round(result.images_per_second, 2), "crops/s": round(result.images_per_second * result.cost, 1)}
+    rows = [row]
+    if result.reference is not None:
+        ref = result.reference
+        rows.append({**row, "top-1 acc %": round(ref["top1"], 2), "top-5 acc %": round(ref["top5"], 2),
+                     "top-1 err %": round(100 - ref["top1"], 2), "top-5 err %": round(100 - ref["top5"], 2),
+                     "backend": ref["backend"], "seconds": round(ref["seconds"], 1),
+                     "img/s": round(m.num_images / ref["seconds"], 2) if ref["seconds"] else None,
+                     "crops/s": round(m.num_images * result.cost / ref["seconds"], 1) if ref["seconds"] else None})
+    print(format_table(rows, title=f"{result.dataset} {result.split}; {'; '.join(dict.fromkeys(result.protocols))}"))
+    if result.reference is not None:
+        ref = result.reference
+        print(f"int8 changes top-1 by {result.top1_change:+.2f} points ({m.top1:.2f}% vs {ref['top1']:.2f}% with fp32 "
+              f"on {ref['backend']}, the same {m.num_images} images)")
     if args.per_class:
         rows = [{"class": n, "images": c, "accuracy %": (None if a != a else round(a, 2))}
                 for n, c, a in zip(m.class_names, m.class_counts, m.per_class, strict=True)]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import sys
 from pathlib import Path
 
 from ..system.text import format_table, to_json
@@ -39,25 +40,34 @@ def run(args: argparse.Namespace) -> int:
 
     apply_threads(args)
     loaded = load_model(args.checkpoint)
+    skipped: list = []  # unreadable inputs are reported and left out, as in `googlenet predict`
     results = explain(loaded, args.images, method=args.method, layer=args.layer, top_k=args.top_k,
-                      out_dir=args.out)
+                      out_dir=args.out, skipped=skipped)
+    for problem in skipped:
+        print(f"googlenet: {'error' if problem.fatal else 'note'}: {problem.message}", file=sys.stderr)
+    failed = sum(p.fatal for p in skipped)
     extra = []
     if args.features:
-        _, inputs, sources = _prepare_files(loaded, args.images)
+        _, inputs, sources = _prepare_files(loaded, args.images, [])
         for x, source in zip(inputs, sources, strict=True):
             name = f"{Path(source).stem}-features-{args.features.replace('.', '_')}.png"
             extra.append(str(save_feature_maps(loaded.model, x, args.features, Path(args.out) / name)))
     if args.filters:
         extra.append(str(save_filters(loaded.model, Path(args.out) / "filters.png")))
     if args.json:
-        print(to_json({"explanations": [r.as_dict() for r in results], "pictures": extra}))
-        return 0
+        print(to_json({"explanations": [r.as_dict() for r in results], "pictures": extra,
+                       "skipped": [{"path": p.path, "error" if p.fatal else "note": p.message} for p in skipped]}))
+        return 2 if failed else 0
     rows = []
     for r in results:
         for rank, (name, p) in enumerate(zip(r.classes, r.probabilities, strict=True), 1):
             rows.append({"image": r.source if rank == 1 else "", "rank": rank, "class": name,
                          "probability": round(p, 4), "overlay": str(r.path) if rank == 1 else ""})
-    print(format_table(rows, title=f"{'CAM' if args.method == 'cam' else 'Grad-CAM'} of {loaded.model_name}"))
+    if rows:
+        print(format_table(rows, title=f"{'CAM' if args.method == 'cam' else 'Grad-CAM'} of {loaded.model_name}"))
     for path in extra:
         print(f"wrote {path}")
+    if failed:
+        print(f"googlenet: {failed} of {failed + len(results)} inputs could not be read", file=sys.stderr)
+        return 2
     return 0

@@ -16,6 +16,8 @@ A file that cannot be decoded raises :class:`~googlenet.errors.DataError` naming
 from __future__ import annotations
 
 import io
+import sys
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -82,16 +84,22 @@ def decode_image(source: str | Path | bytes, channels: int, *, name: str | None 
     """
     hints = {**DATASET_HINTS, **(hints or {})}
     label = name or str(source if not isinstance(source, bytes) else "<bytes>")
+    size = None
+    # Pillow warns (DecompressionBombWarning, corrupt EXIF or TIFF tags) in two lines that name neither the
+    # file nor what it means; record them and say it in one line that names the file.
+    caught: list[warnings.WarningMessage] = []
     try:
-        fp = io.BytesIO(source) if isinstance(source, bytes) else source
-        with Image.open(fp) as img:
-            size = img.size
-            if draft_short_side and img.format == "JPEG" and min(size) > 2 * draft_short_side:
-                scale = draft_short_side / min(size)
-                img.draft(img.mode, (max(1, int(size[0] * scale)), max(1, int(size[1] * scale))))
-            img.load()
-            img = ImageOps.exif_transpose(img) or img
-            img = convert_image(img, channels)
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            fp = io.BytesIO(source) if isinstance(source, bytes) else source
+            with Image.open(fp) as img:
+                size = img.size
+                if draft_short_side and img.format == "JPEG" and min(size) > 2 * draft_short_side:
+                    scale = draft_short_side / min(size)
+                    img.draft(img.mode, (max(1, int(size[0] * scale)), max(1, int(size[1] * scale))))
+                img.load()
+                img = ImageOps.exif_transpose(img) or img
+                img = convert_image(img, channels)
     except DataError as exc:
         raise DataError(f"{label}: {exc}") from None
     except FileNotFoundError:
@@ -101,5 +109,36 @@ def decode_image(source: str | Path | bytes, channels: int, *, name: str | None 
     except _DECODE_ERRORS as exc:
         reason = str(exc).splitlines()[0] if str(exc) else exc.__class__.__name__
         raise DataError(f"cannot decode image {label!r} ({reason}); {hints['corrupt']}") from None
+    finally:
+        _report_warnings(caught, label, size)
     img.info["original_size"] = size
     return img
+
+
+#: Notes printed per kind of warning in this process; a dataset of thousands of odd files stops at this many.
+MAX_NOTES_PER_KIND = 5
+_notes_printed: dict[str, int] = {}
+
+
+def _report_warnings(caught: list[warnings.WarningMessage], label: str, size: tuple[int, int] | None) -> None:
+    """One ``googlenet: note:`` line per distinct Pillow warning, naming the file; other warnings as they were."""
+    lines: dict[str, str] = {}
+    for w in caught:
+        if issubclass(w.category, Image.DecompressionBombWarning):
+            dims = f" ({size[0]:,} x {size[1]:,} = {size[0] * size[1] / 1e6:.3g} megapixels)" if size else ""
+            cap = Image.MAX_IMAGE_PIXELS
+            limit = f" over Pillow's {cap / 1e6:.3g}-megapixel limit," if cap else ""
+            lines.setdefault(f"{label} is very large{dims},{limit} so decoding it takes time and memory (it is "
+                             "shrunk to the test scale after)", w.category.__name__)
+        elif "PIL" in Path(w.filename).parts:
+            text = str(w.message).strip()
+            lines.setdefault(f"{label}: {text.splitlines()[0] if text else w.category.__name__}", w.category.__name__)
+        else:
+            warnings.warn_explicit(w.message, w.category, w.filename, w.lineno, source=w.source)
+    for line, kind in lines.items():
+        count = _notes_printed.get(kind, 0)
+        _notes_printed[kind] = count + 1
+        if count < MAX_NOTES_PER_KIND:
+            print(f"googlenet: note: {line}", file=sys.stderr)
+        elif count == MAX_NOTES_PER_KIND:
+            print(f"googlenet: note: more images gave Pillow's {kind}; not shown", file=sys.stderr)

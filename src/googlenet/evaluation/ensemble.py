@@ -6,11 +6,20 @@ the individual classifiers to obtain the final prediction." An :class:`Ensemble`
 for any number of model files, of any architectures, as long as they predict the same classes. Each
 member keeps its own preprocessing (crop size, mean/std, channels); members that read the same crop
 size share the crops, which are cut once per view.
+
+Each member runs its crops through a :class:`~googlenet.deploy.backends.Backend` (the model as loaded, the
+fused model in channels_last, ONNX Runtime fp32 or int8), built once per member and crop size. A member may
+also be an ``.onnx`` file written by ``googlenet export`` (its metadata holds the class names and the
+preprocessing); it runs on ONNX Runtime.
+
+Memory: ``crop_batch`` counts 224-px crops. A larger crop takes the memory of ``(size / 224)**2`` of them,
+so a forward pass then reads fewer crops, and the images are resized and cut in groups no larger than one
+forward pass: memory stays within the bound whatever the crop size and the number of crops.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -26,6 +35,18 @@ from .crops import CropProtocol
 
 #: Built-in datasets whose images all have the model's input size (their test images are not resized).
 FIXED_SIZE_DATASETS = ("fashion-mnist", "mnist", "cifar10")
+#: ``crop_batch`` is counted in crops of this side; larger crops count as ``(side / 224) ** 2`` of them.
+REFERENCE_CROP_PIXELS = 224 * 224
+#: A crop size outside [1/2, 2] x the trained input size gets a warning (accuracy and cost both suffer).
+FAR_FROM_TRAINED = 2.0
+
+
+def crops_per_pass(crop_batch: int, crop_size: int) -> int:
+    """How many ``crop_size`` crops one forward pass may take: ``crop_batch`` up to 224 px, fewer above, so
+    that the pixels (hence the activations) of a pass stay within those of ``crop_batch`` 224-px crops."""
+    if isinstance(crop_batch, bool) or not isinstance(crop_batch, int) or crop_batch < 1:
+        raise UserError(f"--crop-batch must be a whole number >= 1, got {crop_batch!r}; e.g. --crop-batch 64")
+    return max(1, min(crop_batch, crop_batch * REFERENCE_CROP_PIXELS // (crop_size * crop_size)))
 
 
 @dataclass
@@ -42,6 +63,17 @@ class Member:
     std: tuple[float, ...]
     source: str = ""
     preprocessing: dict = field(default_factory=dict)
+    #: ``eager`` (the model as loaded), ``torch``, ``ort`` or ``int8`` (see :mod:`googlenet.deploy.backends`).
+    backend: str = "eager"
+    #: An exported ``.onnx`` file this member runs instead of ``model`` (``model`` is then None).
+    onnx_path: Path | None = None
+    #: Images (C, H, W) in [0, 1] or uint8 that calibrate int8 (cut and normalized like this member's input).
+    calibration: list[Tensor] | None = field(default=None, repr=False)
+    device: str = "cpu"
+    requested: str | None = None  # the backend asked for (``auto`` may fall back to torch if export fails)
+    #: Where int8 finds real photos to calibrate on when no ``calibration`` images are given.
+    calibration_dir: str | Path | None = None
+    _backends: dict = field(default_factory=dict, repr=False)
 
     @classmethod
     def from_loaded(cls, loaded: LoadedModel, *, crop_size: int | None = None) -> Member:
@@ -58,6 +90,104 @@ class Member:
         return cls(loaded.model, loaded.model_name, loaded.num_classes, loaded.class_names, int(size), channels,
                    mean, std, str(loaded.path or loaded.model_name), dict(pre))
 
+    @classmethod
+    def from_onnx(cls, path: str | Path, *, crop_size: int | None = None) -> Member:
+        """A member from an ``.onnx`` file of ``googlenet export`` (class names and preprocessing in its
+        metadata). Its graph reads one crop size, the one it was exported at."""
+        from ..deploy.export import read_export_metadata
+
+        path = Path(path)
+        meta = read_export_metadata(path, "onnx")
+        pre = dict(meta.get("preprocessing") or {})
+        size = int(pre.get("input_size") or 224)
+        if crop_size and crop_size != size:
+            raise UserError(f"{path} was exported for {size}-px crops, not {crop_size}; drop --crop-size, or export "
+                            f"the model file at {crop_size} px")
+        channels = int(pre.get("channels") or 3)
+        names = meta.get("class_names")
+        kwargs = meta.get("model_kwargs") or {}
+        num_classes = len(names) if names else int(kwargs.get("num_classes", 1000))
+        mean = tuple(float(m) for m in pre.get("mean", [0.0] * channels))
+        std = tuple(float(s) for s in pre.get("std", [1.0] * channels))
+        if len(mean) == 1 and channels > 1:
+            mean, std = mean * channels, std * channels
+        return cls(None, str(meta.get("model", path.stem)), num_classes, names, size, channels, mean, std,
+                   str(path), pre, backend="ort", onnx_path=path)
+
+    @property
+    def trained_size(self) -> int | None:
+        size = self.preprocessing.get("input_size")
+        return int(size) if size else None
+
+    def crop_size_warning(self) -> str | None:
+        """One line when the crop size is far (over 2x, under 1/2) from the size the model was trained at."""
+        trained = self.trained_size
+        if not trained or (self.crop_size <= FAR_FROM_TRAINED * trained and
+                           self.crop_size * FAR_FROM_TRAINED >= trained):
+            return None
+        ratio = self.crop_size / trained
+        return (f"{self.source}: crop size {self.crop_size} px is {ratio:.3g}x the {trained} px it was trained at: "
+                f"expect lower accuracy, and {ratio * ratio:.3g}x the compute of a trained-size crop; "
+                f"drop --crop-size to test at {trained} px")
+
+    def use_backend(self, kind: str | None, *, device: str = "cpu", calibration: list[Tensor] | None = None,
+                    data_dir: str | Path | None = None) -> str:
+        """Run this member on ``kind`` (``auto`` resolved here); backends are built on first use."""
+        from ..deploy.backends import resolve_backend
+
+        resolved = resolve_backend(kind, device, onnx_file=self.onnx_path is not None)
+        if (resolved, device) != (self.backend, self.device):
+            self._backends.clear()
+        self.backend, self.device, self.requested = resolved, device, kind
+        if calibration is not None:
+            self.calibration = list(calibration)
+        if data_dir is not None:
+            self.calibration_dir = data_dir
+        return resolved
+
+    def runner(self, crop_size: int):
+        """The backend for ``crop_size`` crops, built once."""
+        backend = self._backends.get(crop_size)
+        if backend is None:
+            from ..deploy.backends import build_backend
+
+            calibration = self.calibration_crops(crop_size) if self.backend == "int8" else None
+            if self.model is not None:
+                self.model.to(self.device)
+            try:
+                backend = build_backend(self.backend, self.model, crop_size=crop_size, channels=self.channels,
+                                        device=self.device, onnx_path=self.onnx_path, calibration=calibration)
+            except Exception as exc:  # noqa: BLE001 - any exporter failure; only the automatic choice falls back
+                if self.requested != "auto" or self.model is None:
+                    raise
+                import sys
+
+                reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+                print(f"googlenet: note: {self.source}: ONNX export failed ({reason[:160]}); running it on "
+                      "--backend torch", file=sys.stderr)
+                self.backend = "torch"
+                backend = build_backend("torch", self.model, crop_size=crop_size, channels=self.channels,
+                                        device=self.device)
+            self._backends[crop_size] = backend
+        return backend
+
+    def calibration_crops(self, crop_size: int) -> Tensor:
+        """int8 calibration input: the 1-crop test view of the calibration images, normalized for this model."""
+        from ..deploy.backends import CALIBRATION_IMAGES
+
+        images = self.calibration
+        if not images:
+            from ..bench.inputs import real_images
+            from ..data import IMAGENET_MEAN, IMAGENET_STD
+
+            # No dataset (predict): real photos, given back in [0, 1] so this model's own normalization applies.
+            x = real_images(CALIBRATION_IMAGES, crop_size, data_dir=self.calibration_dir)
+            mean, std = torch.tensor(IMAGENET_MEAN).view(1, 3, 1, 1), torch.tensor(IMAGENET_STD).view(1, 3, 1, 1)
+            return self.prepare((x * std + mean).clamp(0, 1))
+        protocol = CropProtocol(1, crop_size, self.default_scales(1) if crop_size == self.crop_size else None)
+        views = [next(protocol.views(_as_float(batch))) for batch in _same_size_batches(images[:CALIBRATION_IMAGES])]
+        return self.prepare(torch.cat(views))
+
     def default_scales(self, crops: int) -> tuple[int, ...] | None:
         """The 1- and 10-crop scale this model was tested at in training (``preprocessing["resize"]``):
         a 28x28 Fashion-MNIST model reads the whole image, not a 28 crop of it enlarged to 32. ``None``
@@ -72,8 +202,10 @@ class Member:
             resize = self.crop_size
         return (int(resize),) if resize else None
 
-    def prepare(self, crops: Tensor) -> Tensor:
-        """Crops in [0, 1] with any channel count -> this model's channels, normalized."""
+    def prepare(self, crops: Tensor, *, inplace: bool = False) -> Tensor:
+        """Crops in [0, 1] with any channel count -> this model's channels, normalized (in ``crops``' own
+        memory when ``inplace`` and the channels match: no second crop-batch-sized buffer to fault in)."""
+        inplace = inplace and crops.shape[1] == self.channels  # an expanded grey batch cannot be written
         if crops.shape[1] != self.channels:
             if self.channels == 1 and crops.shape[1] == 3:
                 crops = TF.rgb_to_grayscale(crops)
@@ -89,11 +221,14 @@ class Member:
         scale = float(self.preprocessing.get("scale", 1.0))
         if scale != 1.0:
             crops = crops * scale
-        return TF.normalize(crops, list(self.mean), list(self.std))
+        return TF.normalize(crops, list(self.mean), list(self.std), inplace=inplace)
 
     def logits(self, x: Tensor) -> Tensor:
-        main, _ = split_outputs(self.model(x))
-        return main
+        """Logits of normalized crops, on this member's backend."""
+        if self.backend == "eager" and self.model is not None:
+            main, _ = split_outputs(self.model(x))
+            return main
+        return self.runner(x.shape[-1])(x)
 
 
 class Ensemble:
@@ -120,8 +255,32 @@ class Ensemble:
         paths = list(paths)
         if not paths:
             raise UserError("no checkpoint given; pass --checkpoint PATH (repeat it for an ensemble)")
-        return cls([Member.from_loaded(load_model(p, map_location=map_location), crop_size=crop_size)
+        return cls([Member.from_onnx(p, crop_size=crop_size) if str(p).lower().endswith(".onnx")
+                    else Member.from_loaded(load_model(p, map_location=map_location), crop_size=crop_size)
                     for p in paths])
+
+    def use_backend(self, kind: str | None, *, device: str = "cpu", calibration: Sequence[Tensor] | None = None,
+                    data_dir: str | Path | None = None) -> list[str]:
+        """Run every member on ``kind`` (``auto``, ``torch``, ``ort``, ``int8``; None: the model as loaded, or
+        ONNX Runtime for an .onnx member). ``calibration``: images (C, H, W) that calibrate int8 (default:
+        real CIFAR-10 photos from ``data_dir`` or ``$GOOGLENET_DATA``). Returns each member's backend."""
+        return [m.use_backend(kind, device=device, calibration=list(calibration) if calibration else None,
+                              data_dir=data_dir) for m in self.members]
+
+    def build_backends(self, crops: int | CropProtocol = 1, scales: Sequence[int] | None = None) -> None:
+        """Build each member's backend for its crop size now (ONNX export, int8 calibration), so that timing
+        what follows measures inference only."""
+        for member, protocol in zip(self.members, self.protocols(crops, scales), strict=True):
+            if member.backend != "eager":
+                member.runner(protocol.crop_size)
+
+    @property
+    def backends(self) -> list[str]:
+        return [m.backend for m in self.members]
+
+    def warnings(self) -> list[str]:
+        """One line per member whose crop size is far from the size it was trained at."""
+        return [w for w in (m.crop_size_warning() for m in self.members) if w]
 
     @property
     def num_classes(self) -> int:
@@ -151,12 +310,16 @@ class Ensemble:
     def member_probabilities(
         self, images: Tensor | Sequence[Tensor], crops: int | CropProtocol = 1, *,
         scales: Sequence[int] | None = None, crop_batch: int = 64, device: str | torch.device = "cpu",
+        progress: Callable[[int], None] | None = None,
     ) -> Tensor:
         """Crop-averaged softmax of every member: (members, N, classes).
 
         ``images``: a batch (N, C, H, W) or a list of (C, H, W) images of any sizes, float in [0, 1]
-        or uint8. At most ``crop_batch`` crops (or one view of the batch, if larger) go through a
-        model at once, which bounds memory whatever the number of crops.
+        or uint8. One forward pass reads at most ``crop_batch`` crops of 224 px, or as many larger crops
+        as hold the same pixels (:func:`crops_per_pass`, at least one), and the images are resized and
+        cut in groups no larger than a pass, which bounds memory whatever the number and size of crops.
+        ``progress(n)`` is called after each forward pass with the crops it counted (a crop that stands
+        for several coinciding ones counts as many, so the total is images x :meth:`cost`).
         """
         batches = list(_same_size_batches(images))
         total = sum(b.shape[0] for b in batches)
@@ -166,20 +329,31 @@ class Ensemble:
         for index, protocol in enumerate(protocols):
             groups.setdefault(protocol, []).append(index)
         for member in self.members:
-            member.model.to(device)
+            if member.model is not None and member.backend == "eager":
+                member.model.to(device)
         start = 0
         for batch in batches:
             n = batch.shape[0]
-            batch = _as_float(batch).to(device)
             for protocol, indices in groups.items():
-                for chunk in _chunks(protocol.weighted_views(batch), crop_batch):
-                    weights = torch.tensor([w for _, w in chunk], dtype=torch.float, device=device)
-                    x = torch.cat([view for view, _ in chunk], dim=0)
-                    for i in indices:
-                        member = self.members[i]
-                        probs = F.softmax(member.logits(member.prepare(x)).float(), dim=1)
-                        probs = probs.view(len(chunk), n, -1) * weights[:, None, None]
-                        out[i, start:start + n] += probs.sum(0).cpu()
+                per_pass = crops_per_pass(crop_batch, protocol.crop_size)
+                # Images in groups of at most one pass: a view of the group then fits in a pass, and the
+                # resized copies (up to 352/224 of the crop side, and their mirror) stay proportionate to it.
+                for offset in range(0, n, per_pass):
+                    group = _as_float(batch[offset:offset + per_pass]).to(device)
+                    m, lo = group.shape[0], start + offset
+                    for chunk in _chunks(protocol.weighted_views(group), per_pass):
+                        weights = torch.tensor([w for _, w in chunk], dtype=torch.float, device=device)
+                        x = torch.cat([view for view, _ in chunk], dim=0)
+                        for i in indices:
+                            member = self.members[i]
+                            # x is a fresh copy (torch.cat); the last member of the group may normalize it in place.
+                            normalized = member.prepare(x, inplace=i == indices[-1])
+                            probs = F.softmax(member.logits(normalized).float(), dim=1).to(device)
+                            probs = probs.view(len(chunk), m, -1) * weights[:, None, None]
+                            out[i, lo:lo + m] += probs.sum(0).cpu()
+                        del x
+                        if progress is not None:
+                            progress(int(weights.sum().item()) * m * len(indices))
                 for i in indices:
                     out[i, start:start + n] /= protocol.num_crops
             start += n

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -31,11 +32,29 @@ class EvalResult:
     seconds: float
     probabilities: Tensor | None = field(default=None, repr=False)  # (members, N, classes)
     targets: Tensor | None = field(default=None, repr=False)
+    backends: list[str] = field(default_factory=list)  # each member's backend (eager, torch, ort, int8)
+    #: With int8: the same images on the fp32 backend, {"backend", "top1", "top5", "seconds"}.
+    reference: dict[str, Any] | None = None
+
+    @property
+    def images_per_second(self) -> float:
+        return self.metrics.num_images / self.seconds if self.seconds > 0 else float("nan")
+
+    @property
+    def top1_change(self) -> float | None:
+        """Top-1 (percentage points) of this backend minus the fp32 reference's, when one was run."""
+        return None if self.reference is None else self.metrics.top1 - self.reference["top1"]
 
     def as_dict(self) -> dict[str, Any]:
-        return {"dataset": self.dataset, "split": self.split, "checkpoints": self.checkpoints,
-                "models": len(self.checkpoints), "crops": self.crops, "cost": self.cost,
-                "protocols": self.protocols, "seconds": round(self.seconds, 3), **self.metrics.as_dict()}
+        out = {"dataset": self.dataset, "split": self.split, "checkpoints": self.checkpoints,
+               "models": len(self.checkpoints), "backends": self.backends, "crops": self.crops, "cost": self.cost,
+               "protocols": self.protocols, "seconds": round(self.seconds, 3),
+               "images_per_s": round(self.images_per_second, 3),
+               "crops_per_s": round(self.images_per_second * self.cost, 3), **self.metrics.as_dict()}
+        if self.reference is not None:
+            out["fp32_reference"] = self.reference
+            out["top1_change_vs_fp32"] = round(self.top1_change, 4)
+        return out
 
     def save(self, out_dir: str | Path) -> list[Path]:
         """Write ``metrics.json``, ``confusion.json`` and ``confusion.png`` into ``out_dir`` (atomically)."""
@@ -83,32 +102,61 @@ def dataset_probabilities(
 ) -> tuple[Tensor, Tensor]:
     """Per-member crop-averaged probabilities (members, N, classes) and labels (N) on ``data``.
 
-    ``limit`` takes the first ``limit`` images of the split (the split's own order, fixed).
+    ``limit`` takes the first ``limit`` images of the split (the split's own order, fixed). ``progress``
+    shows a bar on stderr counting crops (forward passes), updated after every pass, so even a few images
+    at a large crop size show how far they are.
     """
     n = len(data) if limit is None else min(limit, len(data))
     if n == 0:
         raise UserError("the dataset split is empty; check --split and --data-dir")
+    if batch_size < 1:
+        raise UserError(f"--batch-size must be at least 1, got {batch_size}")
     indices = range(n)
+    cost = ensemble.cost(crops, scales)
     bar = None
     if progress:
         from tqdm import tqdm
 
-        bar = tqdm(total=n, unit="img", leave=False, desc=f"{ensemble.cost(crops, scales)} passes/img")
-    probs, targets = [], []
-    for start in range(0, n, batch_size):
+        bar = tqdm(total=n * cost, unit="crop", unit_scale=True, leave=False, dynamic_ncols=True,
+                   desc=f"{n:,} images x {cost} crops")
+    def load(start: int) -> tuple[list[Tensor], list[int]]:
         images, labels = [], []
         for i in indices[start:start + batch_size]:
             image, label = data[i]
             images.append(image.as_subclass(Tensor) if isinstance(image, Tensor) else torch.as_tensor(image))
             labels.append(label)
-        probs.append(ensemble.member_probabilities(images, crops, scales=scales, crop_batch=crop_batch,
-                                                   device=device))
-        targets.append(torch.tensor(labels))
-        if bar:
-            bar.update(len(images))
-    if bar:
-        bar.close()
+        return images, labels
+
+    probs, targets = [], []
+    # The next batch is decoded in a thread while this one runs: JPEG decoding and the convolutions release
+    # the GIL, and only that thread reads ``data``, so a dataset need not be thread-safe.
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="googlenet-decode") as pool:
+        try:
+            starts = list(range(0, n, batch_size))
+            pending = pool.submit(load, starts[0])
+            for k in range(len(starts)):
+                images, labels = pending.result()
+                if k + 1 < len(starts):
+                    pending = pool.submit(load, starts[k + 1])
+                probs.append(ensemble.member_probabilities(images, crops, scales=scales, crop_batch=crop_batch,
+                                                           device=device, progress=bar.update if bar else None))
+                targets.append(torch.tensor(labels))
+        finally:
+            if bar:
+                bar.close()
     return torch.cat(probs, dim=1), torch.cat(targets)
+
+
+def calibration_images(data, count: int | None = None) -> list[Tensor]:
+    """The first ``count`` images of the split, which calibrate int8 on the data it is evaluated on."""
+    from ..deploy.backends import CALIBRATION_IMAGES
+
+    count = min(count or CALIBRATION_IMAGES, len(data))
+    out = []
+    for i in range(count):
+        image = data[i][0]
+        out.append(image.as_subclass(Tensor) if isinstance(image, Tensor) else torch.as_tensor(image))
+    return out
 
 
 def evaluate(
@@ -125,23 +173,46 @@ def evaluate(
     crop_batch: int = 64,
     device: str = "cpu",
     progress: bool = False,
+    backend: str | None = None,
+    compare: bool = True,
 ) -> EvalResult:
     """Top-1/top-5, per-class accuracy and confusion matrix of one model or an ensemble.
 
     Args:
-        checkpoints: model files or run folders (averaged at the softmax), or an :class:`Ensemble`.
+        checkpoints: model files, run folders or ``.onnx`` exports (averaged at the softmax), or an
+            :class:`Ensemble`.
         dataset: a name :func:`googlenet.data.load_dataset` knows; default the one the checkpoint records.
         crops: 1, 10 or 144 (section 7); ``scales`` overrides the test scales, ``crop_size`` the crop.
         limit: evaluate the first ``limit`` images only.
+        backend: ``auto`` (the fastest fp32), ``torch``, ``ort`` or ``int8``; None: the models as loaded.
+            int8 is calibrated on the first images of the split.
+        compare: with int8, also run the fp32 backend (``auto``) on the same images and record its top-1
+            and top-5 in ``reference`` (the accuracy change int8 costs).
     """
     ensemble = checkpoints if isinstance(checkpoints, Ensemble) else Ensemble.load(checkpoints, crop_size=crop_size)
     data = load_eval_dataset(ensemble, dataset, split, data_dir)
     protocols = ensemble.protocols(crops, scales)
+    ensemble.use_backend(backend, device=device, calibration=calibration_images(data) if backend == "int8" else None)
+    options = dict(scales=scales, batch_size=batch_size, crop_batch=crop_batch, limit=limit, device=device,
+                   progress=progress)
+    ensemble.build_backends(crops, scales)
+    kinds = ensemble.backends  # after building: auto may have fallen back to torch
+    data[0]  # opens the files (an archive's index) before the clock starts, as building the backends did
     started = time.perf_counter()
-    probs, targets = dataset_probabilities(ensemble, data, crops, scales=scales, batch_size=batch_size,
-                                           crop_batch=crop_batch, limit=limit, device=device, progress=progress)
+    probs, targets = dataset_probabilities(ensemble, data, crops, **options)
     seconds = time.perf_counter() - started
     metrics = Metrics.from_probabilities(probs.mean(0), targets, list(data.classes))
+    reference = None
+    if backend == "int8" and compare:
+        ensemble.use_backend("auto", device=device)
+        ensemble.build_backends(crops, scales)
+        fp32 = ensemble.backends
+        started = time.perf_counter()
+        ref_probs, _ = dataset_probabilities(ensemble, data, crops, **options)
+        ref = Metrics.from_probabilities(ref_probs.mean(0), targets, list(data.classes))
+        reference = {"backend": ",".join(dict.fromkeys(fp32)), "top1": ref.top1, "top5": ref.top5,
+                     "seconds": round(time.perf_counter() - started, 3)}
+        ensemble.use_backend("int8", device=device)
     return EvalResult(metrics, data.name, split, crops, sum(p.num_crops for p in protocols),
                       [p.describe() for p in protocols], [m.source for m in ensemble.members], seconds,
-                      probs, targets)
+                      probs, targets, kinds, reference)

@@ -235,16 +235,35 @@ def model_views(loaded: Any, images: Sequence[Tensor]) -> tuple[list[Tensor], li
     return shown, inputs
 
 
-def _prepare_files(loaded: Any, paths: Sequence[str | Path]) -> tuple[list[Tensor], list[Tensor], list[str]]:
-    """Each file decoded (any mode and size) and turned into the model's 1-crop test view."""
+def _prepare_files(loaded: Any, paths: Sequence[str | Path], skipped: list | None = None,
+                   ) -> tuple[list[Tensor], list[Tensor], list[str]]:
+    """Each file decoded (any mode and size) and turned into the model's 1-crop test view.
+
+    With ``skipped`` (a list), an input that cannot be read -- a missing or corrupt file, an empty folder, a
+    symbolic link loop -- is appended to it as an :class:`~googlenet.evaluation.predict.InputProblem` and left
+    out, as ``googlenet predict`` does; without it the first one raises."""
+    from ..errors import DataError
     from ..evaluation.crops import CropProtocol
     from ..evaluation.ensemble import Member
-    from ..evaluation.predict import find_images, load_image
+    from ..evaluation.predict import InputProblem, find_images, load_image, scan_inputs
 
     member = Member.from_loaded(loaded)
     largest = max(CropProtocol(1, member.crop_size, member.default_scales(1)).scales)
-    files = find_images(paths)
-    images = [load_image(path, member.channels, max_short_side=largest)[0] for path in files]
+    if skipped is None:
+        files = find_images(paths)
+        images = [load_image(path, member.channels, max_short_side=largest)[0] for path in files]
+    else:
+        files, images = [], []
+        for entry in scan_inputs(paths):
+            if isinstance(entry, InputProblem):
+                skipped.append(entry)
+                continue
+            try:
+                images.append(load_image(entry, member.channels, max_short_side=largest)[0])
+            except DataError as exc:
+                skipped.append(InputProblem(str(entry), str(exc)))
+                continue
+            files.append(entry)
     shown, inputs = model_views(loaded, images)
     return shown, inputs, [str(p) for p in files]
 
@@ -259,6 +278,7 @@ def explain(
     out_dir: str | Path | None = None,
     class_names: Sequence[str] | None = None,
     batch_size: int = 16,
+    skipped: list | None = None,
 ) -> list[Explanation]:
     """CAM or Grad-CAM for each image's ``top_k`` classes, with an overlay PNG per image in ``out_dir``.
 
@@ -268,6 +288,9 @@ def explain(
             crop and normalization), or a batch (N, C, H, W) fed to the model as it is (float; shown
             min-max scaled).
         method: ``"cam"`` (exact, global-average-pool + linear heads) or ``"gradcam"`` (any model).
+        skipped: a list that receives an :class:`~googlenet.evaluation.predict.InputProblem` for each input
+            that cannot be read (``fatal``) or is not an image (a symbolic link loop), which is then left out
+            (default: the first unreadable one raises a DataError).
         layer: Grad-CAM's layer (a ``get_submodule`` path such as ``inception4e``); default the last
             spatial block. CAM always reads ``forward_features``.
     """
@@ -297,7 +320,7 @@ def explain(
         if loaded is None:
             raise UserError("image files need a model file (its preprocessing); pass the run folder or "
                             "model.safetensors, or a tensor batch with a plain module")
-        shown, inputs, sources = _prepare_files(loaded, images)
+        shown, inputs, sources = _prepare_files(loaded, images, skipped)
     module.eval()
     results: list[Explanation] = []
     for start in range(0, len(inputs), batch_size):
