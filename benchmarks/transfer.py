@@ -82,7 +82,7 @@ def main() -> None:
     if not (pre_dir / "summary.json").is_file():
         run({**common, "dataset": str(source), "epochs": args.pretrain_epochs, "out": str(pre_dir)})
     pre = json.loads((pre_dir / "summary.json").read_text())
-    small = dict(common, dataset=str(target), epochs=args.finetune_epochs, batch_size=25, lr=0.05,
+    small = dict(common, dataset=str(target), epochs=args.finetune_epochs, batch_size=25,
                  warmup_epochs=1.0)
     tuned, tuned_s = run({**small, "out": str(root / "finetune"), "init_from": str(pre_dir / "model.safetensors"),
                           "backbone_lr_mult": 0.1, "freeze": "features", "unfreeze_epoch": 1})
