@@ -62,6 +62,10 @@ def test_reset_classifier_keeps_the_trunk_and_refuses_nonsense():
     model.reset_classifier(7)
     assert torch.equal(before, model.inception5b.branch1.conv.weight)
     assert model.fc.out_features == 7 and model.aux1.fc2.out_features == 7 and model.aux2.fc2.out_features == 7
+    assert list(model.classifier_layers()) == ["fc", "aux1.fc2", "aux2.fc2"]
+    assert model.head_modules() == [model.fc, model.aux1, model.aux2]
+    bare = googlenet.create_model("googlenet", small_input=True, width=0.25, aux_logits=False)
+    assert list(bare.classifier_layers()) == ["fc"] and bare.head_modules() == [bare.fc]
     with pytest.raises(googlenet.UserError, match="num_classes"):
         model.reset_classifier(0)
 

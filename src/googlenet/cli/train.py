@@ -13,7 +13,7 @@ from ..errors import UserError
 from ..training.config import FIELDS, RECIPES, setting_type
 from ._common import add_model_kwargs, model_kwargs_from, parse_key_values
 
-_GROUPS = {"run": "run", "data": "data", "model": "model", "optimisation": "optimisation"}
+_GROUPS = ("run", "data", "model", "optimisation")  # TrainConfig's setting(group=...) names
 
 
 def _default_text(name: str) -> str:
@@ -25,7 +25,7 @@ def _default_text(name: str) -> str:
 
 def add_setting_flags(parser: argparse.ArgumentParser) -> dict[str, argparse._ArgumentGroup]:
     """One flag per TrainConfig field (``--batch-size`` for ``batch_size``), in the field's group."""
-    groups = {name: parser.add_argument_group(title) for name, title in _GROUPS.items()}
+    groups = {name: parser.add_argument_group(name) for name in _GROUPS}
     for name, f in FIELDS.items():
         flag = f.metadata.get("flag")
         if flag == "":  # set through other flags (model_kwargs: --width, --model-arg ...)

@@ -50,12 +50,27 @@ class ImageClassifier(nn.Module):
         """Replace the final layer (and each auxiliary head's) by a freshly initialised one with
         ``num_classes`` outputs; everything before it keeps its weights."""
         check_classifier_args(num_classes)
+        for path, old in self.classifier_layers().items():
+            self.set_submodule(path, self.new_classifier_layer(old, num_classes))
+
+    def classifier_layers(self) -> dict[str, nn.Module]:
+        """The final layers a new dataset replaces, by path: the classifier and the auxiliary ones built."""
+        layers = {}
         for path in (self.classifier_path, *self.aux_classifier_paths):
             try:
-                old = self.get_submodule(path)
+                layers[path] = self.get_submodule(path)
             except AttributeError:  # an auxiliary head that was not built (aux_logits=False)
                 continue
-            self.set_submodule(path, self.new_classifier_layer(old, num_classes))
+        return layers
+
+    def head_modules(self) -> list[nn.Module]:
+        """What fine-tuning trains first: the classifier and each whole auxiliary head (``aux1``, ``AuxLogits``)."""
+        heads = [self.get_classifier()]
+        for path in self.aux_classifier_paths:
+            head = getattr(self, path.split(".")[0], None)
+            if isinstance(head, nn.Module):
+                heads.append(head)
+        return heads
 
     def new_classifier_layer(self, old: nn.Module, num_classes: int) -> nn.Module:
         """A fresh layer like ``old`` with ``num_classes`` outputs (Linear or 1x1 Conv2d)."""

@@ -215,7 +215,7 @@ def init_from_pretrained(model: nn.Module, config: TrainConfig, num_classes: int
                             "and its model cannot replace its classifier; train from scratch")
         pretrained.reset_classifier(num_classes)
         print(f"googlenet: note: {Path(config.init_from).name} predicts {loaded.num_classes} classes, "
-              f"{config.dataset} has {num_classes}: new classifiers ({', '.join(classifier_paths(model))}), "
+              f"{config.dataset} has {num_classes}: new classifiers ({', '.join(model.classifier_layers())}), "
               "the rest pretrained", flush=True)
     own, theirs = model.state_dict(), pretrained.state_dict()
     bad = [k for k in own if k not in theirs or theirs[k].shape != own[k].shape]
@@ -226,27 +226,9 @@ def init_from_pretrained(model: nn.Module, config: TrainConfig, num_classes: int
     model.load_state_dict(theirs)
 
 
-def classifier_paths(model: nn.Module) -> list[str]:
-    """The final layers that a new dataset replaces: the classifier and the auxiliary classifiers."""
-    paths = [getattr(model, "classifier_path", "fc"), *getattr(model, "aux_classifier_paths", ())]
-    present = []
-    for path in paths:
-        try:
-            model.get_submodule(path)
-        except AttributeError:
-            continue
-        present.append(path)
-    return present
-
-
 def head_parameters(model: nn.Module) -> set[int]:
     """ids of the parameters of the classifiers and of the auxiliary heads (what fine-tuning trains first)."""
-    heads = {id(p) for path in classifier_paths(model) for p in model.get_submodule(path).parameters()}
-    for name in ("aux1", "aux2", "AuxLogits"):
-        module = getattr(model, name, None)
-        if isinstance(module, nn.Module):
-            heads |= {id(p) for p in module.parameters()}
-    return heads
+    return {id(p) for head in model.head_modules() for p in head.parameters()}
 
 
 def set_frozen(model: nn.Module, frozen: bool) -> None:
@@ -256,7 +238,6 @@ def set_frozen(model: nn.Module, frozen: bool) -> None:
     for p in model.parameters():
         if id(p) not in heads:
             p.requires_grad_(not frozen)
-    model.frozen_features = frozen
     for m in model.modules():
         if isinstance(m, nn.modules.batchnorm._BatchNorm) and not any(id(p) in heads for p in m.parameters()):
             m.eval() if frozen else m.train(model.training)
