@@ -144,23 +144,14 @@ class OrtBackend(Backend):
         return torch.from_numpy(out)
 
 
-class _LogitsOnly(nn.Module):
-    def __init__(self, model: nn.Module) -> None:
-        super().__init__()
-        self.model = model
-
-    def forward(self, x: Tensor) -> Tensor:
-        main, _ = split_outputs(self.model(x))
-        return main
-
-
 def export_for_ort(model: nn.Module, path: str | Path, *, crop_size: int, channels: int) -> Path:
     """The BN-folded model (no 1x1 fusion, no aux heads) exported to ONNX at ``crop_size``, dynamic batch."""
+    from .export import LogitsOnly
     from .fusion import optimize_for_inference
     from .onnx import export_onnx
 
     folded = optimize_for_inference(model.cpu(), fuse_inception=False)
-    return export_onnx(_LogitsOnly(folded), path, input_size=crop_size, in_channels=channels)
+    return export_onnx(LogitsOnly(folded), path, input_size=crop_size, in_channels=channels)
 
 
 def build_backend(
