@@ -15,6 +15,7 @@ from googlenet import create_model, summary
 from googlenet.errors import UserError
 from googlenet.models.googlenet import NaiveInceptionModule, final_grid
 from googlenet.models.outputs import split_outputs
+from googlenet.system.threads import torch_threads
 
 # Table 1 as printed: name, #1x1, #3x3 reduce, #3x3, #5x5 reduce, #5x5, pool proj.
 TABLE_1 = [
@@ -35,10 +36,8 @@ STEM_OUT = 192
 @pytest.fixture(autouse=True)
 def one_thread():
     """These models are tiny; a second OpenMP thread on the shared 2-core machine made them 10x slower."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+    with torch_threads(1):
+        yield
 
 
 def meta_googlenet(**kwargs) -> nn.Module:

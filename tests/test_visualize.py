@@ -17,6 +17,7 @@ from torch import nn
 
 from googlenet.errors import UserError
 from googlenet.models.googlenet import GoogLeNet
+from googlenet.system.threads import torch_threads
 
 REPO = Path(__file__).resolve().parents[1]
 needs_dot = pytest.mark.skipif(shutil.which("dot") is None, reason="graphviz not installed "
@@ -26,10 +27,8 @@ needs_dot = pytest.mark.skipif(shutil.which("dot") is None, reason="graphviz not
 @pytest.fixture(autouse=True)
 def one_thread():
     """These tiny models run fastest on one thread, the more so on a shared machine."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+    with torch_threads(1):
+        yield
 
 
 def small_googlenet(**kw) -> GoogLeNet:
