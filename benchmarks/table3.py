@@ -21,6 +21,15 @@ the paper's. Every cell can be re-checked with ``googlenet eval`` on the saved m
 
     python benchmarks/table3.py --models 3 --epochs 2 --train-limit 20000 --test-limit 1000 --out runs/table3
 
+On photos (Imagenette) the models are the photo recipe's (``googlenet.training.train``, decode-once cache,
+bf16): either trained here, one run folder per seed under ``--out``, or given as ``--checkpoints`` (the
+baseline runs of benchmarks/ablations.py, which trains them with seeds 0..6). Evaluation runs on
+``--backend`` (default ``auto``: ONNX Runtime fp32 on the CPU) and the table says which:
+
+    python benchmarks/ablations.py --only baseline --seeds 7 --epochs 3 --input-size 112 --width 0.5
+    python benchmarks/table3.py --dataset imagenette --split val --test-limit 0 \
+        --checkpoints runs/ablations/baseline/seed{0..6} --report docs/table3-imagenette.md
+
 Use ``--threads 1`` on a shared machine: OpenMP threads of several processes spinning on the same
 cores made this machine's training 8x slower with 2 threads than with 1.
 """
@@ -42,7 +51,9 @@ from googlenet.evaluation import Ensemble, Metrics
 from googlenet.evaluation.crops import SINGLE_SCALE, scaled
 from googlenet.evaluation.runner import check_classes, dataset_probabilities
 from googlenet.models.outputs import split_outputs
+from googlenet.system.files import atomic_write_text
 from googlenet.system.text import format_table
+from googlenet.training.config import SMALL_IMAGE_DATASETS
 from googlenet.weights.checkpoint import save_model
 
 # Section 5: "the loss of the auxiliary classifiers was weighted by 0.3".
@@ -61,12 +72,22 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--batch-size", type=int, default=128)
     p.add_argument("--lr", type=float, default=0.05)
     p.add_argument("--train-limit", type=int, default=20000, help="train on this many images (fixed subset)")
-    p.add_argument("--test-limit", type=int, default=1000, help="evaluate the first N test images")
+    p.add_argument("--test-limit", type=int, default=1000, help="evaluate the first N test images (0: all)")
     p.add_argument("--min-area", type=float, default=0.25, help="smallest random-crop area (paper: 0.08)")
     p.add_argument("--threads", type=int, default=1)
     p.add_argument("--out", default="runs/table3", help="folder for the model files")
     p.add_argument("--reuse", action="store_true", help="evaluate model files already in --out")
-    return p.parse_args(argv)
+    p.add_argument("--split", default="test", help="split evaluated (Imagenette has train and val)")
+    p.add_argument("--checkpoints", nargs="+", default=None,
+                   help="model files or run folders to evaluate (members 1..K in this order); skips training")
+    p.add_argument("--input-size", type=int, default=None, help="photos: training crop side (default the recipe's)")
+    p.add_argument("--backend", default="auto", help="auto, torch, ort or int8 (googlenet.deploy.backends)")
+    p.add_argument("--crop-batch", type=int, default=64, help="crops per forward pass (224-px equivalents)")
+    p.add_argument("--report", default=None, help="also write the table as markdown to this file")
+    args = p.parse_args(argv)
+    if args.test_limit is not None and args.test_limit <= 0:
+        args.test_limit = None  # 0: the whole split
+    return args
 
 
 def train_one(seed: int, args: argparse.Namespace, stats, train_data, out: Path) -> Path:
@@ -109,10 +130,34 @@ def train_one(seed: int, args: argparse.Namespace, stats, train_data, out: Path)
     return path
 
 
+def train_photo_models(args: argparse.Namespace, out: Path) -> list[Path]:
+    """Photos: K runs of the photo recipe through the library (seeds 0..K-1), each in its own run folder;
+    a finished run (summary.json) is kept, so the script can be rerun after an interruption."""
+    from googlenet.training import make_config, train
+
+    paths = []
+    for seed in range(args.models):
+        run = out / f"seed{seed}"
+        if not (run / "summary.json").is_file():
+            kwargs = {"width": args.width} if args.width != 0.0625 else {}
+            train(make_config(recipe="photos", dataset=args.dataset, data_dir=args.data_dir, out=str(run),
+                              seed=seed, epochs=args.epochs, input_size=args.input_size, resize_schedule="",
+                              threads=args.threads, model_kwargs=kwargs or None))
+        paths.append(run)
+    return paths
+
+
 def main(argv: list[str] | None = None) -> None:
     args = parse_args(argv)
     torch.set_num_threads(args.threads)
     out = Path(args.out)
+    if args.checkpoints or args.dataset not in SMALL_IMAGE_DATASETS:
+        t0 = time.perf_counter()
+        paths = [Path(c) for c in args.checkpoints] if args.checkpoints else train_photo_models(args, out)
+        args.models = len(paths)
+        evaluate_table(args, paths, f"{len(paths)} model files: {', '.join(map(str, paths))}",
+                       time.perf_counter() - t0)
+        return
     stats = dataset_stats(args.dataset, data_dir=args.data_dir)
     size = stats.image_size
     tf = train_transform("paper", input_size=size, mean=stats.mean, std=stats.std, hflip=stats.hflip,
@@ -127,15 +172,28 @@ def main(argv: list[str] | None = None) -> None:
     paths = [train_one(seed, args, stats, train_data, out) for seed in range(args.models)]
     train_seconds = time.perf_counter() - t0
 
+    evaluate_table(args, paths, f"{args.model} width {args.width}, {args.models} seeds, {args.epochs} epochs on "
+                   f"{len(train_data)} images", train_seconds)
+
+
+def evaluate_table(args: argparse.Namespace, paths: list[Path], what: str, train_seconds: float) -> None:
+    """Every (first k models, crops) cell from one pass per crop setting: per-member probabilities are kept,
+    so the k-model ensembles are averages of the first k members' (the paper averages softmax outputs)."""
     ensemble = Ensemble.load(paths)
-    test = load_dataset(args.dataset, "test", data_dir=args.data_dir)
+    backends = ensemble.use_backend(args.backend)
+    test = load_dataset(args.dataset, args.split, data_dir=args.data_dir)
     check_classes(ensemble, test.classes, args.dataset)
     probs, seconds = {}, {}
     for crops in (1, 10, 144):
+        ensemble.build_backends(crops)  # ONNX export before the clock starts
         t = time.perf_counter()
-        probs[crops], targets = dataset_probabilities(ensemble, test, crops, limit=args.test_limit, batch_size=100)
+        probs[crops], targets = dataset_probabilities(ensemble, test, crops, limit=args.test_limit, batch_size=100,
+                                                      crop_batch=args.crop_batch)
         seconds[crops] = time.perf_counter() - t
-        print(f"  {crops:>3} crops: {seconds[crops]:.0f}s for {args.models} models", flush=True)
+        n = int(targets.numel())
+        print(f"  {crops:>3} crops: {seconds[crops]:.0f}s for {args.models} models "
+              f"({n * ensemble.cost(crops) / seconds[crops]:.0f} crops/s)", flush=True)
+    backend = ",".join(dict.fromkeys(ensemble.backends)) or ",".join(dict.fromkeys(backends))
 
     # Single-model errors of every seed, so an ensemble can also be compared with the mean of its members
     # (the base row is seed 0 alone, as the paper's base is one model; seeds differ by a few points).
@@ -153,23 +211,37 @@ def main(argv: list[str] | None = None) -> None:
                 "top-1 error %": round(m.top1_error, 2), "top-5 error %": round(m.top5_error, 2),
                 "top-1 vs base": "base" if m is base else f"{m.top1_error - base.top1_error:+.2f}",
                 "top-5 vs base": "base" if m is base else f"{m.top5_error - base.top5_error:+.2f}",
-                "members' mean top-1 %": round(mean_single, 2),
+                "members' mean top-1 error %": round(mean_single, 2),
                 "vs members' mean": f"{m.top1_error - mean_single:+.2f}",
             })
     n = int(targets.numel())
-    title = (f"Table 3 on {args.dataset} ({n} test images): {args.model} width {args.width}, "
-             f"{args.models} seeds, {args.epochs} epochs on {len(train_data)} images")
+    protocols = {c: ensemble.protocols(c)[0].describe() for c in (1, 10, 144)}
+    title = f"Table 3 on {args.dataset} {args.split} ({n} images): {what}; backend {backend}"
     print()
     print(format_table(rows, title=title))
-    print("\nsingle models, top-1 error % by seed (1 / 10 / 144 crops):")
-    for i in range(args.models):
-        print(f"  seed {i}: " + " / ".join(f"{singles[c][i]:.2f}" for c in (1, 10, 144)))
-    print("  mean:   " + " / ".join(f"{sum(singles[c]) / args.models:.2f}" for c in (1, 10, 144)))
-    print(f"\ntraining {train_seconds:.0f}s; evaluation " +
-          ", ".join(f"{c} crops {seconds[c]:.0f}s" for c in (1, 10, 144)) +
-          f"; model files in {out}/ (check any cell with `googlenet eval {out}/seed0.safetensors ... --crops C "
-          f"--limit {n}`)")
+    lines = ["single models, top-1 error % by seed (1 / 10 / 144 crops):"]
+    lines += [f"  model {i + 1}: " + " / ".join(f"{singles[c][i]:.2f}" for c in (1, 10, 144))
+              for i in range(args.models)]
+    lines.append("  mean:    " + " / ".join(f"{sum(singles[c]) / args.models:.2f}" for c in (1, 10, 144)))
+    timing = ("training " + (f"{train_seconds:.0f}s" if train_seconds >= 1 else "none (model files given)")
+              + "; evaluation " + ", ".join(f"{c} crop{'s' if c > 1 else ''} {seconds[c]:.0f}s" for c in (1, 10, 144)))
+    print("\n" + "\n".join(lines))
+    print(f"\n{timing}; check any cell with `googlenet eval {paths[0]} ... --dataset {args.dataset} --split "
+          f"{args.split} --crops C{f' --limit {n}' if args.test_limit else ''}`")
+    if args.report:
+        from googlenet.bench.machine import load_average
+        from googlenet.system.hardware import cpu_name
 
+        load = load_average()
+        columns = list(rows[0])
+        table = ["| " + " | ".join(columns) + " |", "|" + "|".join("---:" for _ in columns) + "|"]
+        table += ["| " + " | ".join(str(r[c]) for c in columns) + " |" for r in rows]
+        crops_text = "; ".join(f"{c}: {protocols[c]}" for c in (1, 10, 144))
+        atomic_write_text(args.report, (
+            f"{title}\n\nCrops ({crops_text}). Host CPU {cpu_name()}, {torch.get_num_threads()} thread(s)"
+            f"{f', load average {load[0]} at the end' if load else ''}; {timing}.\n\n"
+            + "\n".join(table) + "\n\n```\n" + "\n".join(lines) + "\n```\n"))
+        print(f"written to {args.report}")
 
 if __name__ == "__main__":
     main()

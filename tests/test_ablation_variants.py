@@ -7,6 +7,8 @@ FC head on the wrong grid) changes the count and fails.
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 import torch
 from torch import nn
@@ -239,3 +241,23 @@ def test_summary_cli_shows_the_variants(run_cli):
     code, out, _ = run_cli("summary", "googlenet", "--model-arg", "head=\"fc\"", "--no-aux", "--input-size", "128",
                            "--model-arg", "input_size=128")
     assert code == 0 and "16.4M" in out  # fc: 1024 * 4 * 4 * 1000 + 1000 = 16,385,000 parameters
+
+
+def test_ablation_plan_orders_runs_and_keeps_one_change_per_variant(benchmark_script):
+    """benchmarks/ablations.py: the cheap variants first (seed-major), then the baseline's extra seeds (Table 3's
+    members), then the naive modules (8x the cost); lrn/neither train at the recipe's rate unless --no-bn-lr."""
+    ablations = benchmark_script("ablations")
+    args = ablations.parse_args(["--seeds", "2", "--baseline-seeds", "4", "--width", "0.25", "--input-size", "96"])
+    variants = ablations.selected(None)
+    costs = {v.name: ablations.measure(v, args) for v in variants}
+    plan = [(v.name, seed) for v, seed in ablations.run_plan(variants, costs, args)]
+    assert len(plan) == 6 * 2 + 2 + 2
+    assert plan[:6] == [(n, 0) for n in ("baseline", "aux", "fc", "lrn", "neither", "k3")]
+    assert plan[12:14] == [("baseline", 2), ("baseline", 3)]
+    assert plan[14:] == [("naive", 0), ("naive", 1)]
+    assert costs["naive"]["macs"] > 5 * costs["baseline"]["macs"]
+    lrn = ablations.VARIANTS["lrn"]
+    assert "lr" not in ablations.settings(lrn, args)
+    assert ablations.settings(lrn, ablations.parse_args(["--no-bn-lr", "0.01"]))["lr"] == 0.01
+    config = ablations.run_config(lrn, 0, args, Path("unused"))
+    assert config.lr == ablations.RECIPES["photos"]["lr"] and config.model_kwargs["lrn"] is True
