@@ -49,10 +49,16 @@ from googlenet.training.records import read_log
 
 #: The photo recipe's builder options (batch norm, no LRN, no aux heads, width 1): the baseline network.
 RECIPE = "photos"
-#: Peak learning rate of the variants without batch norm: by default the recipe's own, so that lrn and neither
-#: differ from the baseline in normalization only. (The SGD recipe's 4e-3 is well below the no-BN network's
-#: limit: tests/test_ablation_variants.py saw it fall back to chance at 0.03-0.05.) --no-bn-lr changes it.
-NO_BN_LR: float | None = None
+#: The optimizer of the variants without batch norm: BVLC Caffe's GoogLeNet solver (base_lr 0.01 at batch 32,
+#: weight_decay 2e-4), the rate scaled linearly to the recipe's batch 64. The recipe's own values are batch-norm
+#: values: measured on the width-1/2 lrn network at 112 px, the recipe's lr 4e-3 / weight decay 0.05 left it at
+#: chance (9.1% val top-1 after 3 epochs, and so did neither), and lr 0.02 with weight decay 0.05 was still at
+#: chance after 100 steps, where lr 0.02 / 2e-4 had left it (15.3%). tests/test_ablation_variants.py saw the
+#: no-BN network fall back to chance at lr 0.03-0.05.
+NO_BN_LR = 0.02
+NO_BN_WEIGHT_DECAY = 2e-4
+#: The no-BN variants' settings beyond the recipe: values naming an option are read from it.
+NO_BN_SOLVER = {"lr": "--no-bn-lr", "weight_decay": "--no-bn-wd"}
 #: A difference within max(this, the seeds' spread) points of top-1 is "within noise".
 NOISE_FLOOR = 0.5
 
@@ -76,9 +82,9 @@ VARIANTS: dict[str, Variant] = {v.name: v for v in (
     Variant("naive", "naive", {"naive_modules": True}, expects=-1,
             about="Figure 2(a): no 1x1 reductions (section 4)"),
     Variant("fc", "head", {"head": "fc"}, expects=-1, about="flatten + linear instead of avg pool (section 5)"),
-    Variant("lrn", "norm", {"batch_norm": False, "lrn": True}, {"lr": "--no-bn-lr"}, expects=0,
+    Variant("lrn", "norm", {"batch_norm": False, "lrn": True}, NO_BN_SOLVER, expects=0,
             about="the paper's LRN, no batch norm (Figure 3)"),
-    Variant("neither", "norm", {"batch_norm": False, "lrn": False}, {"lr": "--no-bn-lr"}, baseline="lrn", expects=-1,
+    Variant("neither", "norm", {"batch_norm": False, "lrn": False}, NO_BN_SOLVER, baseline="lrn", expects=-1,
             about="neither LRN nor batch norm"),
     Variant("k3", "kernel", {"kernel_5x5": 3}, expects=-1, about="3x3 in the #5x5 branch (torchvision)"),
 )}
@@ -99,8 +105,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--baseline-seeds", type=int, default=None,
                    help="seeds 0..N-1 of the baseline (default --seeds); more gives benchmarks/table3.py its "
                         "ensemble members and the baseline a firmer spread")
-    p.add_argument("--no-bn-lr", type=float, default=NO_BN_LR,
-                   help="peak learning rate of lrn and neither (default: the recipe's)")
+    p.add_argument("--no-bn-lr", type=float, default=NO_BN_LR, help="peak learning rate of lrn and neither")
+    p.add_argument("--no-bn-wd", type=float, default=NO_BN_WEIGHT_DECAY, help="weight decay of lrn and neither")
     p.add_argument("--max-steps", type=int, default=None, help="stop each run after this many steps (smoke tests)")
     p.add_argument("--threads", type=int, default=None, help="CPU threads of torch")
     p.add_argument("--device", default=None, help="auto, cpu, cuda, ...")
@@ -138,13 +144,9 @@ def model_kwargs(v: Variant, args: argparse.Namespace) -> dict[str, Any]:
 
 
 def settings(v: Variant, args: argparse.Namespace) -> dict[str, Any]:
-    s = dict(v.settings)
-    if "lr" in s:
-        if args.no_bn_lr is None:
-            del s["lr"]
-        else:
-            s["lr"] = args.no_bn_lr
-    return s
+    # A value naming an option ("--no-bn-lr") is read from it: the no-BN variants' optimizer.
+    options = {"--no-bn-lr": args.no_bn_lr, "--no-bn-wd": args.no_bn_wd}
+    return {k: options.get(val, val) if isinstance(val, str) else val for k, val in v.settings.items()}
 
 
 def measure(v: Variant, args: argparse.Namespace, num_classes: int = 10) -> dict[str, int]:
@@ -279,7 +281,8 @@ def report_text(rows: list[dict], args: argparse.Namespace, host: str) -> str:
         f"`python benchmarks/ablations.py --seeds {args.seeds} --epochs {args.epochs} --input-size {args.input_size}"
         f"{f' --baseline-seeds {args.baseline_seeds}' if args.baseline_seeds > args.seeds else ''}"
         f"{f' --width {args.width}' if args.width != 1.0 else ''}"
-        f"{f' --no-bn-lr {args.no_bn_lr}' if args.no_bn_lr is not None else ''}"
+        f"{f' --no-bn-lr {args.no_bn_lr}' if args.no_bn_lr != NO_BN_LR else ''}"
+        f"{f' --no-bn-wd {args.no_bn_wd}' if args.no_bn_wd != NO_BN_WEIGHT_DECAY else ''}"
         f"{f' --max-steps {args.max_steps}' if args.max_steps else ''}` on {host}.\n\n"
         f"Recipe `{RECIPE}` at a fixed {args.input_size} px, {args.epochs} epoch(s); val top-1 on the val split, "
         f"single centre crop; mean ± sample standard deviation over seeds; params and mult-adds per image at "

@@ -245,7 +245,7 @@ def test_summary_cli_shows_the_variants(run_cli):
 
 def test_ablation_plan_orders_runs_and_keeps_one_change_per_variant(benchmark_script):
     """benchmarks/ablations.py: the cheap variants first (seed-major), then the baseline's extra seeds (Table 3's
-    members), then the naive modules (8x the cost); lrn/neither train at the recipe's rate unless --no-bn-lr."""
+    members), then the naive modules (8x the cost); lrn/neither train with BVLC's no-BN solver values."""
     ablations = benchmark_script("ablations")
     args = ablations.parse_args(["--seeds", "2", "--baseline-seeds", "4", "--width", "0.25", "--input-size", "96"])
     variants = ablations.selected(None)
@@ -257,7 +257,10 @@ def test_ablation_plan_orders_runs_and_keeps_one_change_per_variant(benchmark_sc
     assert plan[14:] == [("naive", 0), ("naive", 1)]
     assert costs["naive"]["macs"] > 5 * costs["baseline"]["macs"]
     lrn = ablations.VARIANTS["lrn"]
-    assert "lr" not in ablations.settings(lrn, args)
+    assert ablations.settings(lrn, args) == {"lr": 0.02, "weight_decay": 2e-4}  # BVLC's solver at batch 64
     assert ablations.settings(lrn, ablations.parse_args(["--no-bn-lr", "0.01"]))["lr"] == 0.01
     config = ablations.run_config(lrn, 0, args, Path("unused"))
-    assert config.lr == ablations.RECIPES["photos"]["lr"] and config.model_kwargs["lrn"] is True
+    assert (config.lr, config.weight_decay, config.model_kwargs["lrn"]) == (0.02, 2e-4, True)
+    base = ablations.run_config(ablations.VARIANTS["baseline"], 0, args, Path("unused"))
+    recipe = ablations.RECIPES["photos"]
+    assert (base.lr, base.weight_decay) == (recipe["lr"], recipe["weight_decay"])
