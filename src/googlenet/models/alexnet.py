@@ -24,7 +24,7 @@ from typing import Any
 import torch
 from torch import Tensor, nn
 
-from .blocks import check_classifier_args, check_input, check_width, scale_channels
+from .blocks import LocalResponseNorm, check_classifier_args, check_input, check_width, scale_channels
 from .cnn_spec import build_features
 from .interface import ImageClassifier
 from .registry import register_model
@@ -40,7 +40,7 @@ ZFNET_2013 = "conv7-96/2p1 maxpool3/2 lrn conv5-256/2p0 maxpool3/2 lrn conv3-384
 def paper_lrn() -> nn.Module:
     """Section 3.3: b = a / (k + alpha * sum of n=5 neighbours' a^2)^beta with k=2, alpha=1e-4, beta=0.75.
     torch's LocalResponseNorm divides alpha by n, so the paper's alpha is passed as alpha * n."""
-    return nn.LocalResponseNorm(5, alpha=1e-4 * 5, beta=0.75, k=2.0)
+    return LocalResponseNorm(5, alpha=1e-4 * 5, beta=0.75, k=2.0)
 
 
 class AlexNet(ImageClassifier):

@@ -7,6 +7,7 @@ Kept deliberately small and explicit, so each family file reads like its paper:
 * :class:`GridReduction` -- the efficient grid-size reduction (Rethinking..., section 5, Figure 10).
 * :class:`ScaledResidual` -- Inception-ResNet's residual scaling (Inception-v4 paper, section 3.3).
 * :class:`SeparableConvBlock` -- BN-Inception's depthwise-separable first layer.
+* :class:`LocalResponseNorm` -- torch's LRN, computed faster (GoogLeNet's Figure 3, AlexNet's section 3.3).
 * :func:`check_input`, :func:`check_width`, :func:`check_classifier_args` -- one place for the
   "wrong channel count / image too small / impossible width or class count" errors.
 """
@@ -16,6 +17,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 import torch
+import torch.nn.functional as F
 from torch import Tensor, nn
 
 from ..errors import UserError
@@ -28,6 +30,31 @@ def scale_channels(channels: int, width: float) -> int:
 def check_width(width: float) -> None:
     if not width > 0:
         raise UserError(f"width multiplier must be positive, got {width}; use e.g. width=1.0 or width=0.5")
+
+class LocalResponseNorm(nn.LocalResponseNorm):
+    """``torch.nn.LocalResponseNorm``, the same function computed as a sum of shifted squares.
+
+    b_c = a_c / (k + alpha / n * sum of a_j^2 over the n channels j around c)^beta, channels beyond the
+    edges counting as zeros, exactly as torch's. torch sums the window with ``avg_pool3d``; adding the n
+    shifted slices of the padded squares instead took 2.6x less time forward + backward on 32 channels
+    and 1.8x less on 96 (a 64 x C x 28 x 28 batch, fp32, one thread of the 2-core AMD EPYC host, shared).
+    With torch's, the paper-exact GoogLeNet's two LRNs made its width-1/2 training 2.5x slower than the
+    network without them (docs/fidelity.md).
+    Being a subclass, it prints, exports to ONNX and is recognised (tables, diagrams) as an LRN layer.
+    """
+
+    def forward(self, input: Tensor) -> Tensor:
+        if input.dim() < 3:
+            return super().forward(input)  # torch's own message for a wrong shape
+        channels = input.shape[1]
+        before, after = self.size // 2, (self.size - 1) // 2
+        padding = [0, 0] * (input.dim() - 2) + [before, after]  # F.pad pads the last dims first
+        squares = F.pad(input * input, padding)
+        window = squares.narrow(1, 0, channels)
+        for shift in range(1, self.size):
+            window = window + squares.narrow(1, shift, channels)
+        return input / (window * (self.alpha / self.size) + self.k).pow(self.beta)
+
 
 class ConvBlock(nn.Sequential):
     """Conv2d [+ BatchNorm2d] [+ ReLU].

@@ -30,6 +30,7 @@ from torch import Tensor, nn
 from ..errors import UserError
 from .blocks import (
     ConvBlock,
+    LocalResponseNorm,
     check_classifier_args,
     check_input,
     check_width,
@@ -325,7 +326,7 @@ class GoogLeNet(ImageClassifier):
         self.min_input_size = 8 if small_input else (80 if aux_logits else 32)
         c = lambda n: scale_channels(n, width)  # noqa: E731
         pool = lambda k=3: nn.MaxPool2d(k, stride=2, ceil_mode=True)  # noqa: E731
-        lrn_layer = lambda: nn.LocalResponseNorm(5, alpha=1e-4, beta=0.75, k=1.0) if lrn else nn.Identity()  # noqa: E731
+        lrn_layer = lambda: LocalResponseNorm(5, alpha=1e-4, beta=0.75, k=1.0) if lrn else nn.Identity()  # noqa: E731
 
         # Stem: Table 1's first rows (convolution 7x7/2, max pool 3x3/2, [LRN], convolution 3x3/1
         # with its 1x1 reduce, [LRN], max pool 3x3/2).
