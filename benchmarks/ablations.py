@@ -112,6 +112,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--device", default=None, help="auto, cpu, cuda, ...")
     p.add_argument("--only", default=None, help="VARIANT[,VARIANT...]; their baselines are run too")
     p.add_argument("--dry-run", action="store_true", help="print the plan (runs, params, mult-adds) and stop")
+    p.add_argument("--report-only", action="store_true",
+                   help="write the table from the runs finished so far (summary.json) and train nothing")
     args = p.parse_args(argv)
     if args.seeds < 1 or args.epochs < 1:
         p.error("--seeds and --epochs must be at least 1")
@@ -329,6 +331,11 @@ def main(argv: list[str] | None = None) -> int:
     results: dict[str, list[dict]] = {}
     t0 = time.perf_counter()
     for v, seed in plan:
+        if args.report_only:
+            finished = Path(args.root) / v.name / f"seed{seed}" / "summary.json"
+            if finished.is_file():
+                results.setdefault(v.name, []).append(json.loads(finished.read_text()))
+            continue
         results.setdefault(v.name, []).append(run_one(v, seed, args))
     rows = table_rows(variants, costs, results)
     text = report_text(rows, args, host_text(results))
