@@ -102,9 +102,10 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                    help="fixed image side of every run (the fc head is built for it)")
     p.add_argument("--width", type=float, default=1.0, help="channel width of every variant (1.0 = the paper)")
     p.add_argument("--batch-size", type=int, default=None, help="default: the recipe's")
-    p.add_argument("--baseline-seeds", type=int, default=None,
-                   help="seeds 0..N-1 of the baseline (default --seeds); more gives benchmarks/table3.py its "
-                        "ensemble members and the baseline a firmer spread")
+    p.add_argument("--seeds-for", default="",
+                   help="VARIANT=N[,VARIANT=N...]: more seeds for some variants, e.g. baseline=7 (Table 3's members "
+                        "in benchmarks/table3.py, and a firmer spread for every verdict)")
+    p.add_argument("--baseline-seeds", type=int, default=None, help="the same as --seeds-for baseline=N")
     p.add_argument("--no-bn-lr", type=float, default=NO_BN_LR, help="peak learning rate of lrn and neither")
     p.add_argument("--no-bn-wd", type=float, default=NO_BN_WEIGHT_DECAY, help="weight decay of lrn and neither")
     p.add_argument("--max-steps", type=int, default=None, help="stop each run after this many steps (smoke tests)")
@@ -117,8 +118,21 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     args = p.parse_args(argv)
     if args.seeds < 1 or args.epochs < 1:
         p.error("--seeds and --epochs must be at least 1")
-    args.baseline_seeds = max(args.baseline_seeds or args.seeds, args.seeds)
+    args.seeds_for = seeds_for(args.seeds_for, args.seeds)
+    if args.baseline_seeds:
+        args.seeds_for["baseline"] = max(args.baseline_seeds, args.seeds)
     return args
+
+
+def seeds_for(text: str, seeds: int) -> dict[str, int]:
+    """``"baseline=7,k3=7"`` -> {"baseline": 7, "k3": 7}; each at least ``seeds``."""
+    counts = {}
+    for item in filter(None, (t.strip() for t in text.split(","))):
+        name, _, count = item.partition("=")
+        if name not in VARIANTS or not count.isdigit():
+            raise UserError(f"--seeds-for takes VARIANT=N items (variants: {', '.join(VARIANTS)}), got {item!r}")
+        counts[name] = max(int(count), seeds)
+    return counts
 
 
 def selected(only: str | None) -> list[Variant]:
@@ -205,16 +219,15 @@ def run_one(v: Variant, seed: int, args: argparse.Namespace) -> dict[str, Any]:
 
 
 def run_plan(variants: list[Variant], costs: dict[str, dict], args: argparse.Namespace) -> list[tuple[Variant, int]]:
-    """Seed-major (a first look at every variant early), the cheap variants first, then the baseline's extra
-    seeds, then the variants that cost several times the baseline (the naive modules: 8x), so that a run
-    cut short by the clock has the most verdicts."""
+    """Seed-major (a first look at every variant early), the cheap variants first, then their extra seeds
+    (--seeds-for), then the variants that cost several times the baseline (the naive modules: 8x), so that a
+    run cut short by the clock has the most verdicts."""
     base_macs = costs.get("baseline", {}).get("macs") or 1
     cheap = [v for v in variants if costs[v.name]["macs"] <= 2 * base_macs]
     costly = [v for v in variants if v not in cheap]
     plan = [(v, seed) for seed in range(args.seeds) for v in cheap]
-    if "baseline" in {v.name for v in variants}:
-        plan += [(VARIANTS["baseline"], seed) for seed in range(args.seeds, args.baseline_seeds)]
-    return plan + [(v, seed) for seed in range(args.seeds) for v in costly]
+    plan += [(v, seed) for v in cheap for seed in range(args.seeds, args.seeds_for.get(v.name, args.seeds))]
+    return plan + [(v, seed) for v in costly for seed in range(args.seeds_for.get(v.name, args.seeds))]
 
 
 # --- the report ----------------------------------------------------------------------------------------
@@ -281,7 +294,7 @@ def report_text(rows: list[dict], args: argparse.Namespace, host: str) -> str:
     return (
         f"# Ablations on {args.dataset}: results\n\n"
         f"`python benchmarks/ablations.py --seeds {args.seeds} --epochs {args.epochs} --input-size {args.input_size}"
-        f"{f' --baseline-seeds {args.baseline_seeds}' if args.baseline_seeds > args.seeds else ''}"
+        f"{' --seeds-for ' + ','.join(f'{k}={n}' for k, n in args.seeds_for.items()) if args.seeds_for else ''}"
         f"{f' --width {args.width}' if args.width != 1.0 else ''}"
         f"{f' --no-bn-lr {args.no_bn_lr}' if args.no_bn_lr != NO_BN_LR else ''}"
         f"{f' --no-bn-wd {args.no_bn_wd}' if args.no_bn_wd != NO_BN_WEIGHT_DECAY else ''}"
@@ -316,7 +329,7 @@ def main(argv: list[str] | None = None) -> int:
     costs = {v.name: measure(v, args) for v in variants}
     plan = run_plan(variants, costs, args)
     print(f"{len(plan)} runs ({len(variants)} variants x {args.seeds} seeds"
-          f"{f', the baseline x {args.baseline_seeds}' if args.baseline_seeds > args.seeds else ''}), "
+          f"{''.join(f', {k} x {n}' for k, n in args.seeds_for.items())}), "
           f"recipe {RECIPE}, {args.epochs} "
           f"epochs at {args.input_size} px, width {args.width}, under {args.root}:")
     base_macs = costs.get("baseline", {}).get("macs")

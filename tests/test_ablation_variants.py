@@ -247,14 +247,18 @@ def test_ablation_plan_orders_runs_and_keeps_one_change_per_variant(benchmark_sc
     """benchmarks/ablations.py: the cheap variants first (seed-major), then the baseline's extra seeds (Table 3's
     members), then the naive modules (8x the cost); lrn/neither train with BVLC's no-BN solver values."""
     ablations = benchmark_script("ablations")
-    args = ablations.parse_args(["--seeds", "2", "--baseline-seeds", "4", "--width", "0.25", "--input-size", "96"])
+    args = ablations.parse_args(["--seeds", "2", "--seeds-for", "baseline=4,k3=3,naive=1", "--width", "0.25",
+                                 "--input-size", "96"])
     variants = ablations.selected(None)
     costs = {v.name: ablations.measure(v, args) for v in variants}
     plan = [(v.name, seed) for v, seed in ablations.run_plan(variants, costs, args)]
-    assert len(plan) == 6 * 2 + 2 + 2
+    assert len(plan) == 6 * 2 + 2 + 1 + 2  # naive keeps --seeds: --seeds-for only adds
     assert plan[:6] == [(n, 0) for n in ("baseline", "aux", "fc", "lrn", "neither", "k3")]
-    assert plan[12:14] == [("baseline", 2), ("baseline", 3)]
-    assert plan[14:] == [("naive", 0), ("naive", 1)]
+    assert plan[12:15] == [("baseline", 2), ("baseline", 3), ("k3", 2)]
+    assert plan[15:] == [("naive", 0), ("naive", 1)]
+    assert ablations.parse_args(["--baseline-seeds", "7"]).seeds_for == {"baseline": 7}
+    with pytest.raises(UserError, match="--seeds-for takes VARIANT=N"):
+        ablations.parse_args(["--seeds-for", "resnet=3"])
     assert costs["naive"]["macs"] > 5 * costs["baseline"]["macs"]
     lrn = ablations.VARIANTS["lrn"]
     assert ablations.settings(lrn, args) == {"lr": 0.02, "weight_decay": 2e-4}  # BVLC's solver at batch 64
