@@ -252,10 +252,14 @@ def test_ablation_plan_orders_runs_and_keeps_one_change_per_variant(benchmark_sc
     variants = ablations.selected(None)
     costs = {v.name: ablations.measure(v, args) for v in variants}
     plan = [(v.name, seed) for v, seed in ablations.run_plan(variants, costs, args)]
-    assert len(plan) == 6 * 2 + 2 + 1 + 2  # naive keeps --seeds: --seeds-for only adds
+    assert len(plan) == 6 * 2 + 2 + 1 + 2 + 2  # naive keeps --seeds: --seeds-for only adds
     assert plan[:6] == [(n, 0) for n in ("baseline", "aux", "fc", "lrn", "neither", "k3")]
     assert plan[12:15] == [("baseline", 2), ("baseline", 3), ("k3", 2)]
-    assert plan[15:] == [("naive", 0), ("naive", 1)]
+    # The costly runs last: the naive modules (8x the multiply-adds), then the baseline at 4x the epochs.
+    assert plan[15:] == [("naive", 0), ("naive", 1), ("long", 0), ("long", 1)]
+    long = ablations.VARIANTS["long"]
+    assert ablations.run_config(long, 0, args, Path("unused")).epochs == 4 * args.epochs
+    assert long.model_kwargs == {} and long.baseline == "naive"
     assert ablations.parse_args(["--baseline-seeds", "7"]).seeds_for == {"baseline": 7}
     with pytest.raises(UserError, match="--seeds-for takes VARIANT=N"):
         ablations.parse_args(["--seeds-for", "resnet=3"])
