@@ -16,6 +16,8 @@ Variants (each against one baseline; docs/fidelity.md has the paper's statements
     lrn       the paper's normalization: LRN in the stem, no batch norm (peak lr --no-bn-lr)
     neither   no LRN, no batch norm (against lrn: same learning rate)
     k3        torchvision's 3x3 kernel in the "#5x5" branch
+    long      the baseline for 4x the epochs, about the naive run's training time (against naive: section 4's
+              claim is about cost)
 
 Resumable: run ``<root>/<variant>/seed<k>`` is skipped when its summary.json is there and continued
 (``train(resume=...)``) when only its train_state.pt is; so the script can be killed and rerun at any
@@ -23,6 +25,9 @@ time. At the end it writes a markdown table (``--report``) and prints it.
 
     python benchmarks/ablations.py --dry-run                        # the plan: runs, params, mult-adds
     nohup python benchmarks/ablations.py --seeds 2 > runs/ablations.log 2>&1 &
+    # docs/fidelity.md's runs (the baseline's 7 seeds are Table 3's models, benchmarks/table3.py):
+    python benchmarks/ablations.py --seeds 2 --seeds-for baseline=7,aux=7,k3=7 --epochs 3 --input-size 112 --width 0.5
+    python benchmarks/ablations.py ... --report-only                # the table of the runs finished so far
     python benchmarks/ablations.py --only aux --seeds 1 --epochs 1 --max-steps 3 --width 0.125 \\
         --root /tmp/abl-smoke --report /tmp/abl-smoke/report.md     # end-to-end check in a minute
 """
