@@ -7,7 +7,7 @@ whole SGD step of ``googlenet`` (LRN, no batch norm: Figure 3) with each, with t
 measured in the same run.
 
     python benchmarks/lrn.py                          # width 1, 112 px, batch 32, 2 threads
-    python benchmarks/lrn.py --width 0.5 --input-size 112 --batch-size 64
+    python benchmarks/lrn.py --width 0.5 --input-size 112 --batch-size 64 --bf16   # as docs/fidelity.md's lrn runs
 """
 
 from __future__ import annotations
@@ -36,18 +36,26 @@ def timed(fn, repeats: int) -> float:
     return statistics.median(times)
 
 
-def layer_step(layer: nn.Module, x: torch.Tensor):
+def autocast(bf16: bool):
+    """bf16 autocast as the photo recipe trains (torch's LRN then runs its avg_pool3d in fp32)."""
+    return torch.autocast("cpu", dtype=torch.bfloat16, enabled=bf16)
+
+
+def layer_step(layer: nn.Module, x: torch.Tensor, bf16: bool):
     def step():
         x.grad = None
-        layer(x).sum().backward()
+        with autocast(bf16):
+            y = layer(x)
+        y.float().sum().backward()
     return step
 
 
-def model_step(model: nn.Module, x: torch.Tensor, y: torch.Tensor, opt: torch.optim.Optimizer):
+def model_step(model: nn.Module, x: torch.Tensor, y: torch.Tensor, opt: torch.optim.Optimizer, bf16: bool):
     def step():
-        out = model(x)
+        with autocast(bf16):
+            out = model(x)
         logits = out[0] if isinstance(out, tuple) else getattr(out, "logits", out)
-        loss = nn.functional.cross_entropy(logits, y)
+        loss = nn.functional.cross_entropy(logits.float(), y)
         opt.zero_grad(set_to_none=True)
         loss.backward()
         opt.step()
@@ -66,18 +74,19 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--input-size", type=int, default=112)
     p.add_argument("--batch-size", type=int, default=32)
     p.add_argument("--threads", type=int, default=2)
-    p.add_argument("--repeats", type=int, default=5)
+    p.add_argument("--repeats", type=int, default=7)
+    p.add_argument("--bf16", action="store_true", help="under bf16 autocast (the photo recipe on a native-bf16 CPU)")
     args = p.parse_args(argv)
     torch.set_num_threads(args.threads)
     torch.manual_seed(0)
     grid = args.input_size // 4  # after conv1 (stride 2) and pool1 (stride 2); conv2/conv3 keep it
     print(f"host CPU {cpu_name()}, {args.threads} thread(s), torch {torch.__version__}; width {args.width}, "
-          f"{args.input_size} px, batch {args.batch_size}")
+          f"{args.input_size} px, batch {args.batch_size}, {'bf16 autocast' if args.bf16 else 'fp32'}")
     for where, channels in (("after pool1", 64), ("after conv2 3x3", 192)):
         c = scale_channels(channels, args.width)
         x = (torch.randn(args.batch_size, c, grid, grid) * 10).requires_grad_(True)
-        theirs = timed(layer_step(nn.LocalResponseNorm(5, 1e-4, 0.75, 1.0), x), args.repeats)
-        ours = timed(layer_step(LocalResponseNorm(5, 1e-4, 0.75, 1.0), x), args.repeats)
+        theirs = timed(layer_step(nn.LocalResponseNorm(5, 1e-4, 0.75, 1.0), x, args.bf16), args.repeats)
+        ours = timed(layer_step(LocalResponseNorm(5, 1e-4, 0.75, 1.0), x, args.bf16), args.repeats)
         print(f"  LRN {where} ({c} x {grid} x {grid}): torch {theirs * 1e3:.1f} ms, ours {ours * 1e3:.1f} ms "
               f"forward + backward: {theirs / ours:.2f}x")
     model = create_model("googlenet", num_classes=10, width=args.width, aux_logits=False).train()
@@ -87,7 +96,7 @@ def main(argv: list[str] | None = None) -> None:
     results = {}
     for name, cls in (("torch", nn.LocalResponseNorm), ("ours", LocalResponseNorm)):
         use_lrn(model, cls)
-        results[name] = timed(model_step(model, x, y, opt), args.repeats)
+        results[name] = timed(model_step(model, x, y, opt, args.bf16), args.repeats)
     print(f"  training step of googlenet (LRN, no BN): torch's LRN {results['torch'] * 1e3:.0f} ms, ours "
           f"{results['ours'] * 1e3:.0f} ms: {results['torch'] / results['ours']:.2f}x")
     load = load_average()
