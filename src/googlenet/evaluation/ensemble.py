@@ -339,11 +339,13 @@ class Ensemble:
                 # Images in groups of at most one pass: a view of the group then fits in a pass, and the
                 # resized copies (up to 352/224 of the crop side, and their mirror) stay proportionate to it.
                 for offset in range(0, n, per_pass):
-                    group = _as_float(batch[offset:offset + per_pass]).to(device)
+                    # uint8 images are resized and cut as uint8 and converted per pass: torchvision's uint8
+                    # antialiased resize took 9 ms for 64 photos 224 -> 128 against 45 ms in float.
+                    group = _as_pixels(batch[offset:offset + per_pass]).to(device)
                     m, lo = group.shape[0], start + offset
                     for chunk in _chunks(protocol.weighted_views(group), per_pass):
                         weights = torch.tensor([w for _, w in chunk], dtype=torch.float, device=device)
-                        x = torch.cat([view for view, _ in chunk], dim=0)
+                        x = _as_float(torch.cat([view for view, _ in chunk], dim=0))
                         for i in indices:
                             member = self.members[i]
                             # x is a fresh copy (torch.cat); the last member of the group may normalize it in place.
@@ -362,6 +364,11 @@ class Ensemble:
     def predict_proba(self, images: Tensor | Sequence[Tensor], crops: int | CropProtocol = 1, **kwargs) -> Tensor:
         """Softmax averaged over crops and members: (N, classes)."""
         return self.member_probabilities(images, crops, **kwargs).mean(0)
+
+
+def _as_pixels(images: Tensor) -> Tensor:
+    """uint8 images as they are; any other dtype as float in [0, 1] (the checks of :func:`_as_float`)."""
+    return images if images.dtype == torch.uint8 else _as_float(images)
 
 
 def _as_float(images: Tensor) -> Tensor:
