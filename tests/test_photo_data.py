@@ -302,7 +302,9 @@ builds = []
 real = c._build
 c._build = lambda *a, **k: (builds.append(1), real(*a, **k))
 store = c.open_cache(load_dataset(sys.argv[1], "train"), 48, cache_dir=sys.argv[2], log=None)
-print(f"rank {dist.get_rank()} builds {len(builds)} file {store.path.name} sum {int(store.images.sum())}")
+# One file per rank: the two ranks' prints to one pipe can interleave (a CI run saw two lines run together).
+with open(f"{sys.argv[2]}-rank{dist.get_rank()}.txt", "w") as out:
+    out.write(f"rank {dist.get_rank()} builds {len(builds)} file {store.path.name} sum {int(store.images.sum())}")
 dist.destroy_process_group()
 """
 
@@ -320,7 +322,7 @@ def test_torchrun_ranks_share_one_cache_built_by_rank_0(photo_tree, tmp_path):
                           str(script), str(photo_tree), str(tmp_path / "c")], env=env, capture_output=True, text=True,
                          timeout=90)
     assert run.returncode == 0, run.stderr[-2000:]
-    lines = sorted(line for line in run.stdout.splitlines() if line.startswith("rank "))
+    lines = [(tmp_path / f"c-rank{rank}.txt").read_text() for rank in (0, 1)]
     assert len(lines) == 2
     assert lines[0].split()[:4] == ["rank", "0", "builds", "1"] and lines[1].split()[:4] == ["rank", "1", "builds", "0"]
     assert lines[0].split()[4:] == lines[1].split()[4:]  # the same file, the same pixels
