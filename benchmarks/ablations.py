@@ -48,6 +48,7 @@ import torch
 from googlenet import create_model, summary
 from googlenet.errors import UserError
 from googlenet.system.files import atomic_write_text
+from googlenet.system.text import markdown_table
 from googlenet.training import make_config, train
 from googlenet.training.config import RECIPES
 from googlenet.training.records import read_log
@@ -297,13 +298,6 @@ def wall_text(seconds: float) -> str:
     return f"{seconds:.0f} s" if seconds < 600 else f"{seconds / 60:.0f} min"
 
 
-def markdown(rows: list[dict]) -> str:
-    columns = list(rows[0])
-    lines = ["| " + " | ".join(columns) + " |", "|" + "|".join("---" for _ in columns) + "|"]
-    lines += ["| " + " | ".join(str(r[c]) for c in columns) + " |" for r in rows]
-    return "\n".join(lines)
-
-
 def report_text(rows: list[dict], args: argparse.Namespace, host: str) -> str:
     return (
         f"# Ablations on {args.dataset}: results\n\n"
@@ -318,7 +312,7 @@ def report_text(rows: list[dict], args: argparse.Namespace, host: str) -> str:
         f"inference (auxiliary heads excluded). Verdict: the difference against the `vs` run is within noise "
         f"when it is at most max(either spread, {NOISE_FLOOR} points); otherwise it agrees or disagrees with "
         f"the paper's claim (docs/fidelity.md).\n\n"
-        + markdown(rows) + "\n"
+        + markdown_table(rows) + "\n"
     )
 
 

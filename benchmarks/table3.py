@@ -52,12 +52,14 @@ from googlenet.evaluation.crops import SINGLE_SCALE, scaled
 from googlenet.evaluation.runner import check_classes, dataset_probabilities
 from googlenet.models.outputs import split_outputs
 from googlenet.system.files import atomic_write_text
-from googlenet.system.text import format_table
+from googlenet.system.text import format_table, markdown_table
 from googlenet.training.config import SMALL_IMAGE_DATASETS
 from googlenet.weights.checkpoint import save_model
 
 # Section 5: "the loss of the auxiliary classifiers was weighted by 0.3".
 AUX_WEIGHT = 0.3
+#: The default width of the small-image models (Fashion-MNIST, CIFAR-10): minutes of CPU training each.
+SMALL_IMAGE_WIDTH = 0.0625
 PAPER_TABLE_3 = {(1, 1): 10.07, (1, 10): 9.15, (1, 144): 7.89, (7, 1): 8.09, (7, 10): 7.62, (7, 144): 6.67}
 
 
@@ -66,7 +68,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--dataset", default="fashion-mnist")
     p.add_argument("--data-dir", default=None)
     p.add_argument("--model", default="googlenet")
-    p.add_argument("--width", type=float, default=0.0625, help="channel-width multiplier of the network")
+    p.add_argument("--width", type=float, default=None,
+                   help="channel-width multiplier (default: 1/16 on small images, the recipe's on photos)")
     p.add_argument("--models", type=int, default=3, help="K: models trained with seeds 0..K-1")
     p.add_argument("--epochs", type=int, default=2)
     p.add_argument("--batch-size", type=int, default=128)
@@ -139,10 +142,9 @@ def train_photo_models(args: argparse.Namespace, out: Path) -> list[Path]:
     for seed in range(args.models):
         run = out / f"seed{seed}"
         if not (run / "summary.json").is_file():
-            kwargs = {"width": args.width} if args.width != 0.0625 else {}
             train(make_config(recipe="photos", dataset=args.dataset, data_dir=args.data_dir, out=str(run),
                               seed=seed, epochs=args.epochs, input_size=args.input_size, resize_schedule="",
-                              threads=args.threads, model_kwargs=kwargs or None))
+                              threads=args.threads, model_kwargs={"width": args.width} if args.width else None))
         paths.append(run)
     return paths
 
@@ -158,6 +160,7 @@ def main(argv: list[str] | None = None) -> None:
         evaluate_table(args, paths, f"{len(paths)} model files: {', '.join(map(str, paths))}",
                        time.perf_counter() - t0)
         return
+    args.width = args.width or SMALL_IMAGE_WIDTH
     stats = dataset_stats(args.dataset, data_dir=args.data_dir)
     size = stats.image_size
     tf = train_transform("paper", input_size=size, mean=stats.mean, std=stats.std, hflip=stats.hflip,
@@ -180,7 +183,7 @@ def evaluate_table(args: argparse.Namespace, paths: list[Path], what: str, train
     """Every (first k models, crops) cell from one pass per crop setting: per-member probabilities are kept,
     so the k-model ensembles are averages of the first k members' (the paper averages softmax outputs)."""
     ensemble = Ensemble.load(paths)
-    backends = ensemble.use_backend(args.backend)
+    ensemble.use_backend(args.backend)
     test = load_dataset(args.dataset, args.split, data_dir=args.data_dir)
     check_classes(ensemble, test.classes, args.dataset)
     probs, seconds = {}, {}
@@ -193,7 +196,7 @@ def evaluate_table(args: argparse.Namespace, paths: list[Path], what: str, train
         n = int(targets.numel())
         print(f"  {crops:>3} crops: {seconds[crops]:.0f}s for {args.models} models "
               f"({n * ensemble.cost(crops) / seconds[crops]:.0f} crops/s)", flush=True)
-    backend = ",".join(dict.fromkeys(ensemble.backends)) or ",".join(dict.fromkeys(backends))
+    backend = ",".join(dict.fromkeys(ensemble.backends))  # after building: auto may have fallen back to torch
 
     # Single-model errors of every seed, so an ensemble can also be compared with the mean of its members
     # (the base row is seed 0 alone, as the paper's base is one model; seeds differ by a few points).
@@ -214,7 +217,6 @@ def evaluate_table(args: argparse.Namespace, paths: list[Path], what: str, train
                 "members' mean top-1 error %": round(mean_single, 2),
                 "vs members' mean": f"{m.top1_error - mean_single:+.2f}",
             })
-    n = int(targets.numel())
     protocols = {c: ensemble.protocols(c)[0].describe() for c in (1, 10, 144)}
     title = f"Table 3 on {args.dataset} {args.split} ({n} images): {what}; backend {backend}"
     print()
@@ -233,14 +235,11 @@ def evaluate_table(args: argparse.Namespace, paths: list[Path], what: str, train
         from googlenet.system.hardware import cpu_name
 
         load = load_average()
-        columns = list(rows[0])
-        table = ["| " + " | ".join(columns) + " |", "|" + "|".join("---:" for _ in columns) + "|"]
-        table += ["| " + " | ".join(str(r[c]) for c in columns) + " |" for r in rows]
         crops_text = "; ".join(f"{c}: {protocols[c]}" for c in (1, 10, 144))
         atomic_write_text(args.report, (
             f"{title}\n\nCrops ({crops_text}). Host CPU {cpu_name()}, {torch.get_num_threads()} thread(s)"
             f"{f', load average {load[0]} at the end' if load else ''}; {timing}.\n\n"
-            + "\n".join(table) + "\n\n```\n" + "\n".join(lines) + "\n```\n"))
+            + markdown_table(rows, align="---:") + "\n\n```\n" + "\n".join(lines) + "\n```\n"))
         print(f"written to {args.report}")
 
 if __name__ == "__main__":

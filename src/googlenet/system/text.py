@@ -38,6 +38,15 @@ def format_table(rows: Sequence[dict[str, Any]], columns: Sequence[str] | None =
     return "\n".join(out)
 
 
+def markdown_table(rows: Sequence[dict[str, Any]], *, align: str = "---") -> str:
+    """``rows`` (dicts, the first one's keys as columns) as a markdown table; ``align`` is every column's
+    separator cell ("---:" right-aligns)."""
+    columns = list(rows[0])
+    lines = ["| " + " | ".join(columns) + " |", "|" + "|".join(align for _ in columns) + "|"]
+    lines += ["| " + " | ".join(str(row[c]) for c in columns) + " |" for row in rows]
+    return "\n".join(lines)
+
+
 def to_json(data: Any) -> str:
     return json.dumps(data, indent=2, default=_json_default)
 
