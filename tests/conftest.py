@@ -39,6 +39,29 @@ def benchmark_script():
     return load
 
 
+@pytest.fixture(scope="session")
+def class_folders():
+    """Write a class-folder dataset: ``write(root, classes, per_class=4, size=(40, 48), level=200, noise=40)``
+    makes root/train/<class>/i.png and root/test/<class>/i.png, class c's colour channel c at ``level`` plus
+    Gaussian ``noise`` (a fixed seed). Returns root."""
+    import numpy as np
+
+    def write(root: Path, classes, *, per_class: int = 4, size: tuple[int, int] = (40, 48), level: float = 200,
+              noise: float = 40, splits=("train", "test")) -> Path:
+        rng = np.random.default_rng(0)
+        for split in splits:
+            for c, name in enumerate(classes):
+                (root / split / name).mkdir(parents=True)
+                for i in range(per_class):
+                    base = np.zeros((*size, 3), np.float64)
+                    base[..., c] = level
+                    noisy = np.clip(base + rng.normal(0, noise, base.shape), 0, 255).astype(np.uint8)
+                    Image.fromarray(noisy).save(root / split / name / f"{i}.png")
+        return root
+
+    return write
+
+
 @pytest.fixture
 def run_cli(capsys):
     """Run the CLI in-process; returns (exit code, stdout, stderr)."""

@@ -6,7 +6,6 @@ from __future__ import annotations
 import json
 import os
 
-import numpy as np
 import pytest
 import torch
 from PIL import Image
@@ -38,19 +37,9 @@ def model_file(tmp_path_factory):
 
 
 @pytest.fixture(scope="module")
-def dataset_dir(tmp_path_factory):
+def dataset_dir(tmp_path_factory, class_folders):
     """A class-folder dataset (train and test splits): 3 classes x 4 images of 40 x 48 each."""
-    root = tmp_path_factory.mktemp("data")
-    rng = np.random.default_rng(0)
-    for split in ("train", "test"):
-        for c, name in enumerate(CLASSES):
-            (root / split / name).mkdir(parents=True)
-            for i in range(4):
-                base = np.zeros((40, 48, 3), np.float64)
-                base[..., c] = 200
-                noisy = np.clip(base + rng.normal(0, 40, base.shape), 0, 255).astype(np.uint8)
-                Image.fromarray(noisy).save(root / split / name / f"{i}.png")
-    return root
+    return class_folders(tmp_path_factory.mktemp("data"), CLASSES)
 
 
 def eval_cli(run_cli, model, data, *args):

@@ -3,10 +3,8 @@ error `googlenet.evaluation.evaluate` gives for the first k models at that crop 
 
 from __future__ import annotations
 
-import numpy as np
 import pytest
 import torch
-from PIL import Image
 
 import googlenet
 from googlenet.bench.inputs import settle_batch_norm
@@ -35,19 +33,9 @@ def members(tmp_path_factory):
 
 
 @pytest.fixture(scope="module")
-def photos(tmp_path_factory):
+def photos(tmp_path_factory, class_folders):
     """A class-folder dataset of 3 classes x 5 square photos (square, as Imagenette's: 144 crops = 48 passes)."""
-    root = tmp_path_factory.mktemp("photos")
-    rng = np.random.default_rng(0)
-    for split in ("train", "test"):
-        for c, name in enumerate(CLASSES):
-            (root / split / name).mkdir(parents=True)
-            for i in range(5):
-                base = np.zeros((48, 48, 3))
-                base[..., c] = 180
-                image = np.clip(base + rng.normal(0, 60, base.shape), 0, 255).astype(np.uint8)
-                Image.fromarray(image).save(root / split / name / f"{i}.png")
-    return root
+    return class_folders(tmp_path_factory.mktemp("photos"), CLASSES, per_class=5, size=(48, 48), level=180, noise=60)
 
 
 def table_rows(markdown: str) -> dict[tuple[int, int], dict[str, str]]:
