@@ -76,7 +76,8 @@ def test_googlenet_forward_features_is_the_5b_map():
         assert model.forward_features(torch.randn(1, 3, 224, 224)).shape == (1, 1024, 7, 7)  # Table 1: 7x7x1024
 
 
-def test_kernel3_is_still_accepted_as_kernel_5x5():
-    old = googlenet.create_model("googlenet", kernel3=3, width=0.25)
+def test_kernel3_names_its_new_name():
+    with pytest.raises(googlenet.UserError, match="kernel_5x5"):
+        googlenet.create_model("googlenet", kernel3=3, width=0.25)
     new = googlenet.create_model("googlenet", kernel_5x5=3, width=0.25)
-    assert old.inception3a.branch3[1].conv.kernel_size == new.inception3a.branch3[1].conv.kernel_size == (3, 3)
+    assert new.inception3a.branch3[1].conv.kernel_size == (3, 3)

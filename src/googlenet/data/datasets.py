@@ -615,9 +615,9 @@ def _archive_dataset(path: Path, split: str, common: dict, val_fraction: float, 
     if split == "test" and "test" not in layout:
         raise DataError(f"no test/ folder in tarball {str(path)!r}; evaluate on split 'val'"
                         f"{'' if 'val' in layout else ' (held out from train)'}")
-    if split in layout:
+    if split in layout and (split != "train" or "val" in layout):
         return build(split)
-    full = build("train")
+    full = build("train")  # no val/: val is held out of train, and train is the rest
     train_pos, val_pos = holdout_split(len(full), val_fraction, seed)
     return full.subset(train_pos if split == "train" else val_pos, split)
 

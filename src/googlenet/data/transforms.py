@@ -5,6 +5,9 @@
   photometric distortions (brightness / contrast / saturation jitter; hue is left alone).
 * ``small`` -- the usual recipe for 28x28 / 32x32 images: pad by ``pad`` pixels, random crop back to
   the image size, horizontal flip (not for digits, where a flip changes the class).
+* ``photo`` -- random-resized crops and flips (the cached pipeline's, data/augment.py).
+* ``flip`` -- the whole photo resized (its centre square), and flips: the Imagenette leaderboard's
+  ``Resize`` + flip, which beats random-resized crops in a 5-epoch budget (docs/training.md#photos).
 * ``none`` -- no augmentation, only conversion and normalization.
 
 Every pipeline ends with conversion to float in [0, 1] and normalization by the dataset's mean/std.
@@ -19,7 +22,7 @@ from torchvision.transforms import v2
 
 from ..errors import UserError
 
-AUGMENTATIONS = ("paper", "small", "photo", "none")
+AUGMENTATIONS = ("paper", "small", "photo", "flip", "none")
 
 # Section 6 lists bilinear, area, nearest neighbour and cubic "with equal probability". Area (BOX)
 # exists only for PIL images; on tensors antialiased bilinear is its equivalent when shrinking.
@@ -66,6 +69,10 @@ def train_transform(
             steps.append(v2.ColorJitter(brightness=color_jitter, contrast=color_jitter, saturation=sat))
     elif augment == "photo":  # random-resized crop and flip only (the cached pipeline's, data/augment.py)
         steps.append(v2.RandomResizedCrop(input_size, scale=scale, ratio=(3 / 4, 4 / 3), antialias=True))
+        if hflip:
+            steps.append(v2.RandomHorizontalFlip())
+    elif augment == "flip":
+        steps += [v2.Resize(input_size, antialias=True), v2.CenterCrop(input_size)]
         if hflip:
             steps.append(v2.RandomHorizontalFlip())
     elif augment == "small":

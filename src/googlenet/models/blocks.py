@@ -57,8 +57,18 @@ class LocalResponseNorm(nn.LocalResponseNorm):
         return input / window.mul_(self.alpha / self.size).add_(self.k).pow_(self.beta)
 
 
+#: Activations a :class:`ConvBlock` can end with. ReLU is every paper's here; Mish (Misra 2019) is the
+#: Imagenette leaderboard's (docs/training.md#photos), offered as a builder option.
+ACTIVATIONS: dict[str, type[nn.Module]] = {"relu": nn.ReLU, "mish": nn.Mish}
+
+
+def check_activation(name: str) -> None:
+    if name not in ACTIVATIONS:
+        raise UserError(f"activation must be one of {', '.join(ACTIVATIONS)}, got {name!r}; e.g. activation='mish'")
+
+
 class ConvBlock(nn.Sequential):
-    """Conv2d [+ BatchNorm2d] [+ ReLU].
+    """Conv2d [+ BatchNorm2d] [+ ReLU, or another of :data:`ACTIVATIONS`].
 
     GoogLeNet as published has no batch norm (it predates it), so its convolutions carry a bias.
     With ``batch_norm=True`` the bias is dropped (the BN shift replaces it), as in torchvision's
@@ -75,7 +85,7 @@ class ConvBlock(nn.Sequential):
         *,
         batch_norm: bool = True,
         bn_eps: float = 1e-3,
-        activation: bool = True,
+        activation: bool | str = True,
         groups: int = 1,
         dilation: int | tuple[int, int] = 1,
     ) -> None:
@@ -88,7 +98,9 @@ class ConvBlock(nn.Sequential):
         if batch_norm:
             layers["bn"] = nn.BatchNorm2d(out_channels, eps=bn_eps)
         if activation:
-            layers["relu"] = nn.ReLU(inplace=True)
+            name = "relu" if activation is True else str(activation)
+            check_activation(name)
+            layers[name] = ACTIVATIONS[name](inplace=True)
         super().__init__()
         for name, module in layers.items():
             self.add_module(name, module)

@@ -21,6 +21,7 @@ classifiers). The default configurations' state_dict keys do not depend on them.
 
 from __future__ import annotations
 
+from dataclasses import dataclass, fields
 from typing import Any, NamedTuple
 
 import torch
@@ -31,6 +32,7 @@ from ..errors import UserError
 from .blocks import (
     ConvBlock,
     LocalResponseNorm,
+    check_activation,
     check_classifier_args,
     check_input,
     check_width,
@@ -80,12 +82,13 @@ class InceptionModule(nn.Module):
         batch_norm: bool = False,
         kernel_5x5: int = 5,
         pool_ceil_mode: bool = True,
+        activation: str = "relu",
     ) -> None:
         super().__init__()
         self.spec = spec
 
         def conv(cin: int, cout: int, k: int) -> ConvBlock:
-            return ConvBlock(cin, cout, k, padding=k // 2, batch_norm=batch_norm)
+            return ConvBlock(cin, cout, k, padding=k // 2, batch_norm=batch_norm, activation=activation)
 
         self.branch1 = conv(in_channels, spec.n1x1, 1)
         self.branch2 = nn.Sequential(conv(in_channels, spec.n3x3_reduce, 1), conv(spec.n3x3_reduce, spec.n3x3, 3))
@@ -141,13 +144,14 @@ class NaiveInceptionModule(nn.Module):
         batch_norm: bool = False,
         kernel_5x5: int = 5,
         pool_ceil_mode: bool = True,
+        activation: str = "relu",
     ) -> None:
         super().__init__()
         self.spec = NaiveSpec(spec.name, spec.n1x1, None, spec.n3x3, None, spec.n5x5, None)
         self.in_channels = in_channels
 
         def conv(cout: int, k: int) -> ConvBlock:
-            return ConvBlock(in_channels, cout, k, padding=k // 2, batch_norm=batch_norm)
+            return ConvBlock(in_channels, cout, k, padding=k // 2, batch_norm=batch_norm, activation=activation)
 
         self.branch1 = conv(spec.n1x1, 1)
         self.branch2 = conv(spec.n3x3, 3)
@@ -249,12 +253,90 @@ def final_grid(input_size: int, *, small_input: bool = False, maxpool4_kernel: i
     return _pool_side(_pool_side(n, 3), maxpool4_kernel)  # maxpool3, maxpool4
 
 
+POOLS = ("max", "maxblur")
+
+
+@dataclass(frozen=True)
+class GoogLeNetOptions:
+    """The builder options of :class:`GoogLeNet`, checked once here (``GoogLeNet(**options)`` and model files'
+    ``model_kwargs`` fill them by name).
+
+    The paper's network is the default. ``batch_norm``/``lrn``/``kernel_5x5``/``maxpool4_kernel``/``dropout``/
+    ``transform_input`` give torchvision's variant; ``naive_modules``/``head``/``aux_logits`` are the design
+    claims of sections 4-5 (docs/fidelity.md); ``pool`` and ``activation`` are additions beyond the paper for
+    short trainings on photos (docs/training.md#photos): ``pool="maxblur"`` anti-aliases the four stride-2
+    max pools (Zhang 2019, "Making convolutional networks shift-invariant again": max at stride 1, then a
+    3x3 binomial blur at stride 2; kornia's ``MaxBlurPool2D``), ``activation="mish"`` replaces every ReLU
+    of the convolutions.
+    """
+
+    aux_logits: bool = True
+    dropout: float = 0.4
+    aux_dropout: float = 0.7
+    width: float = 1.0
+    small_input: bool = False
+    batch_norm: bool = False
+    lrn: bool = True
+    kernel_5x5: int = 5
+    maxpool4_kernel: int = 3
+    transform_input: bool = False
+    init_weights: bool = True
+    naive_modules: bool = False
+    head: str = "gap"
+    input_size: int = 224
+    pool: str = "max"
+    activation: str = "relu"
+
+    def check(self, num_classes: int) -> None:
+        check_width(self.width)
+        check_classifier_args(num_classes, self.dropout, aux_dropout=self.aux_dropout)
+        check_activation(self.activation)
+        if self.head not in HEADS:
+            raise UserError(f"head must be one of {', '.join(HEADS)}, got {self.head!r}; e.g. head='fc'")
+        if self.pool not in POOLS:
+            raise UserError(f"pool must be one of {', '.join(POOLS)}, got {self.pool!r}; e.g. pool='maxblur'")
+        if self.kernel_5x5 not in (3, 5) or self.maxpool4_kernel not in (2, 3):
+            raise UserError(f"kernel_5x5 must be 3 or 5 and maxpool4_kernel 2 or 3, got {self.kernel_5x5} and "
+                            f"{self.maxpool4_kernel}")
+
+    @property
+    def min_input_size(self) -> int:
+        """Smallest side that survives the stem and pools (the paper's aux pool needs a 5x5 grid at 4a)."""
+        return 8 if self.small_input else (80 if self.aux_logits else 32)
+
+    @classmethod
+    def parse(cls, options: dict[str, Any]) -> GoogLeNetOptions:
+        names = {f.name for f in fields(cls)}
+        if "kernel3" in options:
+            raise UserError("kernel3 is now called kernel_5x5 (the kernel of the '#5x5' branch); e.g. kernel_5x5=3")
+        unknown = sorted(set(options) - names)
+        if unknown:
+            raise UserError(f"cannot build GoogLeNet: no option {unknown[0]!r}; its options: "
+                            f"{', '.join(sorted(names))}")
+        return cls(**options)
+
+
+def downsampling_pool(kind: str, kernel: int = 3) -> nn.Module:
+    """One of Table 1's stride-2 max pools (ceil mode, as Caffe rounds), or its anti-aliased version."""
+    if kind == "max":
+        return nn.MaxPool2d(kernel, stride=2, ceil_mode=True)
+    try:
+        from kornia.filters import MaxBlurPool2D
+    except ImportError:
+        raise UserError("pool='maxblur' needs kornia; install it with: pip install kornia") from None
+    # max_pool_size=kernel - 1: the max at stride 1 over 2x2 (3x3's stride-2 pool keeps the same output size
+    # after the blur's stride 2 on the even grids of 128 and 224 px inputs).
+    return MaxBlurPool2D(3, stride=2, max_pool_size=2)
+
+
 class GoogLeNet(ImageClassifier):
     """GoogLeNet, configurable between the paper's network and torchvision's.
 
     Args:
         num_classes: size of the classifier (1000 for ImageNet).
         in_channels: image channels (3 RGB, 1 grey).
+        **options: :class:`GoogLeNetOptions`, by name:
+
         aux_logits: build the two auxiliary classifiers. In training mode the model then returns
             :class:`GoogLeNetOutputs` ``(main, aux1, aux2)``; in eval mode always the main logits.
         dropout: before the final linear layer (paper 0.4, torchvision 0.2).
@@ -265,8 +347,7 @@ class GoogLeNet(ImageClassifier):
             224 input reaches it at 28x28). Everything after the stem is unchanged.
         batch_norm: batch norm after every convolution (torchvision; not in the paper).
         lrn: the two local response normalizations of the stem (paper; not in torchvision).
-        kernel_5x5: kernel of the "#5x5" branch: 5 in the paper, 3 in torchvision. (``kernel3``, its
-            old name, is still accepted.)
+        kernel_5x5: kernel of the "#5x5" branch: 5 in the paper, 3 in torchvision.
         maxpool4_kernel: the max pool before 5a: 3x3/2 in the paper, 2x2/2 in torchvision.
         transform_input: re-normalize ImageNet-normalized input the way torchvision's weights expect.
         naive_modules: build every inception module as Figure 2(a) (:class:`NaiveInceptionModule`: no 1x1
@@ -280,6 +361,8 @@ class GoogLeNet(ImageClassifier):
             what section 5 credits with "about 0.6%" of top-1.
         input_size: the image side the ``"fc"`` head is built for (its weights depend on the grid);
             unused by ``"gap"``. Other sizes are refused with an error naming the fix.
+        pool: ``"max"`` (the paper) or ``"maxblur"`` (anti-aliased stride-2 pools).
+        activation: ``"relu"`` (the paper) or ``"mish"``.
 
     Normalization variants (Figure 3 has "LocalRespNorm" after the first max pool and after the 3x3
     convolution; batch norm came later, in Ioffe & Szegedy 2015): ``lrn=True, batch_norm=False`` (the
@@ -288,95 +371,83 @@ class GoogLeNet(ImageClassifier):
     """
 
     aux_classifier_paths = ("aux1.fc2", "aux2.fc2")
+    options_type = GoogLeNetOptions
 
-    def __init__(
-        self,
-        num_classes: int = 1000,
-        in_channels: int = 3,
-        *,
-        aux_logits: bool = True,
-        dropout: float = 0.4,
-        aux_dropout: float = 0.7,
-        width: float = 1.0,
-        small_input: bool = False,
-        batch_norm: bool = False,
-        lrn: bool = True,
-        kernel_5x5: int = 5,
-        maxpool4_kernel: int = 3,
-        transform_input: bool = False,
-        init_weights: bool = True,
-        kernel3: int | None = None,
-        naive_modules: bool = False,
-        head: str = "gap",
-        input_size: int = 224,
-    ) -> None:
+    def __init__(self, num_classes: int = 1000, in_channels: int = 3, **options: Any) -> None:
         super().__init__()
-        check_width(width)
-        check_classifier_args(num_classes, dropout, aux_dropout=aux_dropout)
-        if kernel3 is not None:  # the old, misleading name of kernel_5x5
-            kernel_5x5 = kernel3
-        if head not in HEADS:
-            raise UserError(f"head must be one of {', '.join(HEADS)}, got {head!r}; e.g. head='fc'")
-        self.head, self.naive_modules = head, naive_modules
+        o = self.options = GoogLeNetOptions.parse(options)
+        o.check(num_classes)
+        self.head, self.naive_modules = o.head, o.naive_modules
         self.in_channels = in_channels
-        self.aux_logits = aux_logits
-        self.transform_input = transform_input
-        self.small_input = small_input
-        # Smallest side that survives the stem and pools (the paper's aux pool needs a 5x5 grid at 4a).
-        self.min_input_size = 8 if small_input else (80 if aux_logits else 32)
-        c = lambda n: scale_channels(n, width)  # noqa: E731
-        pool = lambda k=3: nn.MaxPool2d(k, stride=2, ceil_mode=True)  # noqa: E731
-        lrn_layer = lambda: LocalResponseNorm(5, alpha=1e-4, beta=0.75, k=1.0) if lrn else nn.Identity()  # noqa: E731
+        self.aux_logits = o.aux_logits
+        self.transform_input = o.transform_input
+        self.small_input = o.small_input
+        self.min_input_size = o.min_input_size
+        self._build_stem(o)
+        channels = self._build_inception_rows(o, scale_channels(192, o.width))
+        self._build_aux_heads(o, num_classes)
+        self._build_head(o, channels, num_classes)
+        if o.init_weights:
+            self._init_weights(o.batch_norm)
 
-        # Stem: Table 1's first rows (convolution 7x7/2, max pool 3x3/2, [LRN], convolution 3x3/1
-        # with its 1x1 reduce, [LRN], max pool 3x3/2).
-        if small_input:
-            self.conv1 = ConvBlock(in_channels, c(64), 3, stride=1, padding=1, batch_norm=batch_norm)
+    def _conv(self, o: GoogLeNetOptions, cin: int, cout: int, k: int, stride: int = 1) -> ConvBlock:
+        return ConvBlock(cin, cout, k, stride=stride, padding=k // 2, batch_norm=o.batch_norm,
+                         activation=o.activation)
+
+    def _build_stem(self, o: GoogLeNetOptions) -> None:
+        """Table 1's first rows: convolution 7x7/2, max pool 3x3/2, [LRN], convolution 3x3/1 with its 1x1
+        reduce, [LRN], max pool 3x3/2. ``small_input``: a 3x3/1 convolution and no second pool."""
+        c = lambda n: scale_channels(n, o.width)  # noqa: E731
+        lrn = lambda: LocalResponseNorm(5, alpha=1e-4, beta=0.75, k=1.0) if o.lrn else nn.Identity()  # noqa: E731
+        if o.small_input:
+            self.conv1 = self._conv(o, self.in_channels, c(64), 3)
         else:
-            self.conv1 = ConvBlock(in_channels, c(64), 7, stride=2, padding=3, batch_norm=batch_norm)
-        self.maxpool1 = pool()
-        self.lrn1 = lrn_layer()
-        self.conv2 = ConvBlock(c(64), c(64), 1, batch_norm=batch_norm)
-        self.conv3 = ConvBlock(c(64), c(192), 3, padding=1, batch_norm=batch_norm)
-        self.lrn2 = lrn_layer()
-        self.maxpool2 = nn.Identity() if small_input else pool()
+            self.conv1 = self._conv(o, self.in_channels, c(64), 7, stride=2)
+        self.maxpool1 = downsampling_pool(o.pool)
+        self.lrn1 = lrn()
+        self.conv2 = self._conv(o, c(64), c(64), 1)
+        self.conv3 = self._conv(o, c(64), c(192), 3)
+        self.lrn2 = lrn()
+        self.maxpool2 = nn.Identity() if o.small_input else downsampling_pool(o.pool)
 
-        channels = c(192)
+    def _build_inception_rows(self, o: GoogLeNetOptions, channels: int) -> int:
+        """Walk Table 1: an inception module per row, a stride-2 pool per "maxpool" row. Returns 5b's width."""
         for row in TABLE_1:
             if isinstance(row, str):
-                self.add_module(row, pool(maxpool4_kernel if row == "maxpool4" else 3))
+                self.add_module(row, downsampling_pool(o.pool, o.maxpool4_kernel if row == "maxpool4" else 3))
                 continue
-            block = NaiveInceptionModule if naive_modules else InceptionModule
-            module = block(channels, row.scaled(width), batch_norm=batch_norm, kernel_5x5=kernel_5x5)
+            block = NaiveInceptionModule if o.naive_modules else InceptionModule
+            module = block(channels, row.scaled(o.width), batch_norm=o.batch_norm, kernel_5x5=o.kernel_5x5,
+                           activation=o.activation)
             self.add_module(f"inception{row.name}", module)
             channels = module.out_channels
+        return channels
 
-        if aux_logits:  # section 5: on top of 4a and 4d, whatever width those modules have
-            aux_in = {"aux1": self.inception4a.out_channels, "aux2": self.inception4d.out_channels}
-            for name, cin in aux_in.items():
-                self.add_module(
-                    name,
-                    AuxClassifier(cin, num_classes, batch_norm=batch_norm, width=width, dropout=aux_dropout,
-                                  paper_pool=not batch_norm and not small_input),
-                )
-        else:
+    def _build_aux_heads(self, o: GoogLeNetOptions, num_classes: int) -> None:
+        """Section 5: auxiliary classifiers on top of 4a and 4d, whatever width those modules have."""
+        if not o.aux_logits:
             self.aux1 = self.aux2 = None
+            return
+        for name, cin in {"aux1": self.inception4a.out_channels, "aux2": self.inception4d.out_channels}.items():
+            self.add_module(name, AuxClassifier(cin, num_classes, batch_norm=o.batch_norm, width=o.width,
+                                                dropout=o.aux_dropout,
+                                                paper_pool=not o.batch_norm and not o.small_input))
 
-        if head == "gap":
+    def _build_head(self, o: GoogLeNetOptions, channels: int, num_classes: int) -> None:
+        if o.head == "gap":
             self.avgpool = nn.AdaptiveAvgPool2d(1)  # Table 1's "avg pool 7x7/1" at 224x224
             features = channels
         else:
-            if not isinstance(input_size, int) or isinstance(input_size, bool) or input_size < self.min_input_size:
+            size = o.input_size
+            if not isinstance(size, int) or isinstance(size, bool) or size < self.min_input_size:
                 raise UserError(f"head='fc' needs input_size, the image side it is built for, as a whole number >= "
-                                f"{self.min_input_size}; got {input_size!r}; e.g. input_size=224")
-            self.input_size = input_size
-            self.grid = final_grid(input_size, small_input=small_input, maxpool4_kernel=maxpool4_kernel)
+                                f"{self.min_input_size}; got {size!r}; e.g. input_size=224")
+            self.input_size = size
+            self.grid = final_grid(size, small_input=o.small_input, maxpool4_kernel=o.maxpool4_kernel)
             self.flatten = nn.Flatten(1)
             features = channels * self.grid * self.grid
-        self.dropout = nn.Dropout(dropout)
+        self.dropout = nn.Dropout(o.dropout)
         self.fc = nn.Linear(features, num_classes)
-        if init_weights:
-            self._init_weights(batch_norm)
 
     def _init_weights(self, batch_norm: bool) -> None:
         for m in self.modules():

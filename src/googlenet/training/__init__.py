@@ -10,7 +10,8 @@ See docs/training.md for the recipes, the run folder's files, resuming and torch
 """
 
 from .config import RECIPES, TrainConfig, make_config, read_config_file
-from .trainer import Schedule, SeededView, TrainingInterrupted, summary_line, train, validate
+from .optim import Schedule
+from .trainer import SeededView, TrainingInterrupted, summary_line, train, validate
 
 #: The old name of :func:`validate` (a split's loss and accuracy during training); the crop protocols and
 #: ensembles are :func:`googlenet.evaluation.evaluate`.

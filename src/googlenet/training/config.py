@@ -30,6 +30,7 @@ from typing import Any
 import yaml
 
 from ..errors import UserError, require
+from .optim import OPTIMIZERS, SCHEDULES
 
 
 def setting(default: Any = dataclasses.MISSING, help: str = "", *, group: str, choices: tuple[str, ...] = (),
@@ -69,8 +70,10 @@ class TrainConfig:
     input_size: int | None = setting(None, "image side fed to the model (default: the dataset's native size)",
                                      group="data")
     augment: str = setting("small", "training augmentation: paper (section 6), small (pad-crop), photo (random-resized "
-                           "crop + flip on cached uint8 batches), none", group="data",
-                           choices=("paper", "small", "photo", "none"))
+                           "crop + flip on cached uint8 batches), flip (the whole photo resized, and flips), none",
+                           group="data", choices=("paper", "small", "photo", "flip", "none"))
+    eval_crop: float = setting(0.875, "photos: the centre fraction of a photo that evaluation resizes to the input "
+                               "size (1.0: the whole photo)", group="data")
     crop_scale: float = setting(0.08, "smallest crop area of the random-resized crop (paper 0.08)", group="data")
     resize_schedule: str | None = setting(None, "progressive resizing: the input side of each epoch, e.g. "
                                           "96,112,128 (the last one continues)", group="data")
@@ -84,15 +87,17 @@ class TrainConfig:
                           "of photos, else fast); see docs/training.md", group="run")
     epochs: int = setting(3, "passes over the training set", group="optimisation")
     batch_size: int = setting(128, "global batch (split across torchrun processes)", group="optimisation")
-    optimizer: str = setting("sgd", "", group="optimisation", choices=("sgd", "rmsprop", "adamw"))
+    optimizer: str = setting("sgd", "", group="optimisation", choices=tuple(OPTIMIZERS))
     lr: float = setting(0.1, "peak learning rate", group="optimisation")
     momentum: float = setting(0.9, "SGD / RMSProp momentum", group="optimisation")
     nesterov: bool = setting(True, "Nesterov momentum (SGD)", group="optimisation")
     weight_decay: float = setting(5e-4, "L2 penalty", group="optimisation")
     rmsprop_decay: float = setting(0.9, "RMSProp's decay", group="optimisation")
     rmsprop_eps: float = setting(1.0, "RMSProp's epsilon (v3 section 8: 1.0)", group="optimisation")
-    schedule: str = setting("onecycle", "learning-rate schedule", group="optimisation",
-                            choices=("onecycle", "step", "cosine", "constant"))
+    schedule: str = setting("onecycle", "learning-rate schedule (training/optim.py)", group="optimisation",
+                            choices=SCHEDULES)
+    flat_fraction: float = setting(0.75, "flatcos: the part of the run at the peak rate before the cosine",
+                                   group="optimisation")
     warmup_epochs: float = setting(0.5, "onecycle / cosine: epochs of linear warm-up", group="optimisation")
     lr_step_epochs: float = setting(8.0, "step schedule: epochs between decays", group="optimisation")
     lr_gamma: float = setting(0.96, "step schedule: factor per decay (paper: 4% every 8 epochs)",
@@ -279,7 +284,8 @@ def _applicable_kwargs(model: str, recipe: str, kwargs: dict[str, Any]) -> dict[
             cls = type(create_model(model))
     except UserError:
         return dict(kwargs)  # an unknown model: the build will name the problem
-    takes = inspect.signature(cls.__init__).parameters
+    options = getattr(cls, "options_type", None)  # builders whose options are a dataclass (GoogLeNet)
+    takes = {f.name for f in dataclasses.fields(options)} if options else inspect.signature(cls.__init__).parameters
     kept = {k: v for k, v in kwargs.items() if k in takes}
     dropped = [f"{k}={v!r}" for k, v in kwargs.items() if k not in takes]
     if dropped:
@@ -364,6 +370,8 @@ def validate(c: TrainConfig) -> None:
     require(c.freeze == "none" or c.init_from, "--freeze features needs pretrained weights: add --init-from MODEL")
     require(c.unfreeze_epoch is None or (c.freeze == "features" and 0 <= c.unfreeze_epoch),
             f"--unfreeze-epoch {c.unfreeze_epoch} needs --freeze features and a count >= 0")
+    require(0 < c.eval_crop <= 1, f"eval_crop must be in (0, 1], got {c.eval_crop}; e.g. --eval-crop 0.875")
+    require(0 <= c.flat_fraction < 1, f"flat_fraction must be in [0, 1), got {c.flat_fraction}; e.g. 0.75")
     require(0 < c.crop_scale <= 1, f"crop_scale must be in (0, 1], got {c.crop_scale}; e.g. --crop-scale 0.35")
     if c.resize_schedule:
         parse_sizes(c.resize_schedule)

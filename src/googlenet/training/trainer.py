@@ -38,7 +38,6 @@ from torch.utils.data import DataLoader, Dataset, DistributedSampler
 
 from ..data import dataset_stats, eval_transform, load_dataset, train_transform
 from ..data.datasets import ImageDataset
-from ..data.transforms import EVAL_CROP_FRACTION
 from ..errors import DataError, UserError
 from ..models.outputs import split_outputs
 from ..models.registry import count_parameters, create_model, model_info
@@ -59,6 +58,7 @@ from .distributed import (
 )
 from .fastdata import PhotoBatches, TensorBatches
 from .loss import training_loss
+from .optim import Schedule, build_optimizer
 from .state import load_training_state, save_training_state
 
 STATE_FORMAT = "googlenet-train-state/1"
@@ -86,32 +86,6 @@ class SeededView(Dataset):
         with torch.random.fork_rng(devices=[]):
             torch.manual_seed(((self.seed * 1_000_003 + self.epoch) * 10_000_019 + int(i)) % (2**63 - 1))
             return self.dataset[i]
-
-
-class Schedule:
-    """Learning-rate multiplier per optimizer step (a plain object, so the scheduler state is plain data).
-
-    * ``step``: ``gamma ** floor(epoch / step_epochs)`` (paper: 0.96 every 8 epochs; v3: 0.94 every 2).
-    * ``onecycle``: linear warm-up from 0 over ``warmup`` epochs, then cosine down to 0 at the end.
-    * ``cosine``: the same; ``constant``: 1.
-    """
-
-    def __init__(self, kind: str, steps_per_epoch: int, epochs: int, warmup: float, step_epochs: float,
-                 gamma: float) -> None:
-        self.kind, self.spe, self.epochs = kind, steps_per_epoch, epochs
-        self.warmup, self.step_epochs, self.gamma = warmup, step_epochs, gamma
-
-    def __call__(self, step: int) -> float:
-        epoch = step / self.spe
-        if self.kind == "step":
-            return self.gamma ** math.floor(epoch / self.step_epochs + 1e-9)
-        if self.kind == "constant":
-            return 1.0
-        total, warm = self.epochs * self.spe, self.warmup * self.spe
-        if step < warm:
-            return (step + 1) / warm
-        progress = min(1.0, (step - warm) / max(1.0, total - warm))
-        return 0.5 * (1.0 + math.cos(math.pi * progress))
 
 
 def pick_device(name: str, info: DistInfo) -> torch.device:
@@ -356,12 +330,15 @@ class Trainer:
         self.sizes = parse_sizes(c.resize_schedule) if c.resize_schedule else [input_size]
         aug = train_transform(c.augment, input_size=input_size, mean=mean, std=std, hflip=hflip, pad=c.pad,
                               channels=channels, color_jitter=c.color_jitter, scale=(c.crop_scale, 1.0))
-        ev = eval_transform(input_size=input_size, mean=mean, std=std, native_size=stats.image_size)
+        ev = eval_transform(input_size=input_size, mean=mean, std=std, native_size=stats.image_size,
+                            crop_fraction=c.eval_crop)
         self.train_set.transform = aug
         self.val_set = self._optional_split("val", ev, common)
         self.test_set = self._optional_split("test", ev, common) if c.eval_test else None
         self.classes = list(self.train_set.classes)
         self.preprocessing = stats.preprocessing(input_size, channels)
+        if not stats.image_size:  # photos: googlenet eval / predict resize as the trainer's evaluation did
+            self.preprocessing["resize"] = int(round(input_size / c.eval_crop))
         self.preprocessing["dataset"] = Path(str(c.dataset)).name if stats.name not in ("fashion-mnist", "mnist",
                                                                                         "cifar10") else stats.name
         skipped = [*self.train_set.skipped, *(self.val_set.skipped if self.val_set else []),
@@ -375,7 +352,7 @@ class Trainer:
             from .tensorboard import TensorBoardLogger
 
             self.tensorboard = TensorBoardLogger(self.run_dir)
-        if c.augment in ("photo", "none") and PhotoBatches.eligible(self.train_set):
+        if c.augment in ("photo", "flip", "none") and PhotoBatches.eligible(self.train_set):
             self._photo_batches(input_size, mean, std, hflip)
         elif TensorBatches.eligible(self.train_set, c.augment, input_size):
             self.fast = TensorBatches(self.train_set, augment=c.augment == "small", pad=c.pad, hflip=hflip,
@@ -413,15 +390,7 @@ class Trainer:
         self.net = net
         torch.manual_seed(c.seed + self.info.rank)  # dropout masks differ between processes
 
-        params = self._param_groups(model)
-        if c.optimizer == "sgd":
-            self.opt = torch.optim.SGD(params, lr=c.lr, momentum=c.momentum, nesterov=c.nesterov and c.momentum > 0,
-                                       weight_decay=c.weight_decay)
-        elif c.optimizer == "rmsprop":  # Rethinking..., section 8: decay 0.9, epsilon 1.0
-            self.opt = torch.optim.RMSprop(params, lr=c.lr, alpha=c.rmsprop_decay, eps=c.rmsprop_eps,
-                                           momentum=c.momentum, weight_decay=c.weight_decay)
-        else:
-            self.opt = torch.optim.AdamW(params, lr=c.lr, weight_decay=c.weight_decay)
+        self.opt = build_optimizer(self._param_groups(model), c)
         self.sched = torch.optim.lr_scheduler.LambdaLR(self.opt, self._schedule())
 
     def _param_groups(self, model: nn.Module) -> list[dict[str, Any]]:
@@ -436,7 +405,8 @@ class Trainer:
 
     def _schedule(self) -> Schedule:
         c = self.config
-        return Schedule(c.schedule, self.steps_per_epoch, c.epochs, c.warmup_epochs, c.lr_step_epochs, c.lr_gamma)
+        return Schedule(c.schedule, self.steps_per_epoch, c.epochs, c.warmup_epochs, c.lr_step_epochs, c.lr_gamma,
+                        c.flat_fraction)
 
     def _optional_split(self, split: str, transform: Any, common: dict) -> ImageDataset | None:
         c = self.config
@@ -465,14 +435,17 @@ class Trainer:
         c = self.config
         log = print if (self.info.is_main and not self.quiet) else None
         options = dict(cache_dir=None, max_bytes=None if c.cache else 0, log=log)
-        # Train: stored 1/8 above the largest training side, so a full-image crop is resized down, not up.
-        train_side = int(round(max(self.sizes + [input_size]) * 1.125))
+        # Train: stored 1/8 above the largest training side, so a full-image crop is resized down, not up;
+        # ``flip`` feeds the whole photo, so it is stored at the largest side itself.
+        largest = max(self.sizes + [input_size])
+        train_side = largest if c.augment == "flip" else int(round(largest * 1.125))
         store = open_cache(self.train_set, train_side, **options)
-        self.fast = PhotoBatches(self.train_set, store, out_size=self.sizes[0], augment=c.augment == "photo",
-                                 mean=mean, std=std, seed=c.seed, scale=(c.crop_scale, 1.0), hflip=hflip,
-                                 crop=None if c.augment == "photo" else input_size)
-        # Evaluation: the usual single crop, the centre input_size of the image resized to input_size / 0.875.
-        eval_side = int(round(input_size / EVAL_CROP_FRACTION))
+        crops = dict(scale=(1.0, 1.0), ratio=(1.0, 1.0)) if c.augment == "flip" else dict(scale=(c.crop_scale, 1.0))
+        self.fast = PhotoBatches(self.train_set, store, out_size=self.sizes[0], augment=c.augment != "none",
+                                 mean=mean, std=std, seed=c.seed, hflip=hflip,
+                                 crop=None if c.augment != "none" else input_size, **crops)
+        # Evaluation: a single crop, the centre eval_crop of the image resized to input_size (0.875: the usual).
+        eval_side = int(round(input_size / c.eval_crop))
         self.val_fast, self.test_fast = (
             PhotoBatches(d, open_cache(d, eval_side, **options), out_size=input_size, augment=False, mean=mean,
                          std=std, seed=c.seed, crop=input_size) if d is not None and PhotoBatches.eligible(d) else None

@@ -1,0 +1,150 @@
+"""The photos recipe's choices, one change at a time, decided on a held-out part of Imagenette's train and
+reported on val (issue 22; docs/training.md#photos).
+
+    python benchmarks/photos_sweep.py --data-dir ../shared/data --stage tune     # held-out 15% of train
+    python benchmarks/photos_sweep.py --data-dir ../shared/data --stage val --variants final --seeds 3
+    python benchmarks/photos_sweep.py --report                                    # the markdown table
+
+Each variant is a set of training settings on top of the previous variant's (the ladder below), so each row
+measures one change. ``tune`` trains on 85% of train and measures on the other 15% (a train-only copy of the
+tarball, so the held-out part is carved by the library's own split); ``val`` trains on all of train and
+measures on the 3,925 val photos. Runs are resumable: a finished run (``summary.json``) is skipped, an
+interrupted one continues with ``--resume``. One run at a time: on 2 cores a second run only slows both.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import sys
+import tarfile
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
+
+#: The ladder: each variant adds one change to the one before it (name, what changed, settings).
+LADDER: list[tuple[str, str, dict]] = [
+    ("recipe", "the photos recipe before this work (35-100% crops, SGD one-cycle, batch 64)",
+     dict(augment="photo", crop_scale=0.35, eval_crop=0.875)),
+    ("flip", "whole photo resized + flips instead of 35-100% crops, evaluated on the whole photo",
+     dict(augment="flip", eval_crop=1.0)),
+    ("ranger", "Ranger (RAdam + Lookahead) at 8e-3, decoupled weight decay 1e-2, flat-then-cosine",
+     dict(optimizer="ranger", lr=8e-3, weight_decay=1e-2, momentum=0.95, schedule="flatcos", warmup_epochs=0.0)),
+    ("bs32", "batch 32 instead of 64", dict(batch_size=32)),
+    ("mish", "Mish instead of ReLU", dict(model_kwargs={"activation": "mish"})),
+    ("maxblur", "MaxBlurPool instead of the stride-2 max pools", dict(model_kwargs={"pool": "maxblur"})),
+]
+
+
+def settings_of(name: str) -> dict:
+    """The cumulative settings of variant ``name`` (every step of the ladder up to it)."""
+    out: dict = {"model_kwargs": {}}
+    for step, _, extra in LADDER:
+        for key, value in extra.items():
+            if key == "model_kwargs":
+                out["model_kwargs"] = {**out["model_kwargs"], **value}
+            else:
+                out[key] = value
+        if step == name:
+            return out
+    raise SystemExit(f"unknown variant {name!r}; one of {', '.join(n for n, _, _ in LADDER)}")
+
+
+def train_only_tarball(data_dir: Path, cache: Path) -> Path:
+    """Imagenette's train/ alone, as a tarball of its own: the library then holds out a fixed-seed part of it."""
+    cache.mkdir(parents=True, exist_ok=True)
+    out = cache / "imagenette-train-only.tar"
+    if out.exists():
+        return out
+    tmp = out.with_suffix(".part")
+    with tarfile.open(data_dir / "imagenette-224.tar.gz") as src, tarfile.open(tmp, "w") as dst:
+        for member in src:
+            if member.name.startswith("train"):
+                dst.addfile(member, src.extractfile(member) if member.isfile() else None)
+    tmp.rename(out)
+    return out
+
+
+def run(name: str, stage: str, seed: int, args: argparse.Namespace) -> dict:
+    from googlenet.training import make_config, train
+
+    folder = Path(args.out) / stage / name / f"seed{seed}"
+    if (folder / "summary.json").exists():
+        return json.loads((folder / "summary.json").read_text())
+    settings = settings_of(name)
+    kwargs = settings.pop("model_kwargs")
+    if stage == "tune":
+        dataset = str(train_only_tarball(Path(args.data_dir), Path(args.out)))
+        data = dict(dataset=dataset, val_fraction=0.15, split_seed=0, eval_test=False)
+    else:
+        data = dict(dataset="imagenette", data_dir=args.data_dir)
+    config = make_config(recipe="photos", out=str(folder), seed=seed, threads=args.threads, report=False,
+                         **data, **settings)
+    config.model_kwargs.update(kwargs)
+    t0 = time.perf_counter()
+    resume = folder if (folder / "train_state.pt").exists() else None
+    summary = train(config, resume=resume) if resume else train(config)
+    summary["sweep_wall_s"] = time.perf_counter() - t0
+    (folder / "sweep.json").write_text(json.dumps({"name": name, "stage": stage, "seed": seed,
+                                                    "wall_s": summary["sweep_wall_s"]}))
+    return summary
+
+
+def result_rows(out: Path) -> list[dict]:
+    rows = []
+    for stage in ("tune", "val"):
+        for name, what, _ in LADDER:
+            accs, walls = [], []
+            for folder in sorted((out / stage / name).glob("seed*")):
+                log = folder / "log.jsonl"
+                if not (folder / "summary.json").exists() or not log.exists():
+                    continue
+                last = [json.loads(x) for x in log.read_text().splitlines()][-1]
+                accs.append(100 * last["val_top1"])
+                sweep = folder / "sweep.json"
+                if sweep.exists():
+                    walls.append(json.loads(sweep.read_text())["wall_s"])
+            if accs:
+                rows.append(dict(stage=stage, name=name, what=what, n=len(accs), mean=statistics.mean(accs),
+                                 sd=statistics.stdev(accs) if len(accs) > 1 else 0.0, accs=accs,
+                                 wall=statistics.mean(walls) if walls else None))
+    return rows
+
+
+def report(out: Path) -> str:
+    lines = ["| stage | variant (one change on the row above) | top-1 % (mean ± sd) | seeds | wall s | command |",
+             "|---|---|---|---|---|---|"]
+    for r in result_rows(out):
+        command = f"`python benchmarks/photos_sweep.py --stage {r['stage']} --variants {r['name']}`"
+        wall = f"{r['wall']:.0f}" if r["wall"] else "-"
+        lines.append(f"| {r['stage']} | {r['name']}: {r['what']} | {r['mean']:.2f} ± {r['sd']:.2f} | {r['n']} | "
+                     f"{wall} | {command} |")
+    return "\n".join(lines)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--data-dir", default=os.environ.get("GOOGLENET_DATA", "../shared/data"))
+    parser.add_argument("--out", default="runs/photos-sweep")
+    parser.add_argument("--stage", choices=("tune", "val"), default="tune")
+    parser.add_argument("--variants", default=",".join(n for n, _, _ in LADDER), help="comma-separated ladder names")
+    parser.add_argument("--seeds", type=int, default=1)
+    parser.add_argument("--threads", type=int, default=None)
+    parser.add_argument("--report", action="store_true", help="only print the table of the finished runs")
+    args = parser.parse_args()
+    if args.report:
+        print(report(Path(args.out)))
+        return
+    for seed in range(args.seeds):
+        for name in args.variants.split(","):
+            summary = run(name, args.stage, seed, args)
+            print(json.dumps({"variant": name, "stage": args.stage, "seed": seed,
+                              "val_top1": summary.get("val_top1"), "wall_s": summary.get("sweep_wall_s")}), flush=True)
+    print(report(Path(args.out)))
+
+
+if __name__ == "__main__":
+    main()

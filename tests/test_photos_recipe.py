@@ -1,0 +1,99 @@
+"""The photos recipe's pieces (issue 22): the held-out split of a train-only tarball, the new builder options,
+optimizers and schedules."""
+
+from __future__ import annotations
+
+import io
+import math
+import tarfile
+
+import pytest
+import torch
+from PIL import Image
+
+import googlenet
+from googlenet.data import load_dataset
+from googlenet.training.optim import DECAYS, OPTIMIZERS, Schedule
+
+
+def _tarball(path, classes=("a", "b"), per_class=10, size=(24, 24)):
+    with tarfile.open(path, "w") as tar:
+        for c, name in enumerate(classes):
+            for i in range(per_class):
+                buf = io.BytesIO()
+                Image.new("RGB", size, (40 * c + i, 0, 0)).save(buf, "PNG")
+                info = tarfile.TarInfo(f"train/{name}/{i}.png")
+                info.size = len(buf.getvalue())
+                tar.addfile(info, io.BytesIO(buf.getvalue()))
+    return path
+
+
+def test_train_only_tarball_holds_val_out_of_train(tmp_path):
+    tar = _tarball(tmp_path / "t.tar")
+    train = load_dataset(str(tar), "train", val_fraction=0.2)
+    val = load_dataset(str(tar), "val", val_fraction=0.2)
+    assert (len(train), len(val)) == (16, 4)  # before: train kept all 20, the 4 held out among them
+    red = lambda d: {int(d[i][0][0, 0, 0]) for i in range(len(d))}  # noqa: E731  (each image's own value)
+    assert not red(train) & red(val) and len(red(train) | red(val)) == 20
+
+
+def _count(model):
+    return sum(p.numel() for p in model.parameters())
+
+
+def test_mish_and_maxblur_change_no_parameter_and_no_key():
+    base = googlenet.create_model("googlenet", num_classes=10, batch_norm=True, lrn=False, aux_logits=False)
+    new = googlenet.create_model("googlenet", num_classes=10, batch_norm=True, lrn=False, aux_logits=False,
+                                 activation="mish", pool="maxblur")
+    # Mish and the blur have no weights (the blur's binomial kernel is a fixed buffer, not a parameter).
+    assert _count(new) == _count(base)
+    assert set(new.state_dict()) - set(base.state_dict()) <= {k for k in new.state_dict() if "kernel" in k}
+    assert set(base.state_dict()) <= set(new.state_dict())
+    assert sum(isinstance(m, torch.nn.Mish) for m in new.modules()) == 57  # every conv: 3 stem + 9 x 6
+    assert sum(isinstance(m, torch.nn.ReLU) for m in new.modules()) == 0
+    pools = [type(new.get_submodule(n)).__name__ for n in ("maxpool1", "maxpool2", "maxpool3", "maxpool4")]
+    assert pools == ["MaxBlurPool2D"] * 4
+    x = torch.randn(2, 3, 128, 128, requires_grad=True)
+    new.train()(x).sum().backward()
+    assert x.grad is not None and new.eval()(x).shape == (2, 10)
+    # the same grid as the max pools at 128 and 224 px: 4x4 and 7x7 before the head
+    for side, grid in ((128, 4), (224, 7)):
+        assert new.forward_features(torch.randn(1, 3, side, side)).shape[-1] == grid
+
+
+def test_default_googlenet_is_the_papers():
+    model = googlenet.create_model("googlenet")
+    explicit = googlenet.create_model("googlenet", pool="max", activation="relu")
+    assert list(model.state_dict()) == list(explicit.state_dict())
+    assert _count(model) == 13_378_280  # README: Table 1's network with both aux heads
+    assert all(isinstance(getattr(model, f"maxpool{i}"), torch.nn.MaxPool2d) for i in (1, 2, 3, 4))
+
+
+@pytest.mark.parametrize(("kwargs", "match"), [(dict(pool="avg"), "pool must be one of max, maxblur"),
+                                               (dict(activation="gelu"), "activation must be one of relu, mish")])
+def test_bad_new_options_name_the_choices(kwargs, match):
+    with pytest.raises(googlenet.UserError, match=match):
+        googlenet.create_model("googlenet", **kwargs)
+
+
+def test_flatcos_and_linear_schedules_reach_zero():
+    flat = Schedule("flatcos", steps_per_epoch=10, epochs=4, warmup=0.0, step_epochs=8, gamma=0.96, flat=0.75)
+    assert [flat(s) for s in (0, 29)] == [1.0, 1.0]  # the peak for 75% of the run
+    assert flat(35) == pytest.approx(0.5 * (1 + math.cos(math.pi * 5 / 10)))
+    assert flat(40) == pytest.approx(0.0)
+    lin = Schedule("linear", steps_per_epoch=10, epochs=4, warmup=1.0, step_epochs=8, gamma=0.96)
+    assert lin(9) == 1.0 and lin(25) == pytest.approx(0.5) and lin(40) == 0.0
+    assert set(DECAYS) | {"step"} == set(googlenet.training.config.CHOICES["schedule"])
+
+
+def test_every_optimizer_of_the_table_takes_a_step():
+    from googlenet.training import make_config
+
+    assert set(OPTIMIZERS) == set(googlenet.training.config.CHOICES["optimizer"])
+    for name in OPTIMIZERS:
+        layer = torch.nn.Linear(3, 2)
+        before = layer.weight.detach().clone()
+        opt = OPTIMIZERS[name]([{"params": list(layer.parameters())}], make_config(optimizer=name, lr=0.01))
+        layer(torch.randn(4, 3)).square().sum().backward()
+        opt.step()
+        assert not torch.equal(before, layer.weight.detach()), name
