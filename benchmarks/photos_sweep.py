@@ -39,6 +39,10 @@ LADDER: list[tuple[str, str, dict]] = [
 ]
 
 
+#: The training budget of a run: the recipe's own, or the ablations' cheaper one (docs/fidelity.md).
+BUDGETS = {"full": dict(), "proxy": dict(epochs=3, input_size=112, model_kwargs={"width": 0.5})}
+
+
 def settings_of(name: str) -> dict:
     """The cumulative settings of variant ``name`` (every step of the ladder up to it)."""
     out: dict = {"model_kwargs": {}}
@@ -71,11 +75,12 @@ def train_only_tarball(data_dir: Path, cache: Path) -> Path:
 def run(name: str, stage: str, seed: int, args: argparse.Namespace) -> dict:
     from googlenet.training import make_config, train
 
-    folder = Path(args.out) / stage / name / f"seed{seed}"
+    folder = Path(args.out) / f"{stage}-{args.budget}" / name / f"seed{seed}"
     if (folder / "summary.json").exists():
         return json.loads((folder / "summary.json").read_text())
-    settings = settings_of(name)
-    kwargs = settings.pop("model_kwargs")
+    settings = {**settings_of(name), **BUDGETS[args.budget]}
+    kwargs = {**settings_of(name)["model_kwargs"], **BUDGETS[args.budget].get("model_kwargs", {})}
+    settings.pop("model_kwargs")
     if stage == "tune":
         dataset = str(train_only_tarball(Path(args.data_dir), Path(args.out)))
         data = dict(dataset=dataset, val_fraction=0.15, split_seed=0, eval_test=False)
@@ -95,7 +100,7 @@ def run(name: str, stage: str, seed: int, args: argparse.Namespace) -> dict:
 
 def result_rows(out: Path) -> list[dict]:
     rows = []
-    for stage in ("tune", "val"):
+    for stage in (f"{s}-{b}" for s in ("tune", "val") for b in BUDGETS):
         for name, what, _ in LADDER:
             accs, walls = [], []
             for folder in sorted((out / stage / name).glob("seed*")):
@@ -118,7 +123,8 @@ def report(out: Path) -> str:
     lines = ["| stage | variant (one change on the row above) | top-1 % (mean ± sd) | seeds | wall s | command |",
              "|---|---|---|---|---|---|"]
     for r in result_rows(out):
-        command = f"`python benchmarks/photos_sweep.py --stage {r['stage']} --variants {r['name']}`"
+        stage, budget = r["stage"].split("-")
+        command = f"`python benchmarks/photos_sweep.py --stage {stage} --budget {budget} --variants {r['name']}`"
         wall = f"{r['wall']:.0f}" if r["wall"] else "-"
         lines.append(f"| {r['stage']} | {r['name']}: {r['what']} | {r['mean']:.2f} ± {r['sd']:.2f} | {r['n']} | "
                      f"{wall} | {command} |")
@@ -133,6 +139,9 @@ def main() -> None:
     parser.add_argument("--variants", default=",".join(n for n, _, _ in LADDER), help="comma-separated ladder names")
     parser.add_argument("--seeds", type=int, default=1)
     parser.add_argument("--threads", type=int, default=None)
+    parser.add_argument("--budget", choices=tuple(BUDGETS), default="full",
+                        help="full: the recipe's (width 1, 5 epochs, 128 px); proxy: the ablations' (width 1/2, "
+                             "3 epochs, 112 px), for deciding on a shared 2-core machine")
     parser.add_argument("--report", action="store_true", help="only print the table of the finished runs")
     args = parser.parse_args()
     if args.report:
