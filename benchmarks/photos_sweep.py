@@ -108,7 +108,7 @@ def result_rows(out: Path) -> list[dict]:
                 if not (folder / "summary.json").exists() or not log.exists():
                     continue
                 last = [json.loads(x) for x in log.read_text().splitlines()][-1]
-                accs.append(100 * last["val_top1"])
+                accs.append(last["val_top1"])  # already in percent
                 sweep = folder / "sweep.json"
                 if sweep.exists():
                     walls.append(json.loads(sweep.read_text())["wall_s"])

@@ -97,3 +97,62 @@ def test_every_optimizer_of_the_table_takes_a_step():
         layer(torch.randn(4, 3)).square().sum().backward()
         opt.step()
         assert not torch.equal(before, layer.weight.detach()), name
+
+
+# -- --time-budget (training/budget.py) -------------------------------------------------------------------
+
+
+def _simulate(budget_s, *, setup_s, step_times, steps_per_epoch, eval_s):
+    """A run on a fake clock: setup, 5 measured steps, a plan, then epochs re-planned as the trainer does."""
+    from googlenet.training.budget import plan
+
+    clock, done = setup_s, 0
+    for t in step_times[:5]:
+        clock += t
+        done += 1
+    current = plan(budget_s, elapsed_s=clock, steps_done=done, step_s=sum(step_times[:5]) / 5,
+                   steps_per_epoch=steps_per_epoch, epoch_eval_s=eval_s)
+    first = current
+    while done < current.total_steps:
+        epoch_end = min(current.total_steps, (done // steps_per_epoch + 1) * steps_per_epoch)
+        spent = [step_times[min(i, len(step_times) - 1)] for i in range(done, epoch_end)]
+        clock += sum(spent) + eval_s
+        done = epoch_end
+        if done < current.total_steps:
+            current = plan(budget_s, elapsed_s=clock, steps_done=done, step_s=sum(spent) / len(spent),
+                           steps_per_epoch=steps_per_epoch, epoch_eval_s=eval_s)
+    return first, current, clock
+
+
+@pytest.mark.parametrize("budget_s", [300, 900, 1800])
+@pytest.mark.parametrize("slowdown", [1.0, 1.3])  # the machine gets slower after the first steps
+def test_budget_plan_ends_within_5_percent_of_the_budget(budget_s, slowdown):
+    times = [0.5] * 5 + [0.5 * slowdown] * 100_000
+    first, last, end = _simulate(budget_s, setup_s=20, step_times=times, steps_per_epoch=148, eval_s=15)
+    assert 0.95 * budget_s <= end <= budget_s, (first, last, end)
+    assert last.total_steps <= first.total_steps  # slower steps: fewer of them, planned again each epoch
+
+
+def test_budget_schedule_reaches_zero_at_the_planned_end():
+    from googlenet.training.budget import plan
+
+    p = plan(600, elapsed_s=10, steps_done=5, step_s=0.4, steps_per_epoch=100, epoch_eval_s=5)
+    s = Schedule("linear", steps_per_epoch=100, epochs=p.epochs, warmup=0.5, step_epochs=8, gamma=0.96,
+                 total_steps=p.total_steps)
+    assert s(p.total_steps) == 0.0 and s(p.total_steps // 2) > 0.4
+    assert p.predicted_s <= 600 and p.epochs == -(-p.total_steps // 100)
+    line = p.line(128)
+    assert f"{p.total_steps:,} steps" in line and "linear to 0" in line and "128 px" in line
+
+
+def test_budget_too_short_names_the_minimum():
+    from googlenet.training.budget import plan
+
+    with pytest.raises(googlenet.UserError, match=r"shorter than one epoch.*--time-budget 3m or more"):
+        plan(60, elapsed_s=30, steps_done=5, step_s=0.5, steps_per_epoch=148, epoch_eval_s=20)
+
+
+@pytest.mark.parametrize("text", ["abc", "0", "inf", "15 parsecs"])
+def test_unparseable_budget_is_one_line_exit_2(run_cli, text):
+    code, _, err = run_cli("train", "--time-budget", text, "--epochs", "1")
+    assert code == 2 and err.count("\n") == 1 and "time budget" in err

@@ -102,6 +102,10 @@ class TrainConfig:
     lr_step_epochs: float = setting(8.0, "step schedule: epochs between decays", group="optimisation")
     lr_gamma: float = setting(0.96, "step schedule: factor per decay (paper: 4% every 8 epochs)",
                               group="optimisation")
+    time_budget: str | None = setting(None, "train the best model that fits in this wall time, cache build and "
+                                      "evaluation included (15m, 900s, 1h): plans the steps from the measured step "
+                                      "time, the learning rate linear to 0 at the end (training/budget.py)",
+                                      group="optimisation")
     label_smoothing: float = setting(0.0, "v3 section 7's label smoothing", group="optimisation")
     grad_clip: float | None = setting(None, "clip the gradient norm to this", group="optimisation")
     aux_weight: float = setting(0.3, "weight of each auxiliary loss (section 5: 0.3)", group="optimisation")
@@ -375,6 +379,10 @@ def validate(c: TrainConfig) -> None:
     require(0 < c.crop_scale <= 1, f"crop_scale must be in (0, 1], got {c.crop_scale}; e.g. --crop-scale 0.35")
     if c.resize_schedule:
         parse_sizes(c.resize_schedule)
+    if c.time_budget is not None:
+        from .budget import parse_duration
+
+        parse_duration(c.time_budget)
     require(c.max_steps is None or c.max_steps >= 1, f"max steps must be >= 1, got {c.max_steps}")
     require(c.input_size is None or c.input_size >= 8, f"input size must be >= 8 pixels, got {c.input_size}")
     require(isinstance(c.model_kwargs, dict), "model_kwargs must be a table of builder arguments")

@@ -97,9 +97,10 @@ class Schedule:
     """
 
     def __init__(self, kind: str, steps_per_epoch: int, epochs: int, warmup: float, step_epochs: float,
-                 gamma: float, flat: float = 0.75) -> None:
+                 gamma: float, flat: float = 0.75, total_steps: int | None = None) -> None:
         self.kind, self.spe, self.epochs = kind, steps_per_epoch, epochs
         self.warmup, self.step_epochs, self.gamma, self.flat = warmup, step_epochs, gamma, flat
+        self.total_steps = total_steps  # a run that ends inside an epoch (--time-budget, training/budget.py)
 
     def __call__(self, step: int) -> float:
         epoch = step / self.spe
@@ -107,7 +108,7 @@ class Schedule:
             return self.gamma ** math.floor(epoch / self.step_epochs + 1e-9)
         if self.kind == "constant":
             return 1.0
-        total, warm = self.epochs * self.spe, self.warmup * self.spe
+        total, warm = getattr(self, "total_steps", None) or self.epochs * self.spe, self.warmup * self.spe
         if step < warm:
             return (step + 1) / warm
         progress = min(1.0, (step - warm) / max(1.0, total - warm))

@@ -428,6 +428,27 @@ class Trainer:
         print(f"googlenet: about {per_epoch:.0f} s per epoch at {side} px ({rate:.0f} img/s over the first {steps} "
               f"steps); {self.config.epochs} epochs: about {per_epoch * self.config.epochs / 60:.0f} min", flush=True)
 
+    def _plan_budget(self, step_s: float, side: int, epoch_eval_s: float | None = None) -> None:
+        """Fit the run into --time-budget (training/budget.py): set the step and epoch counts and a linear
+        schedule that reaches 0 at the last step; print the plan once (later re-plans only adjust it)."""
+        from .budget import eval_seconds, parse_duration, plan
+
+        c = self.config
+        n_val = len(self.val_set) if self.val_set is not None else 0
+        n_test = len(self.test_set) if self.test_set is not None else 0
+        if epoch_eval_s is None:
+            epoch_eval_s = eval_seconds(n_val, self.local_batch, step_s)
+        budget = plan(parse_duration(c.time_budget), elapsed_s=self.elapsed(), steps_done=self.global_step,
+                      step_s=step_s, steps_per_epoch=self.steps_per_epoch, epoch_eval_s=epoch_eval_s,
+                      final_eval_s=eval_seconds(n_test, self.local_batch, step_s))
+        c.max_steps, c.epochs, c.schedule = budget.total_steps, budget.epochs, "linear"
+        schedule = Schedule("linear", self.steps_per_epoch, c.epochs, c.warmup_epochs, c.lr_step_epochs,
+                            c.lr_gamma, total_steps=budget.total_steps)
+        self.sched.lr_lambdas = [schedule for _ in self.opt.param_groups]
+        if self.info.is_main and not self.quiet and not getattr(self, "_budget_shown", False):
+            self._budget_shown = True
+            print(budget.line(side), flush=True)
+
     def _photo_batches(self, input_size: int, mean: Sequence[float], std: Sequence[float], hflip: bool) -> None:
         """Photos decoded once into a cache (data/cache.py), augmented as uint8 batches (data/augment.py)."""
         from ..data.cache import open_cache
@@ -575,9 +596,11 @@ class Trainer:
                           "emulated and slower than fp32 here; use --amp off", flush=True)
             stopped = False
             try:
-                for epoch in range(start_epoch, c.epochs):
+                epoch = start_epoch
+                while epoch < c.epochs:  # a --time-budget plan may change c.epochs as it goes
                     stopped = self._epoch(epoch, skip, sums, epoch_time)
                     skip, sums, epoch_time = 0, {}, 0.0
+                    epoch += 1
                     if stopped:
                         break
                 return self._finish()
@@ -644,7 +667,11 @@ class Trainer:
             self.global_step += 1
             step += 1
             if step - skip == ESTIMATE_AFTER_STEPS and not self._estimated:
-                self._estimate(time.perf_counter() - t_start, step - skip, x.shape[-1])
+                if c.time_budget:
+                    self._estimated = True
+                    self._plan_budget((time.perf_counter() - t_start) / (step - skip), x.shape[-1])
+                else:
+                    self._estimate(time.perf_counter() - t_start, step - skip, x.shape[-1])
             with torch.no_grad():
                 c1, c5 = topk_correct(main.detach().float(), y)
                 n = len(y)
@@ -678,7 +705,11 @@ class Trainer:
                       f"saved in {self.run_dir}; continue with: {resume_command(self.run_dir, info)}",
                       file=sys.stderr, flush=True)
             raise TrainingInterrupted(self.run_dir, epoch, step)
+        t_eval = time.perf_counter()
         row = self._epoch_row(epoch, step, totals_all, epoch_time)
+        if c.time_budget and step > skip and stop_reason is None:  # re-plan with this epoch's measured times
+            self._plan_budget(epoch_time / max(1, step - skip), self.fast.out_size if isinstance(
+                self.fast, PhotoBatches) else self.sizes[0], epoch_eval_s=time.perf_counter() - t_eval)
         done_epoch = step >= self.steps_per_epoch
         self._save(epoch + 1 if done_epoch else epoch, 0 if done_epoch else step, {} if done_epoch else totals,
                    0.0 if done_epoch else epoch_time)
