@@ -25,7 +25,7 @@ from torch import Tensor, nn
 
 from ..errors import DataError, UserError
 from ..models.outputs import split_outputs
-from ..system.files import atomic_write
+from ..system.files import atomic_write, check_output_file
 from ..weights.checkpoint import LoadedModel, load_model, read_model_metadata, resolve_model_path
 from .onnx import export_onnx
 
@@ -93,19 +93,25 @@ def export_model(
     format: str = "onnx",
     opset: int | None = None,
     check: bool = True,
+    force: bool = False,
 ) -> ExportResult:
-    """Export ``checkpoint`` to ``output`` (default: beside it, with the format's suffix)."""
+    """Export ``checkpoint`` to ``output`` (default: beside it, with the format's suffix).
+
+    An existing ``output`` is replaced only with ``force``; the checkpoint itself never (docs/robustness.md).
+    """
     if format not in FORMATS:
         raise UserError(f"unknown export format {format!r}; use one of {', '.join(FORMATS)}")
-    loaded = load_for_export(checkpoint)
-    meta = export_metadata(loaded)
-    pre = meta["preprocessing"]
+    source = resolve_model_path(checkpoint)
     if output is None:
-        output = Path(loaded.path).with_suffix("").with_name(Path(loaded.path).stem + SUFFIXES[format])
+        output = source.with_suffix("").with_name(source.stem + SUFFIXES[format])
     output = Path(output)
     if output.is_dir():
         example_name = output / ("model" + SUFFIXES[format])
         raise UserError(f"{str(output)!r} is a folder; pass the output file name, e.g. {example_name}")
+    check_output_file(output, force=force, inputs=(source,), what="model file")
+    loaded = load_for_export(source)
+    meta = export_metadata(loaded)
+    pre = meta["preprocessing"]
     model = LogitsOnly(loaded.model).eval()
     # Batch 2, not 1: exporters specialize a dimension of size 1, and the batch must stay dynamic.
     example = torch.randn(2, int(pre["channels"]), int(pre["input_size"]), int(pre["input_size"]))

@@ -42,6 +42,7 @@ from ..data.transforms import EVAL_CROP_FRACTION
 from ..errors import DataError, UserError
 from ..models.outputs import split_outputs
 from ..models.registry import count_parameters, create_model, model_info
+from ..system.files import check_run_dir, mark_run_dir
 from ..system.hardware import cpu_has_native_bf16, total_memory_bytes
 from ..weights.checkpoint import load_model, save_model
 from . import records
@@ -277,12 +278,14 @@ def default_run_dir(config: TrainConfig) -> Path:
 
 
 def train(config: TrainConfig | None = None, *, resume: str | Path | None = None,
-          on_step: Callable[[int], None] | None = None, quiet: bool = False, **overrides: Any) -> dict[str, Any]:
+          on_step: Callable[[int], None] | None = None, quiet: bool = False, force: bool = False,
+          **overrides: Any) -> dict[str, Any]:
     """Train per ``config`` (or ``make_config(**overrides)``); returns the run's summary dict.
 
     ``resume``: a run folder written earlier; its config.json is used, with ``epochs``, ``max_steps``,
     ``device``, ``workers`` and ``threads`` from ``overrides`` allowed to change. ``on_step(global_step)``
-    is called after every optimizer step.
+    is called after every optimizer step. ``force``: write the run into an ``out`` folder that holds files
+    and is not a run (docs/robustness.md); without it such a folder is refused before any work.
     """
     if resume is not None:
         run_dir = Path(resume)
@@ -313,13 +316,14 @@ def train(config: TrainConfig | None = None, *, resume: str | Path | None = None
         config = make_config(**overrides)
     elif overrides:
         config = make_config(**{**config.to_dict(), **overrides})
-    return Trainer(config, resume=resume is not None, on_step=on_step, quiet=quiet).run()
+    return Trainer(config, resume=resume is not None, on_step=on_step, quiet=quiet, force=force).run()
 
 
 class Trainer:
     def __init__(self, config: TrainConfig, *, resume: bool = False, on_step: Callable[[int], None] | None = None,
-                 quiet: bool = False) -> None:
+                 quiet: bool = False, force: bool = False) -> None:
         self.config, self.resume, self.on_step, self.quiet = config, resume, on_step, quiet
+        self.force = force
         self._signal: int | None = None
 
     # -- set-up ---------------------------------------------------------------------------------------
@@ -343,6 +347,11 @@ class Trainer:
         self.channels_last = c.channels_last in ("on", "auto")  # "auto": the old spelling of "on"
         self.workers = c.workers if c.workers is not None else (min(8, os.cpu_count() or 1) if cuda else 0)
         self.run_dir = Path(c.out) if c.out else default_run_dir(c)
+        if not self.resume:  # before any work: a folder of the user's files is never overwritten
+            if (self.run_dir / STATE_FILE).exists():
+                raise UserError(f"run folder {str(self.run_dir)!r} already holds a run; continue it with --resume "
+                                f"{self.run_dir} or pass a new --out folder")
+            check_run_dir(self.run_dir, force=self.force)
 
         torch.manual_seed(c.seed)  # the same initial weights on every process
         stats = dataset_stats(c.dataset, data_dir=c.data_dir)
@@ -581,7 +590,7 @@ class Trainer:
                 previous = self.run_dir / records.SUMMARY
                 return json.loads(previous.read_text()) if previous.is_file() else {"run_dir": str(self.run_dir)}
         elif info.is_main:
-            self.run_dir.mkdir(parents=True, exist_ok=True)
+            mark_run_dir(self.run_dir)
             if (self.run_dir / STATE_FILE).exists():
                 raise UserError(f"run folder {str(self.run_dir)!r} already holds a run; continue it with --resume "
                                 f"{self.run_dir} or pass a new --out folder")
