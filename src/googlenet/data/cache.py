@@ -34,6 +34,7 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
+import io
 import os
 import re
 import shutil
@@ -49,7 +50,7 @@ from torchvision.transforms.v2 import functional as TF
 
 from ..errors import DataError, UserError
 from ..system.files import cache_root
-from .images import decode_image
+from .images import Unread, check_pixels, check_regular_file, decode_image
 
 CACHE_VERSION = 1
 #: Default bound on one cache file (ImageNet's 1.28M training images at 144 px would be 80 GB).
@@ -87,6 +88,19 @@ def _is_jpeg(data: bytes) -> bool:
     return data[:3] == b"\xff\xd8\xff"
 
 
+def _jpeg_size(data: bytes) -> tuple[int, int] | None:
+    """(width, height) from a JPEG's header (Pillow reads only the markers), or None when it cannot tell."""
+    from PIL import Image
+
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            with Image.open(io.BytesIO(data)) as header:
+                return header.size
+    except Exception:  # noqa: BLE001 - unreadable header or over Pillow's bomb limit: Pillow's path names it
+        return None
+
+
 def decode_resized(source: str | Path | bytes, size: int, channels: int = 3, *, name: str | None = None
                    ) -> tuple[torch.Tensor, int]:
     """``source`` decoded, its shorter side resized to ``size`` and centre-cropped: ((C, size, size) uint8, short side).
@@ -103,7 +117,11 @@ def decode_resized(source: str | Path | bytes, size: int, channels: int = 3, *, 
         decode_jpeg = None
 
     label = name or (str(source) if not isinstance(source, bytes) else "<bytes>")
+    if isinstance(source, Unread):
+        raise DataError(source.reason)
     if not isinstance(source, bytes):
+        # A regular file within the byte bound (a FIFO named x.jpg would block the build forever).
+        check_regular_file(source, label, {"missing": "the dataset changed while in use: run again"})
         try:
             data = Path(source).read_bytes()
         except FileNotFoundError:
@@ -113,7 +131,9 @@ def decode_resized(source: str | Path | bytes, size: int, channels: int = 3, *, 
     else:
         data = source
     img = None
-    if decode_jpeg is not None and _is_jpeg(data):
+    dims = _jpeg_size(data) if decode_jpeg is not None and _is_jpeg(data) else None
+    if dims is not None:
+        check_pixels(dims, label)  # the limit Pillow's path applies, before torchvision decodes a pixel
         try:
             mode = ImageReadMode.RGB if channels == 3 else ImageReadMode.GRAY
             # torchvision 0.29 marks its decoders deprecated in favour of TorchCodec (not installed here);

@@ -172,11 +172,15 @@ def read_export_metadata(path: str | Path, format: str | None = None) -> dict[st
     if format == "onnx":
         import onnx
 
-        proto = onnx.load(str(path), load_external_data=False)
+        from ..weights.checkpoint import check_metadata
+        from .ort import check_onnx_file
+
+        proto = onnx.load(str(check_onnx_file(path)), load_external_data=False)
         raw = {p.key: p.value for p in proto.metadata_props}
         if raw.get("format") != EXPORT_FORMAT:
             raise DataError(f"{str(path)!r} has no googlenet metadata; export it with `googlenet export`")
-        return {k: (v if k in ("format", "model", "input", "output") else json.loads(v)) for k, v in raw.items()}
+        checked = check_metadata(raw, str(path))  # each field, with its own one-line message
+        return {**{k: v for k, v in raw.items() if k in ("format", "input", "output")}, **checked}
     files = {METADATA_FILE: ""}
     if format == "torchscript":
         with warnings.catch_warnings():
@@ -194,11 +198,13 @@ def run_exported(path: str | Path, images: Tensor, *, format: str | None = None)
     format = format or detect_format(path)
     if format == "onnx":
         try:
-            import onnxruntime as ort
+            import onnxruntime  # noqa: F401
         except ImportError:
             raise UserError("checking an ONNX export needs onnxruntime; pip install onnxruntime, "
                             "or pass --no-check") from None
-        session = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+        from .ort import ort_session
+
+        session = ort_session(path)
         (out,) = session.run(["logits"], {"images": images.numpy()})
         return torch.from_numpy(out)
     with torch.no_grad():

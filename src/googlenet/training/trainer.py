@@ -41,9 +41,9 @@ from ..data.datasets import ImageDataset
 from ..data.transforms import EVAL_CROP_FRACTION
 from ..errors import DataError, UserError
 from ..models.outputs import split_outputs
-from ..models.registry import count_parameters, create_model, model_info
+from ..models.registry import create_model, model_info
 from ..system.files import check_run_dir, mark_run_dir
-from ..system.hardware import cpu_has_native_bf16, total_memory_bytes
+from ..system.hardware import cpu_has_native_bf16
 from ..weights.checkpoint import load_model, save_model
 from . import records
 from .config import FIELDS, TrainConfig, check_setting, make_config, parse_sizes
@@ -252,18 +252,13 @@ TRAINING_BYTES_PER_PARAMETER = 16
 
 def check_fits_in_memory(name: str, kwargs: dict[str, Any]) -> None:
     """Refuse, before allocating anything, a model whose weights and optimizer state alone exceed the
-    machine's memory (e.g. ``--width 100``: 70 billion parameters), instead of being killed by the kernel."""
-    total = total_memory_bytes()
-    if total is None:
-        return
-    params = count_parameters(name, **kwargs)
-    need = params * TRAINING_BYTES_PER_PARAMETER
-    if need > 0.8 * total:
-        width = kwargs.get("width")
-        hint = f"a smaller --width than {width}" if width else "a smaller model or --width"
-        raise UserError(f"{name} with {kwargs} has {params / 1e9:.2f}G parameters: training needs at least "
-                        f"{need / 2**30:.0f} GiB (weights, gradients, momentum, averages) but this machine has "
-                        f"{total / 2**30:.0f} GiB; use {hint}")
+    machine's memory (e.g. ``--width 100``: 70 billion parameters), instead of being killed by the kernel.
+    The same estimate as loading a model file (weights/checkpoint.py)."""
+    from ..weights.checkpoint import check_fits_in_memory as check
+
+    width = kwargs.get("width")
+    check(name, kwargs, bytes_per_parameter=TRAINING_BYTES_PER_PARAMETER, needs="training",
+          hint=f"use a smaller --width than {width}" if width else "use a smaller model or --width")
 
 
 def _probe_size(dataset: ImageDataset) -> int:
