@@ -195,6 +195,10 @@ def _build_model(config: TrainConfig, classes: list[str], channels: int, input_s
     if input_size < 100 and info.input_size >= 100:
         kwargs.setdefault("small_input", True)  # 28x28 / 32x32 data: the small-image stem
     check_fits_in_memory(config.model, kwargs)
+    from ..weights.checkpoint import check_step_memory
+
+    check_step_memory(config.model, kwargs, batch=config.batch_size, channels=channels, size=input_size,
+                      hint="use a smaller --input-size or --batch-size")
     model = create_model(config.model, **kwargs)
     if config.init_from:
         init_from_pretrained(model, config, len(classes), channels)
@@ -297,7 +301,7 @@ def train(config: TrainConfig | None = None, *, resume: str | Path | None = None
                             "start a new run, with --init-from "
                             f"{run_dir / MODEL_FILE} to keep the weights") from None
         saved = {k: check_setting(k, v, str(cfg_path)) for k, v in saved.items() if k in FIELDS}
-        allowed = {"epochs", "max_steps", "device", "workers", "threads"}
+        allowed = {"epochs", "max_steps", "device", "workers", "threads", "lr", "grad_clip"}
         changed = {k: v for k, v in overrides.items() if v is not None}
         extra = sorted(set(changed) - allowed)
         if extra:
@@ -483,10 +487,28 @@ class Trainer:
             for d in (self.val_set, self.test_set))
 
     # -- checkpoints ----------------------------------------------------------------------------------
+    def _non_finite(self, value: float, epoch: int, step: int) -> str:
+        """The one line for a loss that is NaN or infinite: where, the last good checkpoint, the likely cause."""
+        c = self.config
+        saved = getattr(self, "_saved_at", None)
+        if saved is not None:
+            good = (f"the last good checkpoint (epoch {saved[0]}, step {saved[1]}) is kept in {self.run_dir}: "
+                    f"continue it with --resume {self.run_dir} --lr {c.lr / 10:g}")
+        else:
+            good = f"no checkpoint was written yet: start again with --lr {c.lr / 10:g}"
+        return (f"the loss became {value} at epoch {epoch + 1} step {step} (global step {self.global_step + 1}), "
+                f"so training stopped before that step; the likely cause is a learning rate too high (--lr {c.lr:g}"
+                f"{'' if c.grad_clip else ', no --grad-clip'}); {good} (or add --grad-clip 2.0)")
+
     def _save(self, epoch: int, step_in_epoch: int, sums: dict[str, float], epoch_time: float) -> None:
         if not self.info.is_main:
             return
         c = self.config
+        bad = sum(not bool(torch.isfinite(t).all()) for t in self.model.state_dict().values() if t.is_floating_point())
+        if bad:  # never replace a good checkpoint by weights that are NaN or infinite
+            raise UserError(self._non_finite(float("nan"), epoch if step_in_epoch else epoch - 1,
+                                             step_in_epoch or self.steps_per_epoch)
+                            .replace("the loss became nan", f"{bad} weight tensors became non-finite", 1))
         meta = dict(model_name=c.model, model_kwargs=self.model_kwargs, class_names=self.classes,
                     preprocessing=self.preprocessing)
         extra = {"epoch": epoch, "step_in_epoch": step_in_epoch, "global_step": self.global_step,
@@ -507,6 +529,7 @@ class Trainer:
             "world_size": self.info.world_size,
         }
         save_training_state(self.run_dir / STATE_FILE, state)
+        self._saved_at = (epoch, step_in_epoch)
 
     def _load(self) -> tuple[int, int, dict[str, float], float]:
         from safetensors.torch import load_file
@@ -530,6 +553,8 @@ class Trainer:
         # LambdaLR's state holds the Schedule's attributes, the old epoch count among them: put back the
         # configured schedule, so a resumed run with other --epochs follows the new length from here on.
         self.sched.lr_lambdas = [self._schedule() for _ in self.opt.param_groups]
+        # --lr may change on resume (after a non-finite loss): the base rates are the configured ones.
+        self.sched.base_lrs = [g.get("lr", self.config.lr) for g in self._param_groups(self.model)]
         for group, base_lr, factor in zip(self.opt.param_groups, self.sched.base_lrs, self.sched.lr_lambdas,
                                           strict=True):
             group["lr"] = base_lr * factor(self.sched.last_epoch)
@@ -662,6 +687,8 @@ class Trainer:
             with torch.autocast(self.device.type, dtype=self.amp[1], enabled=self.amp[0]):
                 parts = training_loss(self.net(x), y, aux_weight=c.aux_weight, label_smoothing=c.label_smoothing)
                 loss, main, main_loss, aux_losses = parts.total, parts.logits, parts.main, parts.aux
+            if not bool(torch.isfinite(loss.detach())):  # before the step: the weights stay the last good ones
+                raise UserError(self._non_finite(float(loss.detach()), epoch, step + 1))
             self.opt.zero_grad(set_to_none=True)
             self.scaler.scale(loss).backward()
             if c.grad_clip:
@@ -683,9 +710,6 @@ class Trainer:
                 acc += torch.stack([main_loss.detach() * n, aux_vals[0], aux_vals[1], c1, c5,
                                     torch.tensor(n, device=self.device)]).double()
             if step % 20 == 0 or step == self.steps_per_epoch:
-                if not math.isfinite(float(acc[0])):
-                    raise UserError(f"the loss became {float(acc[0])} at epoch {epoch + 1} step {step}; lower the "
-                                    f"learning rate (--lr, now {c.lr}) or add --grad-clip 2.0")
                 bar.set_postfix(loss=f"{float(acc[0] / acc[5]):.3f}", top1=f"{float(100 * acc[3] / acc[5]):.1f}%",
                                 refresh=False)
             bar.update(1)

@@ -196,6 +196,55 @@ def check_fits_in_memory(name: str, kwargs: dict[str, Any], *, bytes_per_paramet
     return params
 
 
+#: Bytes a training step keeps per activation value: the fp32 output, saved for backward, and its gradient.
+TRAINING_BYTES_PER_ACTIVATION = 8
+
+
+def activation_values(name: str, kwargs: dict[str, Any], *, channels: int, size: int) -> int | None:
+    """Values the modules of ``name`` output for one ``channels`` x ``size`` x ``size`` image, from a forward
+    pass on the meta device (no memory is allocated); None when the model cannot run that way."""
+    from ..models.registry import create_model
+
+    total = 0
+
+    def count(_module: nn.Module, _inputs: Any, output: Any) -> None:
+        nonlocal total
+        for t in output if isinstance(output, (tuple, list)) else (output,):
+            if isinstance(t, torch.Tensor):
+                total += t.numel()
+
+    try:
+        with torch.device("meta"):
+            model = create_model(name, **kwargs)
+            hooks = [m.register_forward_hook(count) for m in model.modules() if not list(m.children())]
+            model.train()
+            model(torch.empty(1, channels, size, size))
+        for h in hooks:
+            h.remove()
+    except UserError:
+        raise  # the model's own check (an input too small ...): the user's to fix
+    except Exception:  # noqa: BLE001 - an op without a meta kernel: the caller falls back to the input alone
+        return None
+    return total
+
+
+def check_step_memory(name: str, kwargs: dict[str, Any], *, batch: int, channels: int, size: int,
+                      hint: str) -> None:
+    """A one-line UserError, before any image is resized or tensor allocated, when one training step of
+    ``batch`` images at ``size`` px needs more than 80% of this machine's memory (``--input-size 100000``)."""
+    from ..system.hardware import total_memory_bytes
+
+    total = total_memory_bytes()
+    if total is None:
+        return
+    per_image = activation_values(name, kwargs, channels=channels, size=size)
+    per_image = channels * size * size if per_image is None else per_image
+    need = per_image * batch * TRAINING_BYTES_PER_ACTIVATION
+    if need > 0.8 * total:
+        raise UserError(f"a training step of {batch} images at {size} px needs about {need / 2**30:,.0f} GiB for "
+                        f"{name}'s activations but this machine has {total / 2**30:.0f} GiB; {hint}")
+
+
 def load_model(path: str | Path, *, map_location: str | torch.device = "cpu", **override_kwargs: Any) -> LoadedModel:
     """Rebuild the model saved at ``path`` (a model file, or a run folder holding ``model.safetensors``).
 
