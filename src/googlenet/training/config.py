@@ -219,7 +219,10 @@ def read_config_file(path: str | Path) -> dict[str, Any]:
     path = Path(path)
     if not path.is_file():
         raise UserError(f"config file {str(path)!r} not found; check the path")
-    text = path.read_text()
+    try:
+        text = path.read_text()
+    except UnicodeDecodeError as exc:
+        raise UserError(f"config file {str(path)!r} is not UTF-8 text (byte {exc.start}); fix or rewrite it") from None
     try:
         if path.suffix.lower() == ".toml":
             data = tomllib.loads(text)
