@@ -196,8 +196,8 @@ def tar_mutations(rng: random.Random, png: bytes, big: int = 300 << 20) -> Itera
 
     yield "gzip_random", gzip.compress(bytes(rng.randrange(256) for _ in range(2000)))
     yield "plain_random", bytes(rng.randrange(256) for _ in range(2000))
-    big = io.BytesIO()
-    with tarfile.open(fileobj=big, mode="w:gz") as t:
+    buf = io.BytesIO()
+    with tarfile.open(fileobj=buf, mode="w:gz") as t:
         for c in ("a", "b"):
             info = tarfile.TarInfo(f"train/{c}/0.png")
             info.size = len(png)
@@ -210,7 +210,7 @@ def tar_mutations(rng: random.Random, png: bytes, big: int = 300 << 20) -> Itera
             info.type = kind
             info.linkname = "/etc/passwd" if kind == tarfile.SYMTYPE else ""
             t.addfile(info)
-    yield "member_huge", big.getvalue()
+    yield "member_huge", buf.getvalue()
 
 
 class _Zeros(io.RawIOBase):
@@ -328,8 +328,9 @@ def _snapshot(folder: Path) -> dict[str, str]:
 
 
 def run_cases(cases: list[Case], work: Path, *, memory: int = MEMORY_LIMIT, timeout: float = 600,
-              env: dict[str, str] | None = None) -> list[tuple[Case, str]]:
-    """Run ``cases`` in one child process under RLIMIT_AS ``memory``; returns (case, why) for each failure."""
+              env: dict[str, str] | None = None) -> tuple[list[tuple[Case, str]], dict[str, dict]]:
+    """Run ``cases`` in one child process under RLIMIT_AS ``memory``: (case, why) for each failure, and each
+    case's result by name (exit code, stderr, peak resident bytes)."""
     dirs = []
     for k, case in enumerate(cases):
         d = work / f"case{k:04d}"
@@ -366,7 +367,7 @@ def run_cases(cases: list[Case], work: Path, *, memory: int = MEMORY_LIMIT, time
         elif r["rss"] > PEAK_RSS_LIMIT:
             failures.append((case, f"peak resident memory {r['rss'] / 2**20:.0f} MiB over "
                                    f"{PEAK_RSS_LIMIT / 2**20:.0f} MiB"))
-    return failures
+    return failures, {c.name: r for c, r in zip(cases, results, strict=False)}
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -379,7 +380,7 @@ def main(argv: list[str] | None = None) -> int:
         work = Path(tmp)
         seeds = make_seeds(work / "seeds")
         cases = all_cases(seeds, random.Random(args.seed), args.cases)
-        failures = run_cases(cases, work / "cases", timeout=3600)
+        failures, _ = run_cases(cases, work / "cases", timeout=3600)
     print(f"fuzz: {len(cases)} cases tried, {len(failures)} failed (seed {args.seed}, {args.cases} per kind)")
     for case, why in failures:
         print(f"  FAIL {case.name}: {' '.join(case.argv)}: {why}")
