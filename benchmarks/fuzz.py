@@ -340,8 +340,10 @@ def run_cases(cases: list[Case], work: Path, *, memory: int = MEMORY_LIMIT, time
         d.mkdir(parents=True, exist_ok=True)
         dirs.append(d)
     before = [_snapshot(d) for d in dirs]
-    child_env = {**os.environ, "PYTHONPATH": str(REPO / "src"), "OMP_NUM_THREADS": "1",
-                 "GOOGLENET_CACHE": str(work / "cache"), **(env or {})}
+    import googlenet  # the child runs the same code as this process
+
+    child_env = {**os.environ, "PYTHONPATH": str(Path(googlenet.__file__).resolve().parents[1]),
+                 "OMP_NUM_THREADS": "1", "GOOGLENET_CACHE": str(work / "cache"), **(env or {})}
     lines = "".join(json.dumps({"dir": str(d), "argv": c.argv}) + "\n" for d, c in zip(dirs, cases, strict=True))
     proc = subprocess.run([sys.executable, "-c", _CHILD, str(memory)], input=lines, capture_output=True,
                           text=True, timeout=timeout, env=child_env)

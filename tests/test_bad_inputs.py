@@ -25,7 +25,6 @@ from hypothesis import strategies as st
 
 from googlenet.errors import UserError
 
-REPO = Path(__file__).resolve().parents[1]
 FEW = settings(max_examples=12, derandomize=True, deadline=None, suppress_health_check=list(HealthCheck))
 
 
@@ -300,7 +299,9 @@ def test_a_fifo_in_a_training_folder_is_skipped_and_counted(files):
     code = ("from googlenet.data import load_dataset\n"
             "ds = load_dataset('d', 'train', val_fraction=0)\n"
             "print(len(ds), len(ds.skipped), [ds[i][0].shape[0] for i in range(len(ds))][:1])\n")
-    env = {**os.environ, "PYTHONPATH": str(REPO / "src"), "OMP_NUM_THREADS": "1"}
+    import googlenet  # the child imports the code under test
+
+    env = {**os.environ, "PYTHONPATH": str(Path(googlenet.__file__).resolve().parents[1]), "OMP_NUM_THREADS": "1"}
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60, env=env,
                          cwd=files)
     assert out.returncode == 0, out.stderr
