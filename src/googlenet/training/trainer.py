@@ -282,9 +282,10 @@ def train(config: TrainConfig | None = None, *, resume: str | Path | None = None
     """Train per ``config`` (or ``make_config(**overrides)``); returns the run's summary dict.
 
     ``resume``: a run folder written earlier; its config.json is used, with ``epochs``, ``max_steps``,
-    ``device``, ``workers`` and ``threads`` from ``overrides`` allowed to change. ``on_step(global_step)``
-    is called after every optimizer step. ``force``: write the run into an ``out`` folder that holds files
-    and is not a run (docs/robustness.md); without it such a folder is refused before any work.
+    ``device``, ``workers``, ``threads``, ``lr`` and ``grad_clip`` from ``overrides`` allowed to change.
+    ``on_step(global_step)`` is called after every optimizer step. ``force``: write the run into an ``out``
+    folder that holds files and is not a run (docs/robustness.md); without it such a folder is refused before
+    any work.
     """
     if resume is not None:
         run_dir = Path(resume)
@@ -567,6 +568,7 @@ class Trainer:
             torch.cuda.set_rng_state_all(state["rng"]["cuda"])
         self.global_step = int(state["global_step"])
         self._elapsed_before = float(state["elapsed"])
+        self._saved_at = (int(state["epoch"]), int(state["step_in_epoch"]))  # the good checkpoint a NaN names
         return int(state["epoch"]), int(state["step_in_epoch"]), dict(state["sums"]), float(state["epoch_time"])
 
     def elapsed(self) -> float:
