@@ -44,7 +44,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     except (UserError, FileNotFoundError, IsADirectoryError, NotADirectoryError, PermissionError) as exc:
         if debug:
             raise
-        message = str(exc).splitlines()[0] if str(exc) else exc.__class__.__name__
+        # One line, all of it: a library's message that runs over lines keeps its fix (docs/robustness.md).
+        message = " ".join(str(exc).split()) or exc.__class__.__name__
         print(f"googlenet: error: {message}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:

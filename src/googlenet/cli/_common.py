@@ -13,6 +13,14 @@ def add_json_flag(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--json", action="store_true", help="print JSON for machines instead of a table")
 
 
+def add_force_flag(parser: argparse.ArgumentParser, what: str = "the output") -> None:
+    """``--force``: the one flag, in every command, that lets it replace files it did not write."""
+    from ..system.files import FORCE_FLAG
+
+    parser.add_argument(FORCE_FLAG, action="store_true",
+                        help=f"replace {what} if it exists (never the command's own input)")
+
+
 def add_model_kwargs(parser: argparse.ArgumentParser) -> None:
     """The options every model builder takes."""
     parser.add_argument("--num-classes", type=int, default=None, help="classifier size (default: the model's)")

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 
 from ..system.text import format_table, to_json
-from ._common import add_crop_args, add_json_flag, apply_threads, parse_scales
+from ._common import add_crop_args, add_force_flag, add_json_flag, apply_threads, parse_scales
 
 BACKEND_HELP = ("what runs the models: auto (default: the fastest fp32 here, ONNX Runtime when installed), torch "
                 "(folded and fused model, channels_last), ort (ONNX Runtime fp32), int8 (ONNX Runtime int8, "
@@ -35,6 +35,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--no-compare", action="store_true",
                         help="with --backend int8, skip the fp32 run on the same images that states int8's accuracy "
                              "change")
+    add_force_flag(parser, "metrics.json, confusion.json and confusion.png in --out")
     add_json_flag(parser)
     parser.set_defaults(func=run)
 
@@ -46,9 +47,13 @@ def run(args: argparse.Namespace) -> int:
     from ..errors import UserError
     from ..evaluation import Ensemble, evaluate
     from ..evaluation.ensemble import crops_per_pass
+    from ..evaluation.runner import EvalResult
+    from ..system.files import check_output_dir
 
     apply_threads(args)
     check_backend(args.backend)
+    if args.out:  # before the evaluation, not after it
+        check_output_dir(args.out, force=args.force, names=EvalResult.FILES)
     crops_per_pass(args.crop_batch, 224)  # a bad --crop-batch fails before the models load
     paths = list(args.checkpoint) + list(args.checkpoints)
     if not paths:
@@ -63,7 +68,7 @@ def run(args: argparse.Namespace) -> int:
                       batch_size=args.batch_size, crop_batch=args.crop_batch, device=args.device,
                       progress=sys.stderr.isatty(), backend=args.backend, compare=not args.no_compare)
     m = result.metrics
-    written = [str(p) for p in result.save(args.out)] if args.out else []
+    written = [str(p) for p in result.save(args.out, force=args.force)] if args.out else []
     if args.json:
         print(to_json({**result.as_dict(), "confusion": m.confusion, "written": written}))
         return 0

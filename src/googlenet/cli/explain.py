@@ -7,7 +7,7 @@ import sys
 from pathlib import Path
 
 from ..system.text import format_table, to_json
-from ._common import add_json_flag
+from ._common import add_force_flag, add_json_flag
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -28,21 +28,24 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                         help="also save LAYER's feature maps for each image (e.g. inception3a, conv1)")
     parser.add_argument("--filters", action="store_true", help="also save the first layer's filters")
     parser.add_argument("--threads", type=int, default=None, help="CPU threads (default: PyTorch's)")
+    add_force_flag(parser, "PNGs of the same names in --out")
     add_json_flag(parser)
     parser.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
+    from ..system.files import check_output_dir, check_output_file
     from ..visualize.cam import _prepare_files, explain
     from ..visualize.features import save_feature_maps, save_filters
     from ..weights.checkpoint import load_model
     from .eval import apply_threads
 
     apply_threads(args)
+    check_output_dir(args.out, force=args.force, names=("filters.png",) if args.filters else ())
     loaded = load_model(args.checkpoint)
     skipped: list = []  # unreadable inputs are reported and left out, as in `googlenet predict`
     results = explain(loaded, args.images, method=args.method, layer=args.layer, top_k=args.top_k,
-                      out_dir=args.out, skipped=skipped)
+                      out_dir=args.out, skipped=skipped, force=args.force)
     for problem in skipped:
         print(f"googlenet: {'error' if problem.fatal else 'note'}: {problem.message}", file=sys.stderr)
     failed = sum(p.fatal for p in skipped)
@@ -51,7 +54,8 @@ def run(args: argparse.Namespace) -> int:
         _, inputs, sources = _prepare_files(loaded, args.images, [])
         for x, source in zip(inputs, sources, strict=True):
             name = f"{Path(source).stem}-features-{args.features.replace('.', '_')}.png"
-            extra.append(str(save_feature_maps(loaded.model, x, args.features, Path(args.out) / name)))
+            target = check_output_file(Path(args.out) / name, force=args.force, flag="--out")
+            extra.append(str(save_feature_maps(loaded.model, x, args.features, target)))
     if args.filters:
         extra.append(str(save_filters(loaded.model, Path(args.out) / "filters.png")))
     if args.json:

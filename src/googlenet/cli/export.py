@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 
 from ..system.text import to_json
-from ._common import add_json_flag
+from ._common import add_force_flag, add_json_flag
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -20,6 +20,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--output", "-o", default=None, help="output file (default: beside the checkpoint)")
     parser.add_argument("--opset", type=int, default=None, help="ONNX opset (default: the exporter's)")
     parser.add_argument("--no-check", action="store_true", help="skip running the export against PyTorch")
+    add_force_flag(parser, "--output")
     add_json_flag(parser)
     parser.set_defaults(func=run)
 
@@ -28,7 +29,7 @@ def run(args: argparse.Namespace) -> int:
     from ..deploy.export import export_model
 
     result = export_model(args.checkpoint, args.output, format=args.format, opset=args.opset,
-                          check=not args.no_check)
+                          check=not args.no_check, force=args.force)
     if args.json:
         print(to_json(result.as_dict()))
         return 0

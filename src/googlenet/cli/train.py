@@ -11,7 +11,7 @@ from typing import Any
 
 from ..errors import UserError
 from ..training.config import FIELDS, RECIPES, setting_type
-from ._common import add_model_kwargs, model_kwargs_from, parse_key_values
+from ._common import add_force_flag, add_model_kwargs, model_kwargs_from, parse_key_values
 
 _GROUPS = ("run", "data", "model", "optimisation")  # TrainConfig's setting(group=...) names
 
@@ -58,6 +58,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     run_group.add_argument("--resume", default=None, metavar="RUN_DIR", help="continue the run saved in RUN_DIR")
     run_group.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
                            help="any setting, VALUE parsed as JSON (repeatable)")
+    add_force_flag(run_group, "the files of an --out folder that is not a run")
     add_model_kwargs(groups["model"])
     p.set_defaults(func=run)
 
@@ -81,7 +82,7 @@ def run(args: argparse.Namespace) -> int:
         summary = train(resume=args.resume, **settings)
     else:
         config = make_config(file=args.config, **settings)
-        summary = train(config)
+        summary = train(config, force=args.force)
         if config.report and summary.get("global_step"):
             write_report(summary["run_dir"], config.data_dir)
     return 0

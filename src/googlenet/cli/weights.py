@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-from ._common import add_json_flag
+from ._common import add_force_flag, add_json_flag
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -25,6 +25,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     imp.add_argument("file", help="the weights file")
     imp.add_argument("--out", "-o", required=True, help="the model file to write (.safetensors)")
     imp.add_argument("--model", default=None, help="registry model to build (default: the one the file fits)")
+    add_force_flag(imp, "--out")
     add_json_flag(imp)
     imp.set_defaults(func=run_import)
 
@@ -36,6 +37,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     down.add_argument("--out", "-o", required=True, help="the model file to write (.safetensors)")
     down.add_argument("--cache-dir", default=None, help="where the downloaded file is kept "
                                                         "(default ~/.cache/googlenet/weights)")
+    add_force_flag(down, "--out")
     add_json_flag(down)
     down.set_defaults(func=run_download)
 
@@ -43,17 +45,19 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 def run_import(args: argparse.Namespace) -> int:
     from ..weights import import_to_file
 
-    imported = import_to_file(args.kind, args.file, args.out, model=args.model)
+    imported = import_to_file(args.kind, args.file, args.out, model=args.model, force=args.force)
     _report(imported, args.out, args.json)
     return 0
 
 
 def run_download(args: argparse.Namespace) -> int:
+    from ..system.files import check_output_file
     from ..weights import import_to_file
     from ..weights.download import fetch
 
+    check_output_file(args.out, force=args.force, flag="--out")  # before the download, not after
     item, path = fetch(args.name, folder=args.cache_dir)
-    imported = import_to_file(item.kind, path, args.out, model=item.name)
+    imported = import_to_file(item.kind, path, args.out, model=item.name, force=args.force)
     _report(imported, args.out, args.json)
     return 0
 

@@ -26,7 +26,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ..errors import DataError
-from .images import is_image_name
+from .images import Unread, is_image_name, max_image_bytes, oversize_message, unread
 
 #: Extensions that name a tarball ``load_dataset`` reads in place.
 ARCHIVE_SUFFIXES = (".tar.gz", ".tgz", ".tar")
@@ -109,6 +109,24 @@ def check_archive(path: Path) -> None:
                         "train/<class>/* images, or a folder")
 
 
+def tar_error(path: Path, exc: BaseException) -> DataError:
+    """The one-line error of a tarball that cannot be read: tarfile's message runs over several lines (one per
+    compression it tried), kept whole on one line, then the fix."""
+    reason = " ".join(str(exc).split())[:300] or exc.__class__.__name__
+    return DataError(f"cannot read tarball {str(path)!r} ({reason}); the file is damaged or not a tarball: "
+                     "replace it, or pass a folder of train/<class>/* images")
+
+
+def read_member(tar: tarfile.TarFile, member: tarfile.TarInfo, label: str) -> bytes | Unread:
+    """A member's bytes, or, when its header declares more than :func:`max_image_bytes`, an :class:`Unread`
+    marker saying so: the size is checked before a byte is read (an 800 MB member of zeros compresses to
+    under 1 MB), and decoding the marker raises that one-line error (skipped under --skip-bad-images)."""
+    if member.size > max_image_bytes():
+        return unread(oversize_message(label, int(member.size)))
+    f = tar.extractfile(member)
+    return f.read() if f else b""
+
+
 def _split_member(name: str) -> tuple[str, str] | None:
     parts = [p for p in Path(name).parts if p not in (".", "")]
     if len(parts) < 3:
@@ -127,8 +145,8 @@ def _list_archive(path: Path) -> list[Member]:
                 where = _split_member(m.name)
                 if where is not None:
                     out.append(Member(m.name, where[0], where[1], int(m.size), int(m.mtime)))
-    except (tarfile.TarError, OSError, EOFError, gzip.BadGzipFile) as exc:
-        raise DataError(f"cannot read tarball {str(path)!r} ({exc}); the file is damaged, replace it") from None
+    except (tarfile.TarError, OSError, EOFError, gzip.BadGzipFile, ValueError) as exc:
+        raise tar_error(path, exc) from None
     return out
 
 
@@ -191,10 +209,9 @@ def _archive_bytes(path: Path, size: int, mtime_ns: int) -> dict[str, bytes]:
         with tarfile.open(path, mode="r:*") as tar:
             for m in tar:
                 if m.isfile() and is_image_name(m.name) and _split_member(m.name) is not None:
-                    f = tar.extractfile(m)
-                    out[m.name] = f.read() if f else b""
-    except (tarfile.TarError, OSError, EOFError, gzip.BadGzipFile) as exc:
-        raise DataError(f"cannot read tarball {str(path)!r} ({exc}); the file is damaged, replace it") from None
+                    out[m.name] = read_member(tar, m, f"{path.name}:{m.name}")
+    except (tarfile.TarError, OSError, EOFError, gzip.BadGzipFile, ValueError) as exc:
+        raise tar_error(path, exc) from None
     return out
 
 

@@ -34,6 +34,7 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
+import io
 import os
 import re
 import shutil
@@ -49,7 +50,7 @@ from torchvision.transforms.v2 import functional as TF
 
 from ..errors import DataError, UserError
 from ..system.files import cache_root
-from .images import decode_image
+from .images import Unread, check_pixels, check_regular_file, decode_image
 
 CACHE_VERSION = 1
 #: Default bound on one cache file (ImageNet's 1.28M training images at 144 px would be 80 GB).
@@ -76,7 +77,14 @@ def env_bytes(name: str, default: int) -> int:
 
 
 def _mb(n: int) -> str:
-    return f"{n / 1e6:,.0f} MB" if n >= 1e6 else f"{n / 1e3:,.0f} kB"
+    """A byte count in the unit that shows it: "1 byte", "999 bytes", "12.3 kB", "590 MB", "16.0 GB"."""
+    if n < 1000:
+        return f"{n:,} byte{'s' * (n != 1)}"
+    for unit, scale in (("kB", 1e3), ("MB", 1e6), ("GB", 1e9)):
+        if n < scale * 1000 or unit == "GB":
+            value = n / scale
+            return f"{value:,.1f} {unit}" if value < 100 else f"{value:,.0f} {unit}"
+    raise AssertionError  # pragma: no cover
 
 
 # ----------------------------------------------------------------------------------------------------
@@ -85,6 +93,19 @@ def _mb(n: int) -> str:
 
 def _is_jpeg(data: bytes) -> bool:
     return data[:3] == b"\xff\xd8\xff"
+
+
+def _jpeg_size(data: bytes) -> tuple[int, int] | None:
+    """(width, height) from a JPEG's header (Pillow reads only the markers), or None when it cannot tell."""
+    from PIL import Image
+
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            with Image.open(io.BytesIO(data)) as header:
+                return header.size
+    except Exception:  # noqa: BLE001 - unreadable header or over Pillow's bomb limit: Pillow's path names it
+        return None
 
 
 def decode_resized(source: str | Path | bytes, size: int, channels: int = 3, *, name: str | None = None
@@ -103,7 +124,11 @@ def decode_resized(source: str | Path | bytes, size: int, channels: int = 3, *, 
         decode_jpeg = None
 
     label = name or (str(source) if not isinstance(source, bytes) else "<bytes>")
+    if isinstance(source, Unread):
+        raise DataError(source.reason)
     if not isinstance(source, bytes):
+        # A regular file within the byte bound (a FIFO named x.jpg would block the build forever).
+        check_regular_file(source, label, {"missing": "the dataset changed while in use: run again"})
         try:
             data = Path(source).read_bytes()
         except FileNotFoundError:
@@ -113,7 +138,9 @@ def decode_resized(source: str | Path | bytes, size: int, channels: int = 3, *, 
     else:
         data = source
     img = None
-    if decode_jpeg is not None and _is_jpeg(data):
+    dims = _jpeg_size(data) if decode_jpeg is not None and _is_jpeg(data) else None
+    if dims is not None:
+        check_pixels(dims, label)  # the limit Pillow's path applies, before torchvision decodes a pixel
         try:
             mode = ImageReadMode.RGB if channels == 3 else ImageReadMode.GRAY
             # torchvision 0.29 marks its decoders deprecated in favour of TorchCodec (not installed here);
@@ -252,13 +279,92 @@ def _file_lock(path: Path) -> Iterator[None]:
             fcntl.flock(f.fileno(), fcntl.LOCK_UN)
 
 
-def _open_array(path: Path, shape: tuple[int, ...]) -> np.ndarray | None:
+#: Bytes hashed per read while checking a cache file (zlib.crc32 over 64 MB slices of the mapped file).
+_CHUNK = 64 << 20
+
+
+def _checksum(path: Path) -> tuple[int, int]:
+    """(size, CRC-32) of ``path``, read front to back."""
+    import zlib
+
+    crc, size = 0, 0
+    with open(path, "rb") as f:
+        while chunk := f.read(_CHUNK):
+            crc, size = zlib.crc32(chunk, crc), size + len(chunk)
+    return size, crc
+
+
+def _check_file(path: Path) -> Path:
+    return path.with_name(path.name + ".crc32")
+
+
+def _write_check(path: Path) -> None:
+    from ..system.files import atomic_write_text
+
+    size, crc = _checksum(path)
+    atomic_write_text(_check_file(path), f"{size} {crc:08x}\n")
+
+
+def _intact(path: Path) -> bool:
+    """Whether ``path`` still has the size and CRC-32 recorded when it was built: a truncated, extended or
+    bit-flipped cache file is found here, once per run when the cache is opened (docs/robustness.md)."""
+    try:
+        size_text, crc_text = _check_file(path).read_text().split()
+        want = (int(size_text), int(crc_text, 16))
+    except (OSError, ValueError):
+        return False  # no record (a build killed between the rename and the record, or an old cache): rebuild
+    if path.stat().st_size != want[0]:
+        return False
+    return _checksum(path) == want
+
+
+def _open_array(path: Path, shape: tuple[int, ...], *, verify: bool = False) -> np.ndarray | None:
+    if verify and not _intact(path):
+        return None
     try:
         # mode "c" (copy-on-write): writable as far as torch.from_numpy is concerned, never written back.
         arr = np.load(path, mmap_mode="c", allow_pickle=False)
     except (OSError, ValueError):
         return None
     return arr if arr.shape == shape and arr.dtype == np.uint8 else None
+
+
+def _remove_stale_temporaries(folder: Path) -> int:
+    """Delete the temporary files of cache builds that were killed (``.<name>.npy.<random>.tmp``, what
+    atomic_write leaves when the process dies mid-build); a build still running holds its file's lock, and
+    its temporary file is left alone. Returns how many were removed."""
+    removed = 0
+    for tmp in folder.glob(".*.tmp"):
+        target = tmp.name[1:].rsplit(".", 2)[0]  # ".<target>.<random>.tmp" -> "<target>"
+        if not target.endswith((".npy", ".crc32")):
+            continue
+        lock = folder / (target.removesuffix(".crc32").removesuffix(".npy") + ".lock")
+        if _locked(lock):
+            continue
+        with contextlib.suppress(OSError):
+            tmp.unlink()
+            removed += 1
+    return removed
+
+
+def _locked(lock: Path) -> bool:
+    """Whether another process holds ``lock`` (an exclusive flock); False where there is no fcntl or no file."""
+    try:
+        import fcntl
+    except ImportError:  # pragma: no cover - not POSIX
+        return False
+    if not lock.exists():
+        return False
+    try:
+        with open(lock, "a+b") as f:
+            try:
+                fcntl.flock(f.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except OSError:
+                return True
+            fcntl.flock(f.fileno(), fcntl.LOCK_UN)
+    except OSError:
+        return False
+    return False
 
 
 def _safe(text: str) -> str:
@@ -281,6 +387,8 @@ def open_cache(dataset, size: int, *, cache_dir: str | Path | None = None, max_b
     """
     if size < 1:
         raise UserError(f"cache scale must be a positive number of pixels, got {size}")
+    # Read (and refused if malformed) whether or not a cache exists: a typo never waits for the day it matters.
+    limit = env_bytes("GOOGLENET_CACHE_MAX_BYTES", DEFAULT_MAX_BYTES) if max_bytes is None else int(max_bytes)
     rows, source, names = _rows(dataset)
     channels, count = dataset.channels, len(rows)
     rank, world, distributed = _dist()
@@ -306,9 +414,13 @@ def open_cache(dataset, size: int, *, cache_dir: str | Path | None = None, max_b
                           names=names)
 
     def local() -> ImageStore:
-        if path.is_file() and (arr := _open_array(path, shape)) is not None:
-            return opened(arr)
-        limit = env_bytes("GOOGLENET_CACHE_MAX_BYTES", DEFAULT_MAX_BYTES) if max_bytes is None else int(max_bytes)
+        if folder.is_dir():
+            _remove_stale_temporaries(folder)
+        if path.is_file():
+            if (arr := _open_array(path, shape, verify=True)) is not None:
+                return opened(arr)
+            say(f"note: the cache file {path.name} is damaged (its size or CRC-32 differs from the record made when "
+                "it was built); rebuilding it")
         if nbytes > limit:
             return fly(f"a cache of {count:,} images at {size} px would take {_mb(nbytes)}, over the {_mb(limit)} "
                        "bound (raise GOOGLENET_CACHE_MAX_BYTES or lower the scale)")
@@ -344,7 +456,7 @@ def open_cache(dataset, size: int, *, cache_dir: str | Path | None = None, max_b
 def _build_locked(path: Path, shape: tuple[int, ...], source, names, size: int, channels: int, group: str,
                   progress: bool | None, say: Log) -> np.ndarray | None:
     with _file_lock(path.with_suffix(".lock")):
-        if path.is_file() and (arr := _open_array(path, shape)) is not None:
+        if path.is_file() and (arr := _open_array(path, shape, verify=True)) is not None:
             return arr  # another process built it while this one waited
         try:
             _build(path, shape, source, names, size, channels, progress, say)
@@ -354,6 +466,7 @@ def _build_locked(path: Path, shape: tuple[int, ...], source, names, size: int, 
         for old in path.parent.glob(f"*-{group}-*.npy"):  # the stale cache of the same data, split and scale
             if old != path:
                 old.unlink(missing_ok=True)
+                _check_file(old).unlink(missing_ok=True)
         with contextlib.suppress(OSError):
             path.with_suffix(".lock").unlink()
         return _open_array(path, shape)
@@ -382,7 +495,9 @@ def _build(path: Path, shape: tuple[int, ...], source, names, size: int, channel
         arr.flush()
         del arr
 
+    _check_file(path).unlink(missing_ok=True)  # no record of a file being replaced
     atomic_write(path, write)
+    _write_check(path)
     if small:
         say(f"note: {len(small):,} of {count:,} images are smaller than {size} px on their shorter side and were "
             f"upsampled (e.g. {small[0]})")

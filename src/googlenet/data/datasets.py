@@ -33,6 +33,8 @@ from .archives import (
     archive_layout,
     display_names,
     find_archive,
+    read_member,
+    tar_error,
 )
 from .images import decode_image, is_image_name
 from .transforms import EVAL_CROP_FRACTION
@@ -405,10 +407,10 @@ def _read_tar(path: Path, mtime: float) -> dict[str, list[tuple[str, str, bytes]
                 if len(parts) < 3:
                     continue
                 split, cls = parts[-3], parts[-2]
-                f = tar.extractfile(member)
-                out.setdefault(split, []).append((member.name, cls, f.read() if f else b""))
-    except (tarfile.TarError, OSError, EOFError) as exc:
-        raise DataError(f"cannot read tarball {str(path)!r} ({exc}); the file is damaged, replace it") from None
+                data = read_member(tar, member, f"{path.name}:{member.name}")  # size checked before reading
+                out.setdefault(split, []).append((member.name, cls, data))
+    except (tarfile.TarError, OSError, EOFError, ValueError) as exc:
+        raise tar_error(path, exc) from None
     return out
 
 
@@ -455,8 +457,13 @@ def _find_classes(folder: Path) -> list[str]:
     return classes
 
 
-def _scan_folder(folder: Path, classes: list[str]) -> tuple[list[Path], list[int]]:
+def _scan_folder(folder: Path, classes: list[str]) -> tuple[list[Path], list[int], list[tuple[str, str]]]:
+    """Image files and labels under ``folder``'s class folders, and the (name, reason) of entries left out
+    because they are not regular files: a FIFO named x.jpg would block the reader forever (docs/robustness.md)."""
+    import stat
+
     paths, targets = [], []
+    special: list[tuple[str, str]] = []
     empty = []
     for label, cls in enumerate(classes):
         d = folder / cls
@@ -466,7 +473,17 @@ def _scan_folder(folder: Path, classes: list[str]) -> tuple[list[Path], list[int
         for dirpath, _, files in sorted(os.walk(d, followlinks=True)):
             for f in sorted(files):
                 if is_image_name(f):
-                    paths.append(Path(dirpath) / f)
+                    full = Path(dirpath) / f
+                    try:
+                        mode = os.stat(full).st_mode
+                    except OSError as exc:
+                        special.append((str(full), f"{str(full)!r} cannot be read ({exc.strerror}); skipped"))
+                        continue
+                    if not stat.S_ISREG(mode):
+                        special.append((str(full), f"{str(full)!r} is not a regular file (a FIFO, socket or "
+                                                   "device); skipped"))
+                        continue
+                    paths.append(full)
                     targets.append(label)
         if len(paths) == before:
             empty.append(cls)
@@ -476,7 +493,7 @@ def _scan_folder(folder: Path, classes: list[str]) -> tuple[list[Path], list[int
     if not paths:
         raise DataError(f"no images in {str(folder)!r} (looked for {', '.join(('.jpg', '.png', '...'))} under "
                         f"{len(classes)} class folders); add images or point --data-dir at the right folder")
-    return paths, targets
+    return paths, targets, special
 
 
 # ----------------------------------------------------------------------------------------------------
@@ -631,14 +648,16 @@ def _folder_dataset(root: Path, split: str, common: dict, val_fraction: float, s
     common = {**common, "classes": display_names(folders)}
 
     def build(folder: Path, s: str) -> ImageDataset:
-        paths, targets = _scan_folder(folder, folders)
+        paths, targets, special = _scan_folder(folder, folders)
         _check_classes(folders, repr(str(train_dir)), expect)
         extra = sorted(set(_find_classes(folder)) - set(folders))
         if extra:
             raise DataError(f"{str(folder)!r} has class folders {extra[:3]} that train/ lacks; "
                             "every split needs the same class folders")
-        return EncodedImageDataset(paths, [str(p) for p in paths], targets, split=s,
-                                   skip_bad_images=skip_bad_images, **common)
+        ds = EncodedImageDataset(paths, [str(p) for p in paths], targets, split=s,
+                                 skip_bad_images=skip_bad_images, **common)
+        ds.skipped = special + ds.skipped  # counted with the unreadable images
+        return ds
 
     if split == "test":
         own = _split_dir(root, "test")

@@ -16,6 +16,8 @@ A file that cannot be decoded raises :class:`~googlenet.errors.DataError` naming
 from __future__ import annotations
 
 import io
+import os
+import stat
 import sys
 import warnings
 from pathlib import Path
@@ -29,6 +31,94 @@ from ..errors import DataError
 IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".ppm", ".pgm", ".pbm", ".bmp", ".tif", ".tiff", ".webp", ".gif")
 
 _DECODE_ERRORS = (UnidentifiedImageError, OSError, ValueError, SyntaxError, Image.DecompressionBombError)
+
+# ---------------------------------------------------------------------------------------------------- bounds
+# One pixel limit for every decoder (Pillow here, torchvision's JPEG decoder in cache.py), one override
+# (docs/robustness.md): the default is the size at which Pillow itself refuses a file as a decompression bomb
+# (twice its MAX_IMAGE_PIXELS warning threshold), so what decoded before still decodes.
+DEFAULT_MAX_PIXELS = 2 * 89_478_485
+#: The largest image file or tarball member read into memory (an encoded photo is a few MB; an
+#: uncompressed 60-megapixel RGB TIFF is 180 MB).
+DEFAULT_MAX_IMAGE_BYTES = 256 * 2**20
+PIXELS_ENV, BYTES_ENV = "GOOGLENET_MAX_PIXELS", "GOOGLENET_MAX_IMAGE_BYTES"
+
+
+def _env_count(name: str, default: int) -> int:
+    raw = os.environ.get(name, "").strip().replace("_", "").replace(",", "")
+    if not raw:
+        return default
+    try:
+        value = int(float(raw)) if raw.lower() not in ("inf", "nan") else -1
+    except ValueError:
+        value = -1
+    if value < 1:
+        raise DataError(f"{name}={os.environ[name]!r} is not a positive whole number; e.g. {name}={default}")
+    return value
+
+
+def max_pixels() -> int:
+    """The most pixels (width x height) an image may have: ``$GOOGLENET_MAX_PIXELS``, else Pillow's bomb limit."""
+    return _env_count(PIXELS_ENV, DEFAULT_MAX_PIXELS)
+
+
+def max_image_bytes() -> int:
+    """The largest image file or tarball member read: ``$GOOGLENET_MAX_IMAGE_BYTES``, else 256 MiB."""
+    return _env_count(BYTES_ENV, DEFAULT_MAX_IMAGE_BYTES)
+
+
+def _skip_hint(hints: dict[str, str] | None) -> str:
+    return (hints or DATASET_HINTS)["corrupt"]
+
+
+def check_pixels(size: tuple[int, int], label: str, hints: dict[str, str] | None = None) -> None:
+    """A one-line DataError when an image of ``size`` (width, height) is over :func:`max_pixels`."""
+    limit = max_pixels()
+    w, h = size
+    if w * h > limit:
+        raise DataError(f"image {label!r} is {w:,} x {h:,} = {w * h / 1e6:,.0f} megapixels, over the "
+                        f"{limit / 1e6:,.0f}-megapixel limit (a decompression bomb, or a photo to shrink first); "
+                        f"raise it with {PIXELS_ENV}={w * h}, or {_skip_hint(hints)}")
+
+
+def oversize_message(label: str, nbytes: int, hints: dict[str, str] | None = None) -> str:
+    limit = max_image_bytes()
+    return (f"image {label!r} is {nbytes:,} bytes, over the {limit:,}-byte bound on one image file; raise it with "
+            f"{BYTES_ENV}={nbytes}, or {_skip_hint(hints)}")
+
+
+class Unread(bytes):
+    """Stands for an image that was not read (a tarball member over :func:`max_image_bytes`): empty bytes
+    with ``.reason``; decoding it raises a DataError with that reason, so it is skipped and counted like
+    any unreadable image."""
+
+    reason: str = ""
+
+
+def unread(reason: str) -> Unread:
+    marker = Unread(b"")
+    marker.reason = reason
+    return marker
+
+
+def check_regular_file(path: str | Path, label: str, hints: dict[str, str] | None = None) -> int:
+    """The size of ``path`` if it is a regular file within :func:`max_image_bytes`; else a one-line DataError.
+
+    A FIFO, socket or device named ``x.jpg`` would block (or never end) when read."""
+    hints = {**DATASET_HINTS, **(hints or {})}
+    try:
+        st = os.stat(path)
+    except FileNotFoundError:
+        raise DataError(f"image {label!r} not found; {hints['missing']}") from None
+    except OSError as exc:
+        raise DataError(f"cannot read image {label!r} ({exc.strerror or exc}); check the file") from None
+    if stat.S_ISDIR(st.st_mode):
+        raise DataError(f"{label!r} is a folder, not an image; pass an image file")
+    if not stat.S_ISREG(st.st_mode):
+        kind = "a FIFO" if stat.S_ISFIFO(st.st_mode) else "a socket" if stat.S_ISSOCK(st.st_mode) else "a device"
+        raise DataError(f"{label!r} is {kind}, not a regular file; remove it, or {hints['corrupt']}")
+    if st.st_size > max_image_bytes():
+        raise DataError(oversize_message(label, st.st_size, hints))
+    return st.st_size
 
 
 def is_image_name(name: str) -> bool:
@@ -84,7 +174,18 @@ def decode_image(source: str | Path | bytes, channels: int, *, name: str | None 
     """
     hints = {**DATASET_HINTS, **(hints or {})}
     label = name or str(source if not isinstance(source, bytes) else "<bytes>")
+    if isinstance(source, Unread):
+        raise DataError(source.reason)
+    if isinstance(source, bytes):
+        if len(source) > max_image_bytes():
+            raise DataError(oversize_message(label, len(source), hints))
+    else:
+        check_regular_file(source, label, hints)
+    limit = max_pixels()
+    if os.environ.get(PIXELS_ENV) and Image.MAX_IMAGE_PIXELS is not None and limit > 2 * Image.MAX_IMAGE_PIXELS:
+        Image.MAX_IMAGE_PIXELS = limit // 2  # Pillow's own bomb error would come first (at twice its threshold)
     size = None
+    over = False
     # Pillow warns (DecompressionBombWarning, corrupt EXIF or TIFF tags) in two lines that name neither the
     # file nor what it means; record them and say it in one line that names the file.
     caught: list[warnings.WarningMessage] = []
@@ -94,6 +195,8 @@ def decode_image(source: str | Path | bytes, channels: int, *, name: str | None 
             fp = io.BytesIO(source) if isinstance(source, bytes) else source
             with Image.open(fp) as img:
                 size = img.size
+                over = img.size[0] * img.size[1] > limit
+                check_pixels(img.size, label, hints)  # before a pixel is decoded
                 if draft_short_side and img.format == "JPEG" and min(size) > 2 * draft_short_side:
                     scale = draft_short_side / min(size)
                     img.draft(img.mode, (max(1, int(size[0] * scale)), max(1, int(size[1] * scale))))
@@ -101,16 +204,23 @@ def decode_image(source: str | Path | bytes, channels: int, *, name: str | None 
                 img = ImageOps.exif_transpose(img) or img
                 img = convert_image(img, channels)
     except DataError as exc:
+        if over or str(exc).startswith("image "):
+            raise
         raise DataError(f"{label}: {exc}") from None
+    except Image.DecompressionBombError:
+        raise DataError(f"image {label!r} is over Pillow's decompression-bomb limit of "
+                        f"{2 * (Image.MAX_IMAGE_PIXELS or 0) / 1e6:,.0f} megapixels; raise it with {PIXELS_ENV}, or "
+                        f"{hints['corrupt']}") from None
     except FileNotFoundError:
         raise DataError(f"image {label!r} not found; {hints['missing']}") from None
     except IsADirectoryError:
         raise DataError(f"{label!r} is a folder, not an image; pass an image file") from None
     except _DECODE_ERRORS as exc:
-        reason = str(exc).splitlines()[0] if str(exc) else exc.__class__.__name__
+        reason = " ".join(str(exc).split())[:200] or exc.__class__.__name__
         raise DataError(f"cannot decode image {label!r} ({reason}); {hints['corrupt']}") from None
     finally:
-        _report_warnings(caught, label, size)
+        if not over:  # an image over the limit is one error, not a note as well
+            _report_warnings(caught, label, size)
     img.info["original_size"] = size
     return img
 

@@ -25,7 +25,7 @@ from torch import Tensor, nn
 
 from ..errors import DataError, UserError
 from ..models.outputs import split_outputs
-from ..system.files import atomic_write
+from ..system.files import atomic_write, check_output_file
 from ..weights.checkpoint import LoadedModel, load_model, read_model_metadata, resolve_model_path
 from .onnx import export_onnx
 
@@ -93,19 +93,25 @@ def export_model(
     format: str = "onnx",
     opset: int | None = None,
     check: bool = True,
+    force: bool = False,
 ) -> ExportResult:
-    """Export ``checkpoint`` to ``output`` (default: beside it, with the format's suffix)."""
+    """Export ``checkpoint`` to ``output`` (default: beside it, with the format's suffix).
+
+    An existing ``output`` is replaced only with ``force``; the checkpoint itself never (docs/robustness.md).
+    """
     if format not in FORMATS:
         raise UserError(f"unknown export format {format!r}; use one of {', '.join(FORMATS)}")
-    loaded = load_for_export(checkpoint)
-    meta = export_metadata(loaded)
-    pre = meta["preprocessing"]
+    source = resolve_model_path(checkpoint)
     if output is None:
-        output = Path(loaded.path).with_suffix("").with_name(Path(loaded.path).stem + SUFFIXES[format])
+        output = source.with_suffix("").with_name(source.stem + SUFFIXES[format])
     output = Path(output)
     if output.is_dir():
         example_name = output / ("model" + SUFFIXES[format])
         raise UserError(f"{str(output)!r} is a folder; pass the output file name, e.g. {example_name}")
+    check_output_file(output, force=force, inputs=(source,), what="model file")
+    loaded = load_for_export(source)
+    meta = export_metadata(loaded)
+    pre = meta["preprocessing"]
     model = LogitsOnly(loaded.model).eval()
     # Batch 2, not 1: exporters specialize a dimension of size 1, and the batch must stay dynamic.
     example = torch.randn(2, int(pre["channels"]), int(pre["input_size"]), int(pre["input_size"]))
@@ -166,11 +172,15 @@ def read_export_metadata(path: str | Path, format: str | None = None) -> dict[st
     if format == "onnx":
         import onnx
 
-        proto = onnx.load(str(path), load_external_data=False)
+        from ..weights.checkpoint import check_metadata
+        from .ort import check_onnx_file
+
+        proto = onnx.load(str(check_onnx_file(path)), load_external_data=False)
         raw = {p.key: p.value for p in proto.metadata_props}
         if raw.get("format") != EXPORT_FORMAT:
             raise DataError(f"{str(path)!r} has no googlenet metadata; export it with `googlenet export`")
-        return {k: (v if k in ("format", "model", "input", "output") else json.loads(v)) for k, v in raw.items()}
+        checked = check_metadata(raw, str(path))  # each field, with its own one-line message
+        return {**{k: v for k, v in raw.items() if k in ("format", "input", "output")}, **checked}
     files = {METADATA_FILE: ""}
     if format == "torchscript":
         with warnings.catch_warnings():
@@ -188,11 +198,13 @@ def run_exported(path: str | Path, images: Tensor, *, format: str | None = None)
     format = format or detect_format(path)
     if format == "onnx":
         try:
-            import onnxruntime as ort
+            import onnxruntime  # noqa: F401
         except ImportError:
             raise UserError("checking an ONNX export needs onnxruntime; pip install onnxruntime, "
                             "or pass --no-check") from None
-        session = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+        from .ort import ort_session
+
+        session = ort_session(path)
         (out,) = session.run(["logits"], {"images": images.numpy()})
         return torch.from_numpy(out)
     with torch.no_grad():

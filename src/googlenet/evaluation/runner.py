@@ -56,12 +56,16 @@ class EvalResult:
             out["top1_change_vs_fp32"] = round(self.top1_change, 4)
         return out
 
-    def save(self, out_dir: str | Path) -> list[Path]:
-        """Write ``metrics.json``, ``confusion.json`` and ``confusion.png`` into ``out_dir`` (atomically)."""
-        from ..system.files import atomic_write_text
+    #: What :meth:`save` writes into its folder.
+    FILES = ("metrics.json", "confusion.json", "confusion.png")
+
+    def save(self, out_dir: str | Path, *, force: bool = False) -> list[Path]:
+        """Write ``metrics.json``, ``confusion.json`` and ``confusion.png`` into ``out_dir`` (atomically);
+        files of those names already there are replaced only with ``force``."""
+        from ..system.files import atomic_write_text, check_output_dir
         from ..system.text import to_json
 
-        out = Path(out_dir)
+        out = check_output_dir(out_dir, force=force, names=self.FILES)
         m = self.metrics
         models, crops = len(self.checkpoints), self.crops
         title = (f"{self.dataset} {self.split}: {models} model{'s' * (models != 1)}, {crops} crop{'s' * (crops != 1)}"

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import math
 import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -227,7 +228,10 @@ def read_config_file(path: str | Path) -> dict[str, Any]:
     path = Path(path)
     if not path.is_file():
         raise UserError(f"config file {str(path)!r} not found; check the path")
-    text = path.read_text()
+    try:
+        text = path.read_text()
+    except UnicodeDecodeError as exc:
+        raise UserError(f"config file {str(path)!r} is not UTF-8 text (byte {exc.start}); fix or rewrite it") from None
     try:
         if path.suffix.lower() == ".toml":
             data = tomllib.loads(text)
@@ -351,6 +355,12 @@ def make_config(recipe: str | None = None, file: str | Path | None = None, **ove
 
 def validate(c: TrainConfig) -> None:
     """Raise a UserError naming the fix for impossible settings."""
+    for name in FIELDS:  # infinity passes every range check below that NaN fails; refuse both alike
+        value = getattr(c, name)
+        if isinstance(value, float) and not math.isfinite(value):
+            default = FIELDS[name].default
+            example = f"; e.g. --{name.replace('_', '-')} {default}" if isinstance(default, float) else ""
+            raise UserError(f"{name} must be a finite number, got {value}{example}")
     for key, options in CHOICES.items():
         require(getattr(c, key) in options, f"{key} must be one of {', '.join(options)}, got {getattr(c, key)!r}")
     require(isinstance(c.epochs, int) and c.epochs >= 1, f"epochs must be a whole number >= 1, got {c.epochs!r}")

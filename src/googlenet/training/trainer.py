@@ -40,8 +40,9 @@ from ..data import dataset_stats, eval_transform, load_dataset, train_transform
 from ..data.datasets import ImageDataset
 from ..errors import DataError, UserError
 from ..models.outputs import split_outputs
-from ..models.registry import count_parameters, create_model, model_info
-from ..system.hardware import cpu_has_native_bf16, total_memory_bytes
+from ..models.registry import create_model, model_info
+from ..system.files import check_run_dir, mark_run_dir
+from ..system.hardware import cpu_has_native_bf16
 from ..weights.checkpoint import load_model, save_model
 from . import records
 from .config import FIELDS, TrainConfig, check_setting, make_config, parse_sizes
@@ -168,6 +169,10 @@ def _build_model(config: TrainConfig, classes: list[str], channels: int, input_s
     if input_size < 100 and info.input_size >= 100:
         kwargs.setdefault("small_input", True)  # 28x28 / 32x32 data: the small-image stem
     check_fits_in_memory(config.model, kwargs)
+    from ..weights.checkpoint import check_step_memory
+
+    check_step_memory(config.model, kwargs, batch=config.batch_size, channels=channels, size=input_size,
+                      hint="use a smaller --input-size or --batch-size")
     model = create_model(config.model, **kwargs)
     if config.init_from:
         init_from_pretrained(model, config, len(classes), channels)
@@ -225,18 +230,13 @@ TRAINING_BYTES_PER_PARAMETER = 16
 
 def check_fits_in_memory(name: str, kwargs: dict[str, Any]) -> None:
     """Refuse, before allocating anything, a model whose weights and optimizer state alone exceed the
-    machine's memory (e.g. ``--width 100``: 70 billion parameters), instead of being killed by the kernel."""
-    total = total_memory_bytes()
-    if total is None:
-        return
-    params = count_parameters(name, **kwargs)
-    need = params * TRAINING_BYTES_PER_PARAMETER
-    if need > 0.8 * total:
-        width = kwargs.get("width")
-        hint = f"a smaller --width than {width}" if width else "a smaller model or --width"
-        raise UserError(f"{name} with {kwargs} has {params / 1e9:.2f}G parameters: training needs at least "
-                        f"{need / 2**30:.0f} GiB (weights, gradients, momentum, averages) but this machine has "
-                        f"{total / 2**30:.0f} GiB; use {hint}")
+    machine's memory (e.g. ``--width 100``: 70 billion parameters), instead of being killed by the kernel.
+    The same estimate as loading a model file (weights/checkpoint.py)."""
+    from ..weights.checkpoint import check_fits_in_memory as check
+
+    width = kwargs.get("width")
+    check(name, kwargs, bytes_per_parameter=TRAINING_BYTES_PER_PARAMETER, needs="training",
+          hint=f"use a smaller --width than {width}" if width else "use a smaller model or --width")
 
 
 def _probe_size(dataset: ImageDataset) -> int:
@@ -251,12 +251,15 @@ def default_run_dir(config: TrainConfig) -> Path:
 
 
 def train(config: TrainConfig | None = None, *, resume: str | Path | None = None,
-          on_step: Callable[[int], None] | None = None, quiet: bool = False, **overrides: Any) -> dict[str, Any]:
+          on_step: Callable[[int], None] | None = None, quiet: bool = False, force: bool = False,
+          **overrides: Any) -> dict[str, Any]:
     """Train per ``config`` (or ``make_config(**overrides)``); returns the run's summary dict.
 
     ``resume``: a run folder written earlier; its config.json is used, with ``epochs``, ``max_steps``,
-    ``device``, ``workers`` and ``threads`` from ``overrides`` allowed to change. ``on_step(global_step)``
-    is called after every optimizer step.
+    ``device``, ``workers``, ``threads``, ``lr`` and ``grad_clip`` from ``overrides`` allowed to change.
+    ``on_step(global_step)`` is called after every optimizer step. ``force``: write the run into an ``out``
+    folder that holds files and is not a run (docs/robustness.md); without it such a folder is refused before
+    any work.
     """
     if resume is not None:
         run_dir = Path(resume)
@@ -273,7 +276,7 @@ def train(config: TrainConfig | None = None, *, resume: str | Path | None = None
                             "start a new run, with --init-from "
                             f"{run_dir / MODEL_FILE} to keep the weights") from None
         saved = {k: check_setting(k, v, str(cfg_path)) for k, v in saved.items() if k in FIELDS}
-        allowed = {"epochs", "max_steps", "device", "workers", "threads"}
+        allowed = {"epochs", "max_steps", "device", "workers", "threads", "lr", "grad_clip"}
         changed = {k: v for k, v in overrides.items() if v is not None}
         extra = sorted(set(changed) - allowed)
         if extra:
@@ -287,13 +290,14 @@ def train(config: TrainConfig | None = None, *, resume: str | Path | None = None
         config = make_config(**overrides)
     elif overrides:
         config = make_config(**{**config.to_dict(), **overrides})
-    return Trainer(config, resume=resume is not None, on_step=on_step, quiet=quiet).run()
+    return Trainer(config, resume=resume is not None, on_step=on_step, quiet=quiet, force=force).run()
 
 
 class Trainer:
     def __init__(self, config: TrainConfig, *, resume: bool = False, on_step: Callable[[int], None] | None = None,
-                 quiet: bool = False) -> None:
+                 quiet: bool = False, force: bool = False) -> None:
         self.config, self.resume, self.on_step, self.quiet = config, resume, on_step, quiet
+        self.force = force
         self._signal: int | None = None
 
     # -- set-up ---------------------------------------------------------------------------------------
@@ -317,6 +321,11 @@ class Trainer:
         self.channels_last = c.channels_last in ("on", "auto")  # "auto": the old spelling of "on"
         self.workers = c.workers if c.workers is not None else (min(8, os.cpu_count() or 1) if cuda else 0)
         self.run_dir = Path(c.out) if c.out else default_run_dir(c)
+        if not self.resume:  # before any work: a folder of the user's files is never overwritten
+            if (self.run_dir / STATE_FILE).exists():
+                raise UserError(f"run folder {str(self.run_dir)!r} already holds a run; continue it with --resume "
+                                f"{self.run_dir} or pass a new --out folder")
+            check_run_dir(self.run_dir, force=self.force)
 
         torch.manual_seed(c.seed)  # the same initial weights on every process
         stats = dataset_stats(c.dataset, data_dir=c.data_dir)
@@ -473,10 +482,28 @@ class Trainer:
             for d in (self.val_set, self.test_set))
 
     # -- checkpoints ----------------------------------------------------------------------------------
+    def _non_finite(self, value: float, epoch: int, step: int) -> str:
+        """The one line for a loss that is NaN or infinite: where, the last good checkpoint, the likely cause."""
+        c = self.config
+        saved = getattr(self, "_saved_at", None)
+        if saved is not None:
+            good = (f"the last good checkpoint (epoch {saved[0]}, step {saved[1]}) is kept in {self.run_dir}: "
+                    f"continue it with --resume {self.run_dir} --lr {c.lr / 10:g}")
+        else:
+            good = f"no checkpoint was written yet: start again with --lr {c.lr / 10:g}"
+        return (f"the loss became {value} at epoch {epoch + 1} step {step} (global step {self.global_step + 1}), "
+                f"so training stopped before that step; the likely cause is a learning rate too high (--lr {c.lr:g}"
+                f"{'' if c.grad_clip else ', no --grad-clip'}); {good} (or add --grad-clip 2.0)")
+
     def _save(self, epoch: int, step_in_epoch: int, sums: dict[str, float], epoch_time: float) -> None:
         if not self.info.is_main:
             return
         c = self.config
+        bad = sum(not bool(torch.isfinite(t).all()) for t in self.model.state_dict().values() if t.is_floating_point())
+        if bad:  # never replace a good checkpoint by weights that are NaN or infinite
+            raise UserError(self._non_finite(float("nan"), epoch if step_in_epoch else epoch - 1,
+                                             step_in_epoch or self.steps_per_epoch)
+                            .replace("the loss became nan", f"{bad} weight tensors became non-finite", 1))
         meta = dict(model_name=c.model, model_kwargs=self.model_kwargs, class_names=self.classes,
                     preprocessing=self.preprocessing)
         extra = {"epoch": epoch, "step_in_epoch": step_in_epoch, "global_step": self.global_step,
@@ -497,6 +524,7 @@ class Trainer:
             "world_size": self.info.world_size,
         }
         save_training_state(self.run_dir / STATE_FILE, state)
+        self._saved_at = (epoch, step_in_epoch)
 
     def _load(self) -> tuple[int, int, dict[str, float], float]:
         from safetensors.torch import load_file
@@ -520,6 +548,8 @@ class Trainer:
         # LambdaLR's state holds the Schedule's attributes, the old epoch count among them: put back the
         # configured schedule, so a resumed run with other --epochs follows the new length from here on.
         self.sched.lr_lambdas = [self._schedule() for _ in self.opt.param_groups]
+        # --lr may change on resume (after a non-finite loss): the base rates are the configured ones.
+        self.sched.base_lrs = [g.get("lr", self.config.lr) for g in self._param_groups(self.model)]
         for group, base_lr, factor in zip(self.opt.param_groups, self.sched.base_lrs, self.sched.lr_lambdas,
                                           strict=True):
             group["lr"] = base_lr * factor(self.sched.last_epoch)
@@ -532,6 +562,7 @@ class Trainer:
             torch.cuda.set_rng_state_all(state["rng"]["cuda"])
         self.global_step = int(state["global_step"])
         self._elapsed_before = float(state["elapsed"])
+        self._saved_at = (int(state["epoch"]), int(state["step_in_epoch"]))  # the good checkpoint a NaN names
         return int(state["epoch"]), int(state["step_in_epoch"]), dict(state["sums"]), float(state["epoch_time"])
 
     def elapsed(self) -> float:
@@ -575,7 +606,7 @@ class Trainer:
                 previous = self.run_dir / records.SUMMARY
                 return json.loads(previous.read_text()) if previous.is_file() else {"run_dir": str(self.run_dir)}
         elif info.is_main:
-            self.run_dir.mkdir(parents=True, exist_ok=True)
+            mark_run_dir(self.run_dir)
             if (self.run_dir / STATE_FILE).exists():
                 raise UserError(f"run folder {str(self.run_dir)!r} already holds a run; continue it with --resume "
                                 f"{self.run_dir} or pass a new --out folder")
@@ -654,6 +685,8 @@ class Trainer:
             with torch.autocast(self.device.type, dtype=self.amp[1], enabled=self.amp[0]):
                 parts = training_loss(self.net(x), y, aux_weight=c.aux_weight, label_smoothing=c.label_smoothing)
                 loss, main, main_loss, aux_losses = parts.total, parts.logits, parts.main, parts.aux
+            if not bool(torch.isfinite(loss.detach())):  # before the step: the weights stay the last good ones
+                raise UserError(self._non_finite(float(loss.detach()), epoch, step + 1))
             self.opt.zero_grad(set_to_none=True)
             self.scaler.scale(loss).backward()
             if c.grad_clip:
@@ -679,9 +712,6 @@ class Trainer:
                 acc += torch.stack([main_loss.detach() * n, aux_vals[0], aux_vals[1], c1, c5,
                                     torch.tensor(n, device=self.device)]).double()
             if step % 20 == 0 or step == self.steps_per_epoch:
-                if not math.isfinite(float(acc[0])):
-                    raise UserError(f"the loss became {float(acc[0])} at epoch {epoch + 1} step {step}; lower the "
-                                    f"learning rate (--lr, now {c.lr}) or add --grad-clip 2.0")
                 bar.set_postfix(loss=f"{float(acc[0] / acc[5]):.3f}", top1=f"{float(100 * acc[3] / acc[5]):.1f}%",
                                 refresh=False)
             bar.update(1)

@@ -279,6 +279,7 @@ def explain(
     class_names: Sequence[str] | None = None,
     batch_size: int = 16,
     skipped: list | None = None,
+    force: bool = False,
 ) -> list[Explanation]:
     """CAM or Grad-CAM for each image's ``top_k`` classes, with an overlay PNG per image in ``out_dir``.
 
@@ -293,6 +294,7 @@ def explain(
             (default: the first unreadable one raises a DataError).
         layer: Grad-CAM's layer (a ``get_submodule`` path such as ``inception4e``); default the last
             spatial block. CAM always reads ``forward_features``.
+        force: replace PNGs of the same names already in ``out_dir`` (else a one-line UserError, before any work).
     """
     from ..weights.checkpoint import LoadedModel, load_model
 
@@ -321,6 +323,20 @@ def explain(
             raise UserError("image files need a model file (its preprocessing); pass the run folder or "
                             "model.safetensors, or a tensor batch with a plain module")
         shown, inputs, sources = _prepare_files(loaded, images, skipped)
+    names_out: list[str] = []
+    if out_dir is not None:
+        from ..system.files import check_output_dir
+
+        used: set[str] = set()
+        for source in sources:
+            stem = Path(source).stem
+            name, n = stem, 1
+            while name in used:
+                n += 1
+                name = f"{stem}-{n}"
+            used.add(name)
+            names_out.append(f"{name}-{method}.png")
+        check_output_dir(out_dir, force=force, names=tuple(names_out))
     module.eval()
     results: list[Explanation] = []
     for start in range(0, len(inputs), batch_size):
@@ -339,15 +355,8 @@ def explain(
                 layer if method == "gradcam" else None))
     if out_dir is not None:
         out = Path(out_dir)
-        used: set[str] = set()
-        for r in results:
-            stem = Path(r.source).stem
-            name, n = stem, 1
-            while name in used:
-                n += 1
-                name = f"{stem}-{n}"
-            used.add(name)
-            r.path = save_overlay(r, out / f"{name}-{method}.png")
+        for r, name in zip(results, names_out, strict=True):
+            r.path = save_overlay(r, out / name)
     return results
 
 

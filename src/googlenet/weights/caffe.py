@@ -136,7 +136,8 @@ def read_caffemodel(path: str | Path) -> dict[str, list[np.ndarray]]:
         net.ParseFromString(path.read_bytes())
     except (DecodeError, RuntimeError, ValueError) as exc:
         raise DataError(f"cannot read {str(path)!r} as a Caffe NetParameter ({exc.__class__.__name__}: "
-                        f"{str(exc)[:100]}): the file is truncated or not a .caffemodel; download it again") from None
+                        f"{' '.join(str(exc).split())[:100]}): the file is truncated or not a .caffemodel; "
+                        "download it again") from None
     layers: dict[str, list[np.ndarray]] = {}
     for layer in list(net.layers) + list(net.layer):
         if layer.blobs and layer.name not in layers:
@@ -147,15 +148,36 @@ def read_caffemodel(path: str | Path) -> dict[str, list[np.ndarray]]:
     return layers
 
 
+#: The most dimensions and values one blob may declare (BVLC GoogLeNet's largest blob, loss3/classifier's
+#: weights, holds 1,024,000 values; this leaves room for 1000-class nets 100 times larger).
+MAX_BLOB_DIMS = 8
+MAX_BLOB_VALUES = 2**28
+
+
 def _blob_array(blob: Any, layer: str, path: Path) -> np.ndarray:
+    """The blob's values with its declared shape, checked before reshaping: every dimension positive, at
+    most :data:`MAX_BLOB_VALUES` values, their product equal to the count stored (docs/robustness.md)."""
     if blob.HasField("shape"):
         shape = tuple(int(d) for d in blob.shape.dim)
     else:  # Caffe's 4-D legacy dimensions (num, channels, height, width), 1 for unused
         shape = tuple(int(d) for d in (blob.num, blob.channels, blob.height, blob.width))
+    where = f"{str(path)!r}: a blob of layer {layer[:60]!r}"
+    fix = "the file is damaged, download it again"
+    if not shape or len(shape) > MAX_BLOB_DIMS or any(d < 1 for d in shape):
+        raise DataError(f"{where} declares the shape {list(shape)[:MAX_BLOB_DIMS + 1]} (needs 1 to {MAX_BLOB_DIMS} "
+                        f"positive dimensions); {fix}")
+    declared = 1
+    for d in shape:  # Python integers: 2**32 x 2**32 cannot overflow into a small or negative count
+        declared *= d
+    if declared > MAX_BLOB_VALUES:
+        raise DataError(f"{where} declares {declared:,} values (shape {list(shape)}), over the {MAX_BLOB_VALUES:,} "
+                        f"a blob may hold; {fix}")
+    stored = len(blob.data) or len(blob.double_data)
+    if stored != declared:
+        raise DataError(f"{where} has {stored} values for shape {list(shape)}; {fix}")
     data = np.array(blob.data, dtype=np.float32) if len(blob.data) else np.array(blob.double_data, dtype=np.float32)
-    if data.size != int(np.prod(shape)):
-        raise DataError(f"{str(path)!r}: a blob of layer {layer!r} has {data.size} values for shape {shape}; the "
-                        "file is damaged, download it again")
+    if not np.isfinite(data).all():
+        raise DataError(f"{where} holds non-finite values (NaN or infinity); {fix}")
     return data.reshape(shape)
 
 

@@ -77,13 +77,16 @@ def import_weights(kind: str, path: str | Path, *, model: str | None = None,
 
 
 def import_to_file(kind: str, path: str | Path, out: str | Path, *, model: str | None = None,
-                   model_kwargs: dict[str, Any] | None = None) -> ImportedWeights:
-    """Import ``path`` and write it to ``out`` as a googlenet model file (atomically)."""
+                   model_kwargs: dict[str, Any] | None = None, force: bool = False) -> ImportedWeights:
+    """Import ``path`` and write it to ``out`` as a googlenet model file (atomically).
+
+    An existing ``out`` is replaced only with ``force``; the input file never (docs/robustness.md).
+    """
+    from ..system.files import check_output_file
     from .checkpoint import save_model
 
+    check_output_file(out, force=force, inputs=(path,), flag="--out", what="weights file")
     imported = import_weights(kind, path, model=model, model_kwargs=model_kwargs)
-    if Path(out).resolve() == Path(path).resolve():
-        raise UserError(f"--out {str(out)!r} is the input file; pass another path, e.g. model.safetensors")
     save_model(out, imported.model, model_name=imported.model_name, model_kwargs=imported.model_kwargs,
                class_names=imported.class_names, preprocessing=imported.preprocessing,
                extra={"imported_from": {"kind": imported.kind, "file": Path(path).name}})
