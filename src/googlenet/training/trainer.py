@@ -19,7 +19,6 @@ averaged weights, RNG, epoch and step, partial-epoch sums). ``train(..., resume=
 from __future__ import annotations
 
 import json
-import math
 import os
 import signal
 import sys
