@@ -98,6 +98,10 @@ class _State:
             if self.model is None:
                 self.model = await asyncio.to_thread(ServedModel.load, s.model, backend=s.backend,
                                                      threads=s.threads, data_dir=s.data_dir)
+            if self.model.backend == "torch" and s.threads and s.backend != "torch":
+                import torch  # auto fell back to torch (the export failed): it needs the threads after all
+
+                torch.set_num_threads(s.threads)
             await asyncio.to_thread(self.model.warm_up, s.max_batch)
         except Exception as exc:  # noqa: BLE001 - reported on /healthz and in the log, the server stays up
             self.status, self.error = "failed", str(exc).splitlines()[0] if str(exc) else type(exc).__name__

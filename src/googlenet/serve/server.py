@@ -20,11 +20,14 @@ from .settings import SETTINGS_ENV, ServeSettings
 
 
 def worker_threads(settings: ServeSettings) -> int:
-    """Set and return this process's intra-op threads: ``--threads``, else the cores shared by the workers."""
+    """This worker's intra-op threads (``--threads``, else the cores shared by the workers), recorded in
+    ``settings.threads`` for the backend. PyTorch itself gets them only for ``--backend torch``: on ONNX Runtime,
+    torch just resizes and normalizes uploads, on the decode threads in parallel, and a second OpenMP team per
+    decode thread would only contend with ONNX Runtime's pool for the same cores."""
     import torch
 
     threads = settings.threads or max(1, (os.cpu_count() or 1) // settings.workers)
-    torch.set_num_threads(threads)
+    torch.set_num_threads(threads if settings.backend == "torch" else 1)
     settings.threads = threads
     return threads
 
