@@ -66,9 +66,14 @@ def photos(data_dir: str | None, n: int) -> list[bytes]:
     return out
 
 
-def decode_ms(model_path: Path, data: list[bytes]) -> float:
-    """The server's own preparation of one upload (decode, resize, crop, normalize), median ms."""
+def decode_ms(model_path: Path, data: list[bytes], backend: str, threads: int) -> float:
+    """The server's own preparation of one upload (decode, resize, crop, normalize), median ms, with the torch
+    threads the server gives it (serve.server.worker_threads: one on ONNX Runtime backends)."""
+    import torch
+
     from googlenet.serve.model import ServedModel
+
+    torch.set_num_threads(threads if backend == "torch" else 1)
 
     served = ServedModel.load(model_path, backend="torch", threads=1)
     times = []
@@ -170,16 +175,13 @@ def main() -> None:
     p.add_argument("--out", default=None, help="also write the JSON result here")
     args = p.parse_args()
 
-    import torch
-
     from googlenet.bench.machine import load_average, machine
 
-    torch.set_num_threads(args.threads)
     work = Path(tempfile.mkdtemp(prefix="googlenet-serve-load-"))
     model = build_model(work / "googlenet224.safetensors", args.data_dir)
     data = photos(args.data_dir, 64)
     result = {"machine": machine(), "backend": args.backend, "threads": args.threads, "load_before": load_average(),
-              "decode_ms": round(decode_ms(model, data), 2)}
+              "decode_ms": round(decode_ms(model, data, args.backend, args.threads), 2)}
     print(f"decoding (server's prepare): {result['decode_ms']} ms per photo", file=sys.stderr, flush=True)
     result["bench"] = bench_figures(args.backend, args.threads, args.bench_seconds, args.data_dir)
     print(f"bench: {result['bench']}", file=sys.stderr, flush=True)

@@ -207,6 +207,26 @@ def test_gradcam_for_a_head_without_global_average_pooling(tmp_path):
     assert Image.open(io.BytesIO(r.content)).format == "PNG"
 
 
+def test_an_onnx_export_serves_the_same_answers_and_explain_says_why_not(served, model_file, photos, tmp_path):
+    from googlenet.deploy.export import export_model
+
+    onnx_file = export_model(model_file, tmp_path / "tiny.onnx", check=False).path
+    exported = ServedModel.load(onnx_file, backend="auto", threads=1)
+    assert exported.backend == "ort" and exported.class_names == CLASSES
+
+    async def ask(model):
+        async with client(model) as c:
+            answer = (await c.post("/v1/predict", content=photos[0].read_bytes())).json()["results"][0]
+            return answer, await c.post("/v1/explain", content=photos[0].read_bytes())
+
+    (from_onnx, refused), (from_file, _) = asyncio.run(ask(exported)), asyncio.run(ask(served))
+    assert [p["class"] for p in from_onnx["predictions"]] == [p["class"] for p in from_file["predictions"]]
+    for a, b in zip(from_onnx["predictions"], from_file["predictions"], strict=True):
+        assert abs(a["probability"] - b["probability"]) < 1e-4
+    assert refused.status_code == 409 and refused.json()["error"]["kind"] == "explain_unavailable"
+    assert ".safetensors" in refused.json()["error"]["message"]
+
+
 # ------------------------------------------------------------------------------------ bad input
 
 
@@ -389,7 +409,7 @@ def test_sigterm_drains_requests_in_flight_then_exits_0(model_file, photos):
     env = {**os.environ, "PYTHONPATH": str(REPO / "src"), "OMP_NUM_THREADS": "1"}
     process = subprocess.Popen(
         [sys.executable, "-m", "googlenet", "serve", str(model_file), "--port", str(port), "--backend", "torch",
-         "--threads", "1", "--max-wait-ms", "1500"], env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+         "--threads", "1", "--max-wait-ms", "2000"], env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     url = f"http://127.0.0.1:{port}"
     try:
         _wait_ready(url, process)
@@ -402,7 +422,10 @@ def test_sigterm_drains_requests_in_flight_then_exits_0(model_file, photos):
         threads = [threading.Thread(target=ask) for _ in range(3)]
         for t in threads:
             t.start()
-        time.sleep(0.5)  # the three wait in the batcher (1.5 s window)
+        deadline = time.monotonic() + 20
+        while "googlenet_serve_queued_images 3.0" not in httpx.get(url + "/metrics").text:  # all three wait
+            assert time.monotonic() < deadline, "the requests did not reach the batcher"
+            time.sleep(0.05)
         process.send_signal(signal.SIGTERM)
         for t in threads:
             t.join(30)

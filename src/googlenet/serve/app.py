@@ -108,7 +108,8 @@ class _State:
             print(f"googlenet: error: cannot serve {s.model}: {self.error}", file=sys.stderr, flush=True)
             return
         self.batcher = Batcher(self.model.infer, max_batch=s.max_batch, max_wait_s=s.max_wait_ms / 1000,
-                               max_queue=s.max_queue, on_batch=self.metrics.observe_batch)
+                               max_queue=s.max_queue, on_batch=self.metrics.observe_batch,
+                               on_pending=self.metrics.queued.set)
         self.batcher.start()
         self.status = "ready"
 
@@ -261,8 +262,6 @@ def create_app(settings: ServeSettings, model: ServedModel | None = None):
             raise ServeError(503, "overloaded", f"the server has {exc.queued} images queued (--max-queue "
                              f"{settings.max_queue}); retry in {exc.retry_after_s} s",
                              {"Retry-After": str(exc.retry_after_s)}) from None
-        finally:
-            state.metrics.queued.set(state.batcher.pending)
         t3 = time.perf_counter()
         k = top_k_of(top_k, model)
         results = []

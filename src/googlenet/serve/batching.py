@@ -38,13 +38,15 @@ class _Item:
 class Batcher:
     """``await batcher.submit([crop, ...])`` -> ``[(probabilities, batch_size), ...]``, one per crop.
 
-    ``run(batch) -> probabilities`` is called on one worker thread; ``on_batch(size, seconds)`` after each pass.
+    ``run(batch) -> probabilities`` is called on one worker thread; ``on_batch(size, seconds)`` after each pass,
+    ``on_pending(count)`` whenever the count of admitted and unanswered images changes.
     """
 
     def __init__(self, run: Callable[[Tensor], Tensor], *, max_batch: int, max_wait_s: float, max_queue: int,
-                 on_batch: Callable[[int, float], None] | None = None) -> None:
+                 on_batch: Callable[[int, float], None] | None = None,
+                 on_pending: Callable[[int], None] | None = None) -> None:
         self.run, self.max_batch, self.max_wait_s, self.max_queue = run, max_batch, max_wait_s, max_queue
-        self.on_batch = on_batch
+        self.on_batch, self.on_pending = on_batch, on_pending
         self.pending = 0  # admitted and not yet answered
         self._items: deque[_Item] = deque()
         self._arrived = asyncio.Event()
@@ -75,12 +77,16 @@ class Batcher:
         loop = asyncio.get_running_loop()
         items = [_Item(x, loop.create_future()) for x in inputs]
         self.pending += n
+        if self.on_pending is not None:
+            self.on_pending(self.pending)
         try:
             self._items.extend(items)
             self._arrived.set()
             return list(await asyncio.gather(*(item.future for item in items)))
         finally:
             self.pending -= n
+            if self.on_pending is not None:
+                self.on_pending(self.pending)
             for item in items:  # a client that went away: its images are skipped, not run
                 item.future.cancel()
 
