@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # Debian packages behind the pictures (docs/visuals.md): graphviz (`dot`, for `googlenet diagram`) and
-# chromium (headless, for benchmarks/report_screenshot.py). Installs what is missing when run as root
-# with apt-get; otherwise prints the command that fixes it. Quick and silent when both are there.
+# chromium (headless, for benchmarks/report_screenshot.py, and for tests/test_serve.py's browser test, which drives
+# it through the dev extra's playwright package with executable_path: no browser download). Installs what is
+# missing when run as root with apt-get; otherwise prints the command that fixes it. Quick and silent when both
+# are there.
 # Exit status 0 either way: everything else in googlenet works without them (the diagram then says
 # how to install graphviz), so a set-up without root still completes.
 set -uo pipefail
@@ -20,6 +22,6 @@ if [ "$(id -u)" = "0" ] && command -v apt-get >/dev/null 2>&1; then
   fi
 else
   echo "missing Debian packages: ${missing[*]} (architecture diagrams need graphviz, the report" \
-       "screenshot chromium); install them with: sudo apt-get install ${missing[*]}" >&2
+       "screenshot and the serve page test chromium); install them with: sudo apt-get install ${missing[*]}" >&2
 fi
 exit 0

@@ -115,9 +115,10 @@ def class_activation_map(
     return maps, logits, index
 
 
-def resolve_layer(model: nn.Module, layer: str | None) -> tuple[str, nn.Module]:
+def resolve_layer(model: nn.Module, layer: str | None, example: Tensor | None = None) -> tuple[str, nn.Module]:
     """The module named ``layer`` (``model.get_submodule`` path), or by default the last block whose output
-    is still a spatial map (e.g. GoogLeNet's inception5b, VGG's last pool)."""
+    is still a spatial map (e.g. GoogLeNet's inception5b, VGG's last pool) on ``example`` (one input the model
+    reads; default zeros of 224 px, or 32 for a small-input stem)."""
     if layer:
         try:
             return layer, model.get_submodule(layer)
@@ -138,7 +139,7 @@ def resolve_layer(model: nn.Module, layer: str | None) -> tuple[str, nn.Module]:
         channels = int(getattr(model, "in_channels", 0) or (conv.in_channels if conv is not None else 3))
         device = next((p.device for p in model.parameters()), torch.device("cpu"))
         with torch.no_grad():
-            model(torch.zeros(1, channels, size, size, device=device))
+            model(torch.zeros(1, channels, size, size, device=device) if example is None else example)
     finally:
         for h in handles:
             h.remove()
@@ -159,7 +160,7 @@ def gradcam_map(
 
     from ..models.outputs import split_outputs
 
-    name, target = resolve_layer(model, layer)
+    name, target = resolve_layer(model, layer, x[:1])
     with torch.no_grad():
         logits, _ = split_outputs(model(x))
     if classes is None:
