@@ -301,10 +301,11 @@ def load_model(path: str | Path, *, map_location: str | torch.device = "cpu", **
     if override_kwargs.get("aux_logits") is False:
         state = {k: v for k, v in state.items() if k in own}
     own_state = model.state_dict()
-    bad = next((k for k, v in state.items() if not v.is_floating_point() and own_state[k].is_floating_point()), None)
+    bad = next((k for k, v in state.items() if k in own_state and v.dtype != own_state[k].dtype
+                and not (v.is_floating_point() and own_state[k].is_floating_point())), None)
     if bad is not None:
-        raise DataError(f"{where}: weight {bad} is stored as {state[bad].dtype}, not floating point; the file is "
-                        "damaged, write it again")
+        raise DataError(f"{where}: weight {bad} is stored as {state[bad].dtype}, not {own_state[bad].dtype}; the "
+                        "file is damaged, write it again")
     model.load_state_dict(state)
     model.eval()
     return LoadedModel(model, meta["model"], kwargs, meta["class_names"], meta["preprocessing"], meta["extra"], path)
