@@ -178,13 +178,15 @@ def caffe_mutations(rng: random.Random) -> Iterator[tuple[str, bytes]]:
     """caffemodels whose first blob declares negative, huge (2^32 x 2^32), empty or wrong shapes."""
     from googlenet.weights.caffe import messages
 
-    for name, dims in {"negative": [-1, 3, 7, 7], "overflow": [2**32, 2**32], "empty": [],
-                       "zero": [0, 3], "mismatch": [64, 3, 7, 8], "many_dims": [1] * 12}.items():
+    # (declared dims, values stored): negatives whose product is the count, a product that wraps to 0 in int64
+    for name, (dims, count) in {"negative": ([-4, -4], 16), "overflow": ([2**32, 2**32], 0), "empty": ([], 1),
+                                "zero": ([0, 3], 0), "mismatch": ([64, 3, 7, 8], 16),
+                                "many_dims": ([1] * 12, 1)}.items():
         net = messages()["NetParameter"](name="x")
         layer = net.layer.add(name="conv1/7x7_s2", type="Convolution")
         blob = layer.blobs.add()
         blob.shape.dim.extend(dims)
-        blob.data.extend([0.5] * 16)
+        blob.data.extend([0.5] * count)
         yield name, net.SerializeToString()
     del rng
 
