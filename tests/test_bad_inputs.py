@@ -256,6 +256,10 @@ def bounded(fuzz, seeds, tmp_path_factory):
              outputs=("ex",)),
         Case("tar_member", [*train, "--dataset", "d.tar.gz", "--out", "run"], {"d.tar.gz": huge_tar},
              outputs=("run",)),
+        Case("scales_100000", ["predict", "i.png", "-c", "m.safetensors", "--scales", "100000"], model),
+        Case("crop_size_100000", ["eval", "m.safetensors", "--dataset", "e", "--split", "train", "--crop-size",
+                                  "100000", "--backend", "torch"],
+             {**model, **{f"e/train/{c}/0.png": seeds["png"] for c in "abc"}}),
         Case("tar_member_skipped", [*train, "--dataset", "d.tar.gz", "--skip-bad-images", "--out", "run"],
              {"d.tar.gz": huge_tar}, outputs=("run",), ok_codes=(0,)),
     ]
@@ -268,7 +272,8 @@ def bounded(fuzz, seeds, tmp_path_factory):
 
 
 @pytest.mark.parametrize("name", ["width64", "input_huge", "input_size_100000", "bomb_folder", "bomb_photos_cache",
-                                  "bomb_predict", "bomb_explain", "tar_member"])
+                                  "bomb_predict", "bomb_explain", "tar_member", "scales_100000",
+                                  "crop_size_100000"])
 def test_unbounded_inputs_are_refused_before_the_work(bounded, name):
     failures, results = bounded
     assert not [why for case, why in failures if case.name == name]
@@ -277,7 +282,8 @@ def test_unbounded_inputs_are_refused_before_the_work(bounded, name):
     assert r["code"] == 2 and r["rss"] < 1536 << 20
     expect = {"width64": "GiB", "input_huge": "input_size", "input_size_100000": "--input-size",
               "bomb_folder": "GOOGLENET_MAX_PIXELS", "bomb_photos_cache": "GOOGLENET_MAX_PIXELS",
-              "bomb_predict": "megapixel", "bomb_explain": "megapixel", "tar_member": "200,000-byte"}[name]
+              "bomb_predict": "megapixel", "bomb_explain": "megapixel", "tar_member": "200,000-byte",
+              "scales_100000": "4096", "crop_size_100000": "4096"}[name]
     assert expect in line, line
 
 

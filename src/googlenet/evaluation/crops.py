@@ -44,6 +44,12 @@ def scaled(scale: int, crop_size: int) -> int:
     return max(crop_size, int(round(scale * crop_size / REFERENCE_CROP)))
 
 
+#: The largest crop side and test scale (shorter side): a 4096-px 4:3 photo in float32 is 268 MB, and the
+#: model's activations of one crop at that size already take gigabytes; the same bound as a model file's
+#: recorded input size (weights/checkpoint.py MAX_INPUT_SIDE).
+MAX_TEST_SIDE = 4096
+
+
 @dataclass(frozen=True)
 class CropProtocol:
     """How many crops to take of each test image, at which scales.
@@ -65,6 +71,9 @@ class CropProtocol:
             raise UserError(f"--crops must be 1, 10 or 144 (the paper's protocols), got {self.crops}")
         if self.crop_size < 1:
             raise UserError(f"crop size must be a positive number of pixels, got {self.crop_size}")
+        if self.crop_size > MAX_TEST_SIDE:  # bounds before work (docs/robustness.md): not a 40 GB resize
+            raise UserError(f"crop size {self.crop_size} is over the {MAX_TEST_SIDE}-pixel bound on test images; "
+                            "pass a smaller --crop-size")
         if self.scales is None:
             default = PAPER_SCALES if self.crops == 144 else (SINGLE_SCALE,)
             object.__setattr__(self, "scales", tuple(scaled(s, self.crop_size) for s in default))
@@ -75,6 +84,10 @@ class CropProtocol:
         if self.crops in (1, 10) and len(scales) != 1:
             raise UserError(f"{self.crops}-crop testing reads one scale, got {len(scales)} ({scales}); "
                             "pass one --scales value or use --crops 144 for several")
+        too_large = [s for s in scales if s > MAX_TEST_SIDE]
+        if too_large:
+            raise UserError(f"test scale {too_large[0]} is over the {MAX_TEST_SIDE}-pixel bound on the shorter side "
+                            "an image is resized to; pass smaller --scales")
         too_small = [s for s in scales if s < self.crop_size]
         if too_small:
             raise UserError(f"test scale {too_small[0]} is smaller than the {self.crop_size}-pixel crop; "
