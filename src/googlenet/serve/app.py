@@ -30,7 +30,7 @@ from starlette.exceptions import HTTPException
 from .batching import Batcher, Overloaded
 from .metrics import Metrics
 from .model import ServedModel
-from .settings import SETTINGS_ENV, ServeSettings
+from .settings import ServeSettings
 from .uploads import ServeError, read_body, split_uploads
 
 ROUTES = ("/", "/v1/predict", "/v1/explain", "/healthz", "/metrics", "/openapi.json", "/docs")
@@ -332,14 +332,3 @@ def _ascii(text: str) -> str:
     import json
 
     return text if text.isascii() else json.dumps(text)[1:-1]
-
-
-def app_from_environment():
-    """The app of a ``--workers N`` worker process: settings from ``$GOOGLENET_SERVE_SETTINGS`` (uvicorn factory)."""
-    import os
-
-    from .server import worker_threads
-
-    settings = ServeSettings.from_json(os.environ[SETTINGS_ENV])
-    worker_threads(settings)
-    return create_app(settings)

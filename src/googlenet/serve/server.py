@@ -32,6 +32,15 @@ def worker_threads(settings: ServeSettings) -> int:
     return threads
 
 
+def app_from_environment():
+    """The app of a ``--workers N`` worker process: settings from ``$GOOGLENET_SERVE_SETTINGS`` (uvicorn factory)."""
+    from .app import create_app
+
+    settings = ServeSettings.from_json(os.environ[SETTINGS_ENV])
+    worker_threads(settings)
+    return create_app(settings)
+
+
 def exposure_warning(settings: ServeSettings) -> str | None:
     """One line when the server listens beyond this machine without a token."""
     if settings.local or settings.token:
@@ -86,7 +95,7 @@ def serve(settings: ServeSettings, *, ready_line: bool = True) -> int:
     os.environ["PROMETHEUS_MULTIPROC_DIR"] = metrics_dir
     os.environ[SETTINGS_ENV] = settings.to_json()
     try:
-        config = _config(settings, "googlenet.serve.app:app_from_environment", factory=True,
+        config = _config(settings, "googlenet.serve.server:app_from_environment", factory=True,
                          workers=settings.workers)
         from uvicorn.supervisors import Multiprocess
 
