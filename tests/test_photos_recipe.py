@@ -120,7 +120,7 @@ def _simulate(budget_s, *, setup_s, step_times, steps_per_epoch, eval_s):
         done = epoch_end
         if done < current.total_steps:
             current = plan(budget_s, elapsed_s=clock, steps_done=done, step_s=sum(spent) / len(spent),
-                           steps_per_epoch=steps_per_epoch, epoch_eval_s=eval_s)
+                           steps_per_epoch=steps_per_epoch, epoch_eval_s=eval_s, can_stop_now=True)
     return first, current, clock
 
 
@@ -156,3 +156,16 @@ def test_budget_too_short_names_the_minimum():
 def test_unparseable_budget_is_one_line_exit_2(run_cli, text):
     code, _, err = run_cli("train", "--time-budget", text, "--epochs", "1")
     assert code == 2 and err.count("\n") == 1 and "time budget" in err
+
+
+def test_time_budget_run_prints_its_plan_and_ends_inside_the_budget(run_cli, tmp_path, class_folders):
+    import json
+
+    root = class_folders(tmp_path / "d", ["a", "b", "c"], per_class=24, size=(32, 32))
+    code, out, err = run_cli("train", "--dataset", root, "--recipe", "fast", "--time-budget", "30s",
+                             "--batch-size", "8", "--threads", "1", "--no-report", "--out", tmp_path / "run")
+    assert code == 0, err  # before: the last re-plan, finding no room for another epoch, was a "too short" error
+    assert any("googlenet: time budget 30 s:" in line and "linear to 0" in line for line in out.splitlines()), out
+    rows = [json.loads(x) for x in (tmp_path / "run" / "log.jsonl").read_text().splitlines()]
+    assert len(rows) > 1 and rows[-1]["wall_time_s"] <= 30 * 1.05
+    assert rows[-1]["lr"] <= 0.05 * 4e-3  # the fast recipe's peak: the linear schedule ran (nearly) to 0

@@ -80,12 +80,13 @@ def eval_seconds(images: int, batch_size: int, step_s: float) -> float:
 
 
 def plan(budget_s: float, *, elapsed_s: float, steps_done: int, step_s: float, steps_per_epoch: int,
-         epoch_eval_s: float = 0.0, final_eval_s: float = 0.0) -> BudgetPlan:
+         epoch_eval_s: float = 0.0, final_eval_s: float = 0.0, can_stop_now: bool = False) -> BudgetPlan:
     """The most steps that fit in ``budget_s`` (less :data:`MARGIN`), counting ``elapsed_s`` already spent:
     each epoch ends with an evaluation of ``epoch_eval_s`` (the val split; 0 without one), the run with one of
     ``final_eval_s`` (the test split).
 
-    Raises a one-line UserError when not even one epoch and its evaluations fit, naming the minimum."""
+    Raises a one-line UserError when not even one epoch and its evaluations fit, naming the minimum; a re-plan
+    during the run (``can_stop_now``) that finds no room for another step ends the run where it is instead."""
     usable = budget_s * (1 - MARGIN)
     # Largest total T with elapsed + (T - done) * step + epochs(T) * epoch_eval + final_eval <= usable;
     # epochs(T) is a step function of T, so solve for each count of epochs and keep the largest that fits.
@@ -98,6 +99,9 @@ def plan(budget_s: float, *, elapsed_s: float, steps_done: int, step_s: float, s
         if steps > (epochs - 1) * steps_per_epoch and steps > steps_done:
             best = (steps, epochs)
     needed = (elapsed_s + max(0, steps_per_epoch - steps_done) * step_s + epoch_eval_s + final_eval_s) / (1 - MARGIN)
+    if best is None and can_stop_now:
+        return BudgetPlan(budget_s, steps_done, steps_per_epoch, step_s, final_eval_s, elapsed_s,
+                          evaluations=int(final_eval_s > 0))
     if best is None or best[0] < steps_per_epoch:
         raise UserError(f"time budget {_fmt(budget_s)} is shorter than one epoch and its evaluation at this speed "
                         f"({_fmt(needed)} needed: {steps_per_epoch} steps of {step_s:.2f} s); give --time-budget "

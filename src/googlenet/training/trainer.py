@@ -413,8 +413,9 @@ class Trainer:
 
     def _schedule(self) -> Schedule:
         c = self.config
+        # --time-budget plans a number of steps that may end inside an epoch (training/budget.py).
         return Schedule(c.schedule, self.steps_per_epoch, c.epochs, c.warmup_epochs, c.lr_step_epochs, c.lr_gamma,
-                        c.flat_fraction)
+                        c.flat_fraction, total_steps=c.max_steps if c.time_budget else None)
 
     def _optional_split(self, split: str, transform: Any, common: dict) -> ImageDataset | None:
         c = self.config
@@ -436,25 +437,25 @@ class Trainer:
         print(f"googlenet: about {per_epoch:.0f} s per epoch at {side} px ({rate:.0f} img/s over the first {steps} "
               f"steps); {self.config.epochs} epochs: about {per_epoch * self.config.epochs / 60:.0f} min", flush=True)
 
-    def _plan_budget(self, step_s: float, side: int, epoch_eval_s: float | None = None) -> None:
+    def _plan_budget(self, step_s: float, side: int | None = None, epoch_eval_s: float | None = None) -> None:
         """Fit the run into --time-budget (training/budget.py): set the step and epoch counts and a linear
-        schedule that reaches 0 at the last step; print the plan once (later re-plans only adjust it)."""
+        schedule that reaches 0 at the last step. The first plan (after the first steps, evaluation time
+        estimated) is printed at ``side`` px; the re-plan after each epoch, with its measured evaluation time,
+        only adjusts it."""
         from .budget import eval_seconds, parse_duration, plan
 
         c = self.config
+        first = epoch_eval_s is None
         n_val = len(self.val_set) if self.val_set is not None else 0
         n_test = len(self.test_set) if self.test_set is not None else 0
-        if epoch_eval_s is None:
+        if first:
             epoch_eval_s = eval_seconds(n_val, self.local_batch, step_s)
         budget = plan(parse_duration(c.time_budget), elapsed_s=self.elapsed(), steps_done=self.global_step,
                       step_s=step_s, steps_per_epoch=self.steps_per_epoch, epoch_eval_s=epoch_eval_s,
-                      final_eval_s=eval_seconds(n_test, self.local_batch, step_s))
+                      final_eval_s=eval_seconds(n_test, self.local_batch, step_s), can_stop_now=not first)
         c.max_steps, c.epochs, c.schedule = budget.total_steps, budget.epochs, "linear"
-        schedule = Schedule("linear", self.steps_per_epoch, c.epochs, c.warmup_epochs, c.lr_step_epochs,
-                            c.lr_gamma, total_steps=budget.total_steps)
-        self.sched.lr_lambdas = [schedule for _ in self.opt.param_groups]
-        if self.info.is_main and not self.quiet and not getattr(self, "_budget_shown", False):
-            self._budget_shown = True
+        self.sched.lr_lambdas = [self._schedule() for _ in self.opt.param_groups]
+        if first and self.info.is_main and not self.quiet:
             print(budget.line(side), flush=True)
 
     def _photo_batches(self, input_size: int, mean: Sequence[float], std: Sequence[float], hflip: bool) -> None:
@@ -481,8 +482,9 @@ class Trainer:
             for d in (self.val_set, self.test_set))
 
     # -- checkpoints ----------------------------------------------------------------------------------
-    def _non_finite(self, value: float, epoch: int, step: int) -> str:
-        """The one line for a loss that is NaN or infinite: where, the last good checkpoint, the likely cause."""
+    def _non_finite(self, what: str, epoch: int, step: int) -> str:
+        """The one line for a loss (or weights) that became NaN or infinite (``what``): where, the last good
+        checkpoint, the likely cause."""
         c = self.config
         saved = getattr(self, "_saved_at", None)
         if saved is not None:
@@ -490,7 +492,7 @@ class Trainer:
                     f"continue it with --resume {self.run_dir} --lr {c.lr / 10:g}")
         else:
             good = f"no checkpoint was written yet: start again with --lr {c.lr / 10:g}"
-        return (f"the loss became {value} at epoch {epoch + 1} step {step} (global step {self.global_step + 1}), "
+        return (f"{what} at epoch {epoch + 1} step {step} (global step {self.global_step + 1}), "
                 f"so training stopped before that step; the likely cause is a learning rate too high (--lr {c.lr:g}"
                 f"{'' if c.grad_clip else ', no --grad-clip'}); {good} (or add --grad-clip 2.0)")
 
@@ -500,9 +502,8 @@ class Trainer:
         c = self.config
         bad = sum(not bool(torch.isfinite(t).all()) for t in self.model.state_dict().values() if t.is_floating_point())
         if bad:  # never replace a good checkpoint by weights that are NaN or infinite
-            raise UserError(self._non_finite(float("nan"), epoch if step_in_epoch else epoch - 1,
-                                             step_in_epoch or self.steps_per_epoch)
-                            .replace("the loss became nan", f"{bad} weight tensors became non-finite", 1))
+            where = (epoch, step_in_epoch) if step_in_epoch else (epoch - 1, self.steps_per_epoch)
+            raise UserError(self._non_finite(f"{bad} weight tensors became non-finite", *where))
         meta = dict(model_name=c.model, model_kwargs=self.model_kwargs, class_names=self.classes,
                     preprocessing=self.preprocessing)
         extra = {"epoch": epoch, "step_in_epoch": step_in_epoch, "global_step": self.global_step,
@@ -685,7 +686,7 @@ class Trainer:
                 parts = training_loss(self.net(x), y, aux_weight=c.aux_weight, label_smoothing=c.label_smoothing)
                 loss, main, main_loss, aux_losses = parts.total, parts.logits, parts.main, parts.aux
             if not bool(torch.isfinite(loss.detach())):  # before the step: the weights stay the last good ones
-                raise UserError(self._non_finite(float(loss.detach()), epoch, step + 1))
+                raise UserError(self._non_finite(f"the loss became {float(loss.detach())}", epoch, step + 1))
             self.opt.zero_grad(set_to_none=True)
             self.scaler.scale(loss).backward()
             if c.grad_clip:
@@ -734,11 +735,8 @@ class Trainer:
                       f"saved in {self.run_dir}; continue with: {resume_command(self.run_dir, info)}",
                       file=sys.stderr, flush=True)
             raise TrainingInterrupted(self.run_dir, epoch, step)
-        t_eval = time.perf_counter()
+        t_epoch_end = time.perf_counter()
         row = self._epoch_row(epoch, step, totals_all, epoch_time)
-        if c.time_budget and step > skip and stop_reason is None:  # re-plan with this epoch's measured times
-            self._plan_budget(epoch_time / max(1, step - skip), self.fast.out_size if isinstance(
-                self.fast, PhotoBatches) else self.sizes[0], epoch_eval_s=time.perf_counter() - t_eval)
         done_epoch = step >= self.steps_per_epoch
         self._save(epoch + 1 if done_epoch else epoch, 0 if done_epoch else step, {} if done_epoch else totals,
                    0.0 if done_epoch else epoch_time)
@@ -756,6 +754,10 @@ class Trainer:
                       f"{row['epoch_time_s']:.1f} s", flush=True)
         if stop_reason == "signal":
             raise TrainingInterrupted(self.run_dir, epoch + 1, 0)
+        if c.time_budget and step > skip and stop_reason is None:
+            # Re-plan with this epoch's measured times: its steps, and all that follows them (evaluation,
+            # checkpoint, log and curves), which the next epochs will spend again.
+            self._plan_budget(epoch_time / max(1, step - skip), epoch_eval_s=time.perf_counter() - t_epoch_end)
         return stop_reason is not None
 
     def _eval_model(self) -> nn.Module:
