@@ -78,9 +78,10 @@ def run(name: str, stage: str, seed: int, args: argparse.Namespace) -> dict:
     folder = Path(args.out) / f"{stage}-{args.budget}" / name / f"seed{seed}"
     if (folder / "summary.json").exists():
         return json.loads((folder / "summary.json").read_text())
-    settings = {**settings_of(name), **BUDGETS[args.budget]}
-    kwargs = {**settings_of(name)["model_kwargs"], **BUDGETS[args.budget].get("model_kwargs", {})}
-    settings.pop("model_kwargs")
+    budget = dict(BUDGETS[args.budget])
+    settings = settings_of(name)
+    kwargs = {**settings.pop("model_kwargs"), **budget.pop("model_kwargs", {})}
+    settings.update(budget)
     if stage == "tune":
         dataset = str(train_only_tarball(Path(args.data_dir), Path(args.out)))
         data = dict(dataset=dataset, val_fraction=0.15, split_seed=0, eval_test=False)

@@ -83,7 +83,7 @@ def _constant(progress: float, flat: float) -> float:  # noqa: ARG001
 DECAYS: dict[str, Callable[[float, float], float]] = {
     "onecycle": _cosine, "cosine": _cosine, "flatcos": _flat_cosine, "linear": _linear, "constant": _constant,
 }
-SCHEDULES: tuple[str, ...] = ("onecycle", "step", "cosine", "flatcos", "linear", "constant")
+SCHEDULES: tuple[str, ...] = ("step", *DECAYS)
 
 
 class Schedule:
@@ -108,7 +108,7 @@ class Schedule:
             return self.gamma ** math.floor(epoch / self.step_epochs + 1e-9)
         if self.kind == "constant":
             return 1.0
-        total, warm = getattr(self, "total_steps", None) or self.epochs * self.spe, self.warmup * self.spe
+        total, warm = self.total_steps or self.epochs * self.spe, self.warmup * self.spe
         if step < warm:
             return (step + 1) / warm
         progress = min(1.0, (step - warm) / max(1.0, total - warm))
