@@ -8,6 +8,16 @@ from typing import Any
 
 from ..errors import UserError
 
+#: How int8 is calibrated when the command has no images of its own to calibrate on (predict, serve).
+CIFAR_CALIBRATION = "calibrated on real CIFAR-10 photos from --data-dir / $GOOGLENET_DATA"
+
+
+def add_backend_flag(parser: argparse.ArgumentParser, int8_calibration: str = CIFAR_CALIBRATION) -> None:
+    """``--backend``, one help text for every command that runs a model (eval, predict, serve)."""
+    parser.add_argument("--backend", default="auto", metavar="NAME", help=(
+        "what runs the model: auto (default: the fastest fp32 here, ONNX Runtime when installed), torch (folded and "
+        f"fused model, channels_last), ort (ONNX Runtime fp32), int8 (ONNX Runtime int8, {int8_calibration})"))
+
 
 def add_json_flag(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--json", action="store_true", help="print JSON for machines instead of a table")

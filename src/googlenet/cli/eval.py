@@ -5,11 +5,7 @@ from __future__ import annotations
 import argparse
 
 from ..system.text import format_table, to_json
-from ._common import add_crop_args, add_force_flag, add_json_flag, apply_threads, parse_scales
-
-BACKEND_HELP = ("what runs the models: auto (default: the fastest fp32 here, ONNX Runtime when installed), torch "
-                "(folded and fused model, channels_last), ort (ONNX Runtime fp32), int8 (ONNX Runtime int8, "
-                "calibrated on the first images of the split; prints its top-1 change against fp32)")
+from ._common import add_backend_flag, add_crop_args, add_force_flag, add_json_flag, apply_threads, parse_scales
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -31,7 +27,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                         help="write metrics.json, confusion.json and confusion.png here")
     parser.add_argument("--per-class", action="store_true", help="print the accuracy of every class")
     # Checked in run(), not with choices=, so that a bad name is one line.
-    parser.add_argument("--backend", default="auto", metavar="NAME", help=BACKEND_HELP)
+    add_backend_flag(parser, "calibrated on the first images of the split; prints its top-1 change against fp32")
     parser.add_argument("--no-compare", action="store_true",
                         help="with --backend int8, skip the fp32 run on the same images that states int8's accuracy "
                              "change")

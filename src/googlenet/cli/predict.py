@@ -6,11 +6,7 @@ import argparse
 import sys
 
 from ..system.text import format_table, to_json
-from ._common import add_crop_args, add_json_flag, apply_threads, parse_scales
-
-BACKEND_HELP = ("what runs the models: auto (default: the fastest fp32 here, ONNX Runtime when installed), torch "
-                "(folded and fused model, channels_last), ort (ONNX Runtime fp32), int8 (ONNX Runtime int8, "
-                "calibrated on real CIFAR-10 photos from --data-dir / $GOOGLENET_DATA)")
+from ._common import add_backend_flag, add_crop_args, add_json_flag, apply_threads, parse_scales
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -26,7 +22,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     add_crop_args(parser)
     parser.add_argument("--device", default="cpu")
     # Checked in run(), not with choices=, so that a bad name is one line.
-    parser.add_argument("--backend", default="auto", metavar="NAME", help=BACKEND_HELP)
+    add_backend_flag(parser)
     parser.add_argument("--data-dir", default=None, help="where cifar10-jpeg.tar.gz is (int8 calibration only)")
     add_json_flag(parser)
     parser.set_defaults(func=run)

@@ -5,9 +5,7 @@ from __future__ import annotations
 import argparse
 import os
 
-BACKEND_HELP = ("what runs the model: auto (default: the fastest fp32 here, ONNX Runtime when installed), torch "
-                "(folded and fused, channels_last), ort (ONNX Runtime fp32), int8 (ONNX Runtime int8, calibrated "
-                "on real CIFAR-10 photos from --data-dir / $GOOGLENET_DATA)")
+from ._common import add_backend_flag
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -21,7 +19,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1: this machine "
                         "only; another address without a token prints a warning)")
     parser.add_argument("--port", type=int, default=8000)
-    parser.add_argument("--backend", default="auto", metavar="NAME", help=BACKEND_HELP)
+    add_backend_flag(parser)
     parser.add_argument("--workers", type=int, default=1, help="processes, each with the model (default 1)")
     parser.add_argument("--threads", type=int, default=None, help="intra-op threads per worker (default: the cores "
                         "divided among the workers)")
