@@ -78,6 +78,9 @@ class TrainConfig:
     crop_scale: float = setting(0.08, "smallest crop area of the random-resized crop (paper 0.08)", group="data")
     resize_schedule: str | None = setting(None, "progressive resizing: the input side of each epoch, e.g. "
                                           "96,112,128 (the last one continues)", group="data")
+    fit_to_data: bool = setting(False, "photos: batch size, epochs, input side and warm-up follow from the number "
+                                "and size of the photos; the ones you set stay (docs/training.md#fit-to-data)",
+                                group="data")
     cache: bool = setting(True, "decode photos once into a memory-mapped cache ($GOOGLENET_CACHE)", group="data")
     pad: int = setting(2, "small augmentation: padding before the random crop", group="data")
     hflip: bool | None = setting(None, "random horizontal flips (default: the dataset's)", group="data")
@@ -174,7 +177,7 @@ RECIPES: dict[str, dict[str, Any]] = {
         optimizer="sgd", momentum=0.9, nesterov=True, lr=4e-3, weight_decay=0.05, schedule="onecycle",
         warmup_epochs=0.5, ema_decay=None, augment="photo", crop_scale=0.35, hflip=True, label_smoothing=0.1,
         grad_clip=None, epochs=5, batch_size=64, input_size=128, resize_schedule=None, val_fraction=0.0,
-        amp="native", aux_weight=0.3,
+        amp="native", aux_weight=0.3, fit_to_data=True,
         model_kwargs={"batch_norm": True, "lrn": False, "aux_logits": False, "width": 1.0},
     ),
 }
@@ -350,7 +353,33 @@ def make_config(recipe: str | None = None, file: str | Path | None = None, **ove
     config = TrainConfig(**settings, model_kwargs=model_kwargs)
     config.recipe = recipe
     validate(config)
+    if config.fit_to_data and not config.init_from:
+        fit_to_data(config, pinned=tuple(k for k in (*from_file, *explicit) if k in FIELDS))
     return config
+
+
+def fit_to_data(config: TrainConfig, pinned: tuple[str, ...] = ()) -> None:
+    """Refit the data-dependent settings of ``config`` to its dataset's size (training/datafit.py), in place,
+    and print what was chosen. Leaves the config as it is when the dataset cannot be read yet (the trainer
+    then names the problem)."""
+    import sys
+
+    from ..data import load_dataset
+    from .datafit import FITTED, DataFacts, fit
+
+    if all(key in pinned for key in FITTED):  # a resumed run, or every such setting named: nothing to fit
+        return
+    try:
+        train = load_dataset(config.dataset, "train", data_dir=config.data_dir, val_fraction=config.val_fraction,
+                             split_seed=config.split_seed, skip_bad_images=config.skip_bad_images)
+        facts = DataFacts.measure(train)
+    except Exception:  # noqa: BLE001 - a missing or broken dataset is reported by the trainer
+        return
+    chosen = fit(facts, batch_size=config.batch_size, epochs=config.epochs, input_size=config.input_size or 128,
+                 warmup_epochs=config.warmup_epochs, pinned=pinned)
+    config.batch_size, config.epochs = chosen.batch_size, chosen.epochs
+    config.input_size, config.warmup_epochs = chosen.input_size, chosen.warmup_epochs
+    print(chosen.line(), file=sys.stderr)
 
 
 def validate(c: TrainConfig) -> None:
