@@ -117,8 +117,7 @@ class TrainConfig:
     device: str = setting("auto", "auto, cpu, cuda, cuda:N, mps", group="run")
     amp: str = setting("auto", "mixed precision: auto (on with CUDA), native (also on CPUs that compute bf16 "
                        "natively), on, off", group="run", choices=("auto", "native", "on", "off"))
-    channels_last: str = setting("on", "channels_last memory format ('auto', its old spelling, means on)",
-                                 group="run", choices=("on", "off", "auto"))
+    channels_last: str = setting("on", "channels_last memory format", group="run", choices=("on", "off"))
     compile: bool = setting(False, "torch.compile the model", group="run")
     sync_bn: bool = setting(False, "SyncBatchNorm under torchrun", group="run")
     out: str | None = setting(None, "run folder (default runs/<dataset>-<model>-<time>)", group="run")
@@ -181,7 +180,7 @@ RECIPES: dict[str, dict[str, Any]] = {
 #: The built-in datasets of small images; every other dataset is photos unless its images say otherwise.
 SMALL_IMAGE_DATASETS = ("fashion-mnist", "mnist", "cifar10")
 _TYPES = {"int": int, "float": float, "str": str, "bool": bool}
-#: Old spellings a user may have typed, accepted and mapped to today's (setting -> {old: new}).
+#: Old spellings a user may have typed (setting -> {old: new}): refused with a line naming today's.
 OLD_SPELLINGS = {"channels_last": {"auto": "on"}}
 
 
@@ -199,7 +198,9 @@ def check_setting(name: str, value: Any, where: str = "") -> Any:
     apart, and ``lr = true`` is a typo)."""
     kind, optional = setting_type(name)
     origin = f" (in {where})" if where else ""
-    value = OLD_SPELLINGS.get(name, {}).get(value, value) if isinstance(value, str) else value
+    if isinstance(value, str) and value in OLD_SPELLINGS.get(name, {}):
+        raise UserError(f"{name} {value!r} is an old spelling{origin}; use {OLD_SPELLINGS[name][value]!r} "
+                        f"(--{name.replace('_', '-')} {OLD_SPELLINGS[name][value]})")
     if value is None:
         if optional:
             return None
