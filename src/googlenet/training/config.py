@@ -61,8 +61,8 @@ class TrainConfig:
     backbone_lr_mult: float = setting(1.0, "learning rate of the pretrained layers relative to --lr (with "
                                       "--init-from)", group="model")
     # data
-    dataset: str = setting("fashion-mnist", "fashion-mnist, mnist, cifar10, imagenette, a folder or tarball",
-                           group="data")
+    dataset: str = setting("fashion-mnist", "a registered dataset (googlenet.data.dataset_names(): fashion-mnist, "
+                           "mnist, cifar10, imagenette...), or your folder or tarball", group="data")
     data_dir: str | None = setting(None, "where the dataset files are (else $GOOGLENET_DATA)", group="data")
     download: bool = setting(False, "download (Fashion-)MNIST if missing (needs internet)", group="data")
     val_fraction: float = setting(0.1, "held-out part of train when the data has no val split", group="data")
@@ -177,8 +177,6 @@ RECIPES: dict[str, dict[str, Any]] = {
         model_kwargs={"batch_norm": True, "lrn": False, "aux_logits": False, "width": 1.0},
     ),
 }
-#: The built-in datasets of small images; every other dataset is photos unless its images say otherwise.
-SMALL_IMAGE_DATASETS = ("fashion-mnist", "mnist", "cifar10")
 _TYPES = {"int": int, "float": float, "str": str, "bool": bool}
 #: Old spellings a user may have typed (setting -> {old: new}): refused with a line naming today's.
 OLD_SPELLINGS = {"channels_last": {"auto": "on"}}
@@ -252,13 +250,9 @@ def read_config_file(path: str | Path) -> dict[str, Any]:
 
 def default_recipe(dataset: str, data_dir: str | None = None) -> tuple[str, str]:
     """The recipe for ``dataset`` when none is named, and why: ``photos`` for photos, else ``fast``."""
-    from ..data.datasets import canonical_name
+    from ..data.registry import is_small_image_dataset
 
-    try:
-        key = canonical_name(str(dataset))
-    except UserError:
-        key = str(dataset)
-    if key in SMALL_IMAGE_DATASETS:
+    if is_small_image_dataset(dataset):
         return "fast", f"{dataset} holds small images"
     side = _probe_side(str(dataset), data_dir)
     if side is None:  # unreadable or missing: the trainer names the problem; no recipe note before it

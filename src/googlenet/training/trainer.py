@@ -37,6 +37,7 @@ from torch.utils.data import DataLoader, Dataset, DistributedSampler
 
 from ..data import dataset_stats, eval_transform, load_dataset, train_transform
 from ..data.datasets import ImageDataset
+from ..data.registry import is_small_image_dataset
 from ..errors import DataError, UserError
 from ..models.outputs import split_outputs
 from ..models.registry import create_model, model_info
@@ -377,8 +378,7 @@ class Trainer:
         self.classes = list(self.train_set.classes)
         if not stats.image_size:  # photos: googlenet eval / predict resize as the trainer's evaluation did
             self.preprocessing["resize"] = int(round(input_size / c.eval_crop))
-        self.preprocessing["dataset"] = Path(str(c.dataset)).name if stats.name not in ("fashion-mnist", "mnist",
-                                                                                        "cifar10") else stats.name
+        self.preprocessing["dataset"] = stats.name if is_small_image_dataset(stats.name) else Path(str(c.dataset)).name
         skipped = [*self.train_set.skipped, *(self.val_set.skipped if self.val_set else []),
                    *(self.test_set.skipped if self.test_set else [])]
         self.skipped = sorted(set(skipped))
