@@ -13,9 +13,13 @@ from .config import RECIPES, TrainConfig, make_config, read_config_file
 from .optim import Schedule
 from .trainer import SeededView, TrainingInterrupted, summary_line, train, validate
 
-#: The old name of :func:`validate` (a split's loss and accuracy during training); the crop protocols and
-#: ensembles are :func:`googlenet.evaluation.evaluate`.
-evaluate = validate
+
+def __getattr__(name: str):
+    if name == "evaluate":  # the old name of validate; it also hid googlenet.evaluation.evaluate
+        raise AttributeError("googlenet.training.evaluate is now googlenet.training.validate (a split's loss and "
+                             "accuracy during training); the crop protocols and ensembles are "
+                             "googlenet.evaluation.evaluate")
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 __all__ = [
     "RECIPES",
@@ -23,7 +27,6 @@ __all__ = [
     "SeededView",
     "TrainConfig",
     "TrainingInterrupted",
-    "evaluate",
     "validate",
     "make_config",
     "read_config_file",

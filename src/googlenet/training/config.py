@@ -61,8 +61,8 @@ class TrainConfig:
     backbone_lr_mult: float = setting(1.0, "learning rate of the pretrained layers relative to --lr (with "
                                       "--init-from)", group="model")
     # data
-    dataset: str = setting("fashion-mnist", "fashion-mnist, mnist, cifar10, imagenette, a folder or tarball",
-                           group="data")
+    dataset: str = setting("fashion-mnist", "a registered dataset (googlenet.data.dataset_names(): fashion-mnist, "
+                           "mnist, cifar10, imagenette...), or your folder or tarball", group="data")
     data_dir: str | None = setting(None, "where the dataset files are (else $GOOGLENET_DATA)", group="data")
     download: bool = setting(False, "download (Fashion-)MNIST if missing (needs internet)", group="data")
     val_fraction: float = setting(0.1, "held-out part of train when the data has no val split", group="data")
@@ -120,8 +120,7 @@ class TrainConfig:
     device: str = setting("auto", "auto, cpu, cuda, cuda:N, mps", group="run")
     amp: str = setting("auto", "mixed precision: auto (on with CUDA), native (also on CPUs that compute bf16 "
                        "natively), on, off", group="run", choices=("auto", "native", "on", "off"))
-    channels_last: str = setting("on", "channels_last memory format ('auto', its old spelling, means on)",
-                                 group="run", choices=("on", "off", "auto"))
+    channels_last: str = setting("on", "channels_last memory format", group="run", choices=("on", "off"))
     compile: bool = setting(False, "torch.compile the model", group="run")
     sync_bn: bool = setting(False, "SyncBatchNorm under torchrun", group="run")
     out: str | None = setting(None, "run folder (default runs/<dataset>-<model>-<time>)", group="run")
@@ -181,10 +180,8 @@ RECIPES: dict[str, dict[str, Any]] = {
         model_kwargs={"batch_norm": True, "lrn": False, "aux_logits": False, "width": 1.0},
     ),
 }
-#: The built-in datasets of small images; every other dataset is photos unless its images say otherwise.
-SMALL_IMAGE_DATASETS = ("fashion-mnist", "mnist", "cifar10")
 _TYPES = {"int": int, "float": float, "str": str, "bool": bool}
-#: Old spellings a user may have typed, accepted and mapped to today's (setting -> {old: new}).
+#: Old spellings a user may have typed (setting -> {old: new}): refused with a line naming today's.
 OLD_SPELLINGS = {"channels_last": {"auto": "on"}}
 
 
@@ -202,7 +199,9 @@ def check_setting(name: str, value: Any, where: str = "") -> Any:
     apart, and ``lr = true`` is a typo)."""
     kind, optional = setting_type(name)
     origin = f" (in {where})" if where else ""
-    value = OLD_SPELLINGS.get(name, {}).get(value, value) if isinstance(value, str) else value
+    if isinstance(value, str) and value in OLD_SPELLINGS.get(name, {}):
+        raise UserError(f"{name} {value!r} is an old spelling{origin}; use {OLD_SPELLINGS[name][value]!r} "
+                        f"(--{name.replace('_', '-')} {OLD_SPELLINGS[name][value]})")
     if value is None:
         if optional:
             return None
@@ -254,13 +253,9 @@ def read_config_file(path: str | Path) -> dict[str, Any]:
 
 def default_recipe(dataset: str, data_dir: str | None = None) -> tuple[str, str]:
     """The recipe for ``dataset`` when none is named, and why: ``photos`` for photos, else ``fast``."""
-    from ..data.datasets import canonical_name
+    from ..data.registry import is_small_image_dataset
 
-    try:
-        key = canonical_name(str(dataset))
-    except UserError:
-        key = str(dataset)
-    if key in SMALL_IMAGE_DATASETS:
+    if is_small_image_dataset(dataset):
         return "fast", f"{dataset} holds small images"
     side = _probe_side(str(dataset), data_dir)
     if side is None:  # unreadable or missing: the trainer names the problem; no recipe note before it
