@@ -4,8 +4,13 @@ the report readable at 100%, CAMs with a colour bar."""
 from __future__ import annotations
 
 import itertools
+import re
+import shutil
+import subprocess
 import sys
 from pathlib import Path
+
+import pytest
 
 from googlenet.inspect.compare import Comparison, draw_zoo
 from googlenet.models.registry import list_models, model_info
@@ -45,3 +50,45 @@ def test_zoo_labels_do_not_overlap():
         assert len(fig.legends[0].get_texts()) >= 6  # families and bubble sizes
     finally:
         plt.close(fig)
+
+
+def test_expanded_diagram_branches_in_figure_2b_order():
+    from googlenet.visualize.diagram import build_diagram
+
+    d = build_diagram("googlenet", mode="expanded")
+    src = d.source
+    for module in ("inception3a", "inception4e", "inception5b"):
+        label = {m[0]: m[1] for m in re.findall(rf'"({module}/b\d+s\d+)" \[label="([^"]+)"', src)}
+        # Figure 2(b), left to right: 1x1 | 1x1 -> 3x3 | 1x1 -> 5x5 | 3x3 max pool -> 1x1 pool proj
+        assert label[f"{module}/b0s0"].startswith("Conv 1x1")
+        assert label[f"{module}/b1s0"].startswith("Conv 1x1") and label[f"{module}/b1s1"].startswith("Conv 3x3")
+        assert label[f"{module}/b2s0"].startswith("Conv 1x1") and label[f"{module}/b2s1"].startswith("Conv 5x5")
+        assert label[f"{module}/b3s0"].startswith("MaxPool 3x3") and label[f"{module}/b3s1"].startswith("Conv 1x1")
+        # the last layers of the four branches share one rank, in that order (invisible edges keep it)
+        rows = re.findall(r"\{\s*rank=same\s*((?:\"[^\"]+\" -> \"[^\"]+\" \[style=invis\]\s*)+)\}", src)
+        chains = [re.findall(r'"([^"]+)" -> "([^"]+)"', r) for r in rows]
+        last = [f"{module}/b0s0", f"{module}/b1s1", f"{module}/b2s1", f"{module}/b3s1"]
+        assert list(zip(last, last[1:], strict=False)) in chains
+        assert re.search(rf'"{module}/concat" \[label=<.*DepthConcat \({module}\)', src)
+    assert "label=inception" not in src  # no cluster label for edges to cross
+    if shutil.which("dot"):  # and Graphviz's layout keeps it: same row, left to right
+        plain = subprocess.run(["dot", "-Tplain"], input=src, capture_output=True, text=True, check=True).stdout
+        pos = {p[1].strip('"'): (float(p[2]), float(p[3])) for p in (line.split() for line in plain.splitlines())
+               if p[0] == "node"}
+        for module in ("inception3a", "inception4d"):
+            xy = [pos[f"{module}/b0s0"], pos[f"{module}/b1s1"], pos[f"{module}/b2s1"], pos[f"{module}/b3s1"]]
+            assert len({y for _, y in xy}) == 1, xy
+            assert [x for x, _ in xy] == sorted(x for x, _ in xy), xy
+
+
+def test_compact_diagram_trunk_is_straight():
+    from googlenet.visualize.diagram import build_diagram
+
+    if not shutil.which("dot"):
+        pytest.skip("needs Graphviz's dot")
+    src = build_diagram("googlenet").source
+    plain = subprocess.run(["dot", "-Tplain"], input=src, capture_output=True, text=True, check=True).stdout
+    xs = {p[1].strip('"'): float(p[2]) for p in (line.split() for line in plain.splitlines()) if p[0] == "node"}
+    trunk = ["conv1", "inception3a", "inception4a", "inception4b", "inception4e", "inception5b", "fc"]
+    assert max(xs[n] for n in trunk) - min(xs[n] for n in trunk) < 0.05, {n: xs[n] for n in trunk}
+    assert xs["aux1"] > xs["inception4b"] and xs["aux2"] > xs["inception4e"]  # the heads to the right
