@@ -421,12 +421,9 @@ def _residual_tail(module: nn.Module) -> list[str]:
 
 
 def _shape_text(shape: tuple[int, ...] | None) -> str:
-    if not shape:
-        return ""
-    if len(shape) == 3:
-        c, h, w = shape
-        return f"{h}x{w}x{c}"  # the paper's tables write H x W x C
-    return "x".join(map(str, shape))
+    from ..system.text import shape_text  # H x W x C, as the paper's tables (and summary, report) write it
+
+    return shape_text(shape) if shape else ""
 
 
 def _esc(text: str) -> str:
@@ -528,6 +525,12 @@ def build_diagram(
     shortcut: dict[str, str] = {}  # Inception-ResNet: the node that adds the shortcut
     for node in nodes:
         _draw_node(dot, node, mode, entry, exit_, shortcut, shapes)
+    _draw_edges(dot, nodes, edges, entry, exit_, shortcut)
+    return Diagram(name, mode, nodes, edges, input_shape, dot, traced)
+
+
+def _draw_edges(dot: Any, nodes: list[Node], edges: list[tuple[str, str]], entry: dict, exit_: dict,
+                shortcut: dict) -> None:
     by_id = {n.id: n for n in nodes}
     to_aux = [by_id.get(dst) is not None and by_id[dst].kind == "aux" for _, dst in edges]
     # The trunk's edges first and heavy, the aux heads' after: with ordering=out the heads go to the right
@@ -538,7 +541,6 @@ def build_diagram(
             dot.edge(exit_.get(src, src), head, **style)
         if dst in shortcut:
             dot.edge(exit_.get(src, src), shortcut[dst], style="dotted", label="shortcut")
-    return Diagram(name, mode, nodes, edges, input_shape, dot, traced)
 
 
 def _draw_node(dot: Any, node: Node, mode: str, entry: dict, exit_: dict, shortcut: dict, shapes: bool) -> None:
