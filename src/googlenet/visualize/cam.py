@@ -233,15 +233,15 @@ def overlay_figure(explanation: Explanation, *, alpha: float = 0.5, panel: float
     bar.set_label(COLOUR_BAR_LABEL.format(what=what), fontsize=9)
     bar.ax.tick_params(labelsize=9)
     name = Path(e.source).name
-    fig.suptitle("\n".join(textwrap.wrap(f"{name}: {'CAM' if e.method == 'cam' else 'Grad-CAM'} of the top "
-                                          f"{k} classes (+ = each map's maximum)", 90)), fontsize=10)
+    title = f"{name}: {'CAM' if e.method == 'cam' else 'Grad-CAM'} (+ marks each map's maximum)"
+    width = fig.get_size_inches()[0] * 100 / 7  # characters of 10 pt at 100 px an inch
+    fig.suptitle("\n".join(textwrap.wrap(title, int(width))), fontsize=10)
     return fig
 
 
 def _overlay_row(axes: Any, picture: np.ndarray, e: Explanation, alpha: float, title: str,
                  box: tuple[float, float, float, float] | None) -> None:
     """One row: ``picture`` alone, then each map over it (the maps cover ``box``, default the whole picture)."""
-    import textwrap
 
     from matplotlib.patches import Rectangle
 
@@ -250,7 +250,7 @@ def _overlay_row(axes: Any, picture: np.ndarray, e: Explanation, alpha: float, t
     x0, y0, bw, bh = box or (0, 0, w, h)
     extent = (x0 - 0.5, x0 + bw - 0.5, y0 + bh - 0.5, y0 - 0.5)  # imshow's pixel-centre convention
     axes[0].imshow(picture, cmap="gray" if grey else None, vmin=0, vmax=1)
-    axes[0].set_title(title, fontsize=9)
+    axes[0].set_title(_wrap(title, axes[0]), fontsize=9)
     for ax, name, p, heat in zip(axes[1:], e.classes, e.probabilities, e.maps, strict=True):
         ax.imshow(picture, cmap="gray" if grey else None, vmin=0, vmax=1)
         ax.imshow(heat, cmap="jet", alpha=alpha, vmin=0, vmax=1, extent=extent, interpolation="bilinear")
@@ -258,19 +258,28 @@ def _overlay_row(axes: Any, picture: np.ndarray, e: Explanation, alpha: float, t
             ax.add_patch(Rectangle((x0 - 0.5, y0 - 0.5), bw, bh, fill=False, edgecolor="white", lw=1, ls="--"))
         ax.set_xlim(-0.5, w - 0.5)
         ax.set_ylim(h - 0.5, -0.5)
-        ax.plot(*_peak_marker(heat, extent), marker="+", color="white", markersize=10, markeredgewidth=2)
-        ax.set_title("\n".join(textwrap.wrap(f"{name} {p:.1%}", 24)), fontsize=9)
+        ax.plot(*_peak_marker(heat, extent), marker="+", color="white", markersize=9, markeredgewidth=2,
+                clip_on=False)
+        ax.set_title(_wrap(f"{name} {p:.1%}", ax), fontsize=9)
     for ax in axes:
         ax.axis("off")
 
 
+def _wrap(text: str, ax: Any) -> str:
+    """``text`` wrapped to the width of ``ax``'s panel (9 pt: about 6 px a character at 100 px an inch)."""
+    import textwrap
+
+    width = ax.figure.get_size_inches()[0] / ax.get_subplotspec().get_gridspec().ncols * 100 / 6
+    return "\n".join(textwrap.wrap(text, max(8, int(width))))
+
+
 def _peak_marker(heat: np.ndarray, extent: tuple[float, float, float, float]) -> tuple[list, list]:
-    """The map's maximum in the picture's coordinates, kept a marker's half-width (5% of the side) from the
-    border so the whole cross shows."""
+    """The map's maximum in the picture's coordinates, kept more than a marker's half-width (8% of the side)
+    from the border so the whole cross shows."""
     hh, hw = heat.shape
     y, x = np.unravel_index(int(heat.argmax()), heat.shape)
     left, right, bottom, top = extent
-    margin_x, margin_y = 0.05 * (right - left), 0.05 * (bottom - top)
+    margin_x, margin_y = 0.08 * (right - left), 0.08 * (bottom - top)
     px = left + (x + 0.5) / hw * (right - left)
     py = top + (y + 0.5) / hh * (bottom - top)
     return [float(np.clip(px, left + margin_x, right - margin_x))], [float(np.clip(py, top + margin_y,
