@@ -265,7 +265,8 @@ def place_labels(ax: Any, texts: list, xs: Sequence[float], ys: Sequence[float])
         raise UserError("the zoo chart places its labels with adjustText; install it with "
                         "`pip install adjustText` (or googlenet[vis])") from None
     ax.figure.canvas.draw()  # adjustText measures the texts with the renderer
-    adjust_text(texts, x=list(xs), y=list(ys), ax=ax, expand=(1.15, 1.4), force_text=(0.3, 0.6), time_lim=5,
+    # An iteration bound, not a time one, so a busy machine places the labels as well as an idle one.
+    adjust_text(texts, x=list(xs), y=list(ys), ax=ax, expand=(1.15, 1.4), force_text=(0.3, 0.6), iter_lim=1000,
                 arrowprops={"arrowstyle": "-", "color": "#555555", "lw": 0.6, "zorder": 99})
 
 
