@@ -19,8 +19,8 @@ def add_backend_flag(parser: argparse.ArgumentParser, int8_calibration: str = CI
         f"fused model, channels_last), ort (ONNX Runtime fp32), int8 (ONNX Runtime int8, {int8_calibration})"))
 
 
-def add_json_flag(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--json", action="store_true", help="print JSON for machines instead of a table")
+def add_json_flag(parser: argparse.ArgumentParser, help: str = "print JSON for machines instead of a table") -> None:
+    parser.add_argument("--json", action="store_true", help=help)
 
 
 def add_force_flag(parser: argparse.ArgumentParser, what: str = "the output") -> None:
@@ -43,17 +43,10 @@ def add_model_kwargs(parser: argparse.ArgumentParser) -> None:
 
 
 def model_kwargs_from(args: argparse.Namespace) -> dict[str, Any]:
-    kwargs: dict[str, Any] = {}
-    if getattr(args, "num_classes", None) is not None:
-        kwargs["num_classes"] = args.num_classes
-    if getattr(args, "in_channels", None) is not None:
-        kwargs["in_channels"] = args.in_channels
-    if getattr(args, "width", None) is not None:
-        kwargs["width"] = args.width
-    if getattr(args, "small_input", False):
-        kwargs["small_input"] = True
-    if getattr(args, "no_aux", False):
-        kwargs["aux_logits"] = False
+    """The builder options of add_model_kwargs' flags, mapped as a config file's are (training.config)."""
+    from ..training.config import MODEL_OPTIONS, fold_model_options
+
+    kwargs = fold_model_options({name: getattr(args, name, None) for name in MODEL_OPTIONS}).get("model_kwargs", {})
     kwargs.update(parse_key_values(getattr(args, "model_arg", []), "--model-arg", "dropout=0.2"))
     return kwargs
 

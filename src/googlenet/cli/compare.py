@@ -5,7 +5,6 @@ from __future__ import annotations
 import argparse
 import sys
 
-from ..inspect.compare import compare, plot
 from ..system.text import format_table, human, to_json
 from ._common import add_json_flag
 
@@ -42,6 +41,8 @@ def _sort_key(key: str):
 
 
 def run(args: argparse.Namespace) -> int:
+    from ..inspect.compare import compare, plot
+
     rows = compare(args.models or None, family=args.family, task=args.task, measure_speed=args.measure,
                    batch_size=args.batch_size, seconds=args.seconds, threads=args.threads)
     if args.sort:

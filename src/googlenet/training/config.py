@@ -223,6 +223,30 @@ def check_setting(name: str, value: Any, where: str = "") -> Any:
 CHOICES = {name: f.metadata["choices"] for name, f in FIELDS.items() if f.metadata["choices"]}
 
 
+#: The builder options that have flags of their own (``--width``, ``--no-aux``): a config file, ``--set`` and
+#: :func:`make_config` take them by the same names, beside ``model_kwargs``. Name -> builder argument.
+MODEL_OPTIONS = {"num_classes": "num_classes", "in_channels": "in_channels", "width": "width",
+                 "small_input": "small_input", "no_aux": "aux_logits"}
+
+
+def fold_model_options(settings: dict[str, Any]) -> dict[str, Any]:
+    """``{"width": 0.25, "no_aux": True}`` -> ``{"model_kwargs": {"width": 0.25, "aux_logits": False}}``, as the
+    flags do: a switch (``small_input``, ``no_aux``) counts when true, another option when it is not None."""
+    folded = {k: v for k, v in settings.items() if k not in MODEL_OPTIONS}
+    kwargs: dict[str, Any] = {}
+    for name, argument in MODEL_OPTIONS.items():
+        value = settings.get(name)
+        if name in ("small_input", "no_aux"):
+            if value:
+                kwargs[argument] = name == "small_input"  # no_aux = true builds without aux_logits
+        elif value is not None:
+            kwargs[argument] = value
+    model_kwargs = folded.get("model_kwargs") or {}
+    if kwargs and isinstance(model_kwargs, dict):  # a model_kwargs that is no table is left for check_setting
+        folded["model_kwargs"] = {**model_kwargs, **kwargs}
+    return folded
+
+
 def read_config_file(path: str | Path) -> dict[str, Any]:
     """Settings from a TOML (``.toml``) or YAML (``.yaml``/``.yml``) file; keys are TrainConfig fields."""
     path = Path(path)
@@ -246,7 +270,7 @@ def read_config_file(path: str | Path) -> dict[str, Any]:
         raise UserError(f"config file {str(path)!r} does not parse ({first}); fix the syntax") from None
     if not isinstance(data, dict):
         raise UserError(f"config file {str(path)!r} must hold a table of settings, e.g. lr = 0.05")
-    return {k.replace("-", "_"): v for k, v in data.items()}
+    return fold_model_options({k.replace("-", "_"): v for k, v in data.items()})
 
 
 def default_recipe(dataset: str, data_dir: str | None = None) -> tuple[str, str]:
@@ -317,7 +341,7 @@ def make_config(recipe: str | None = None, file: str | Path | None = None, **ove
     if recipe not in RECIPES:
         raise UserError(f"unknown recipe {recipe!r}; use one of {', '.join(RECIPES)}")
     model_kwargs: dict[str, Any] = {}
-    explicit = {k: v for k, v in overrides.items() if v is not None}
+    explicit = fold_model_options({k: v for k, v in overrides.items() if v is not None})
     model = explicit.get("model") or from_file.get("model") or TrainConfig.model
     recipe_settings = dict(RECIPES[recipe])
     init_from = explicit.get("init_from") or from_file.get("init_from")

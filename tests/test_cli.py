@@ -1,0 +1,134 @@
+"""The command line without surprises (issue 24, item 4): a parser that needs no torch, --version, one-line
+argument errors, defaults stated once, config files that take the flags' names, --json everywhere."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+SRC = Path(__file__).resolve().parents[1] / "src"
+COMMANDS = ("bench", "compare", "cost", "diagram", "eval", "explain", "export", "models", "predict", "report",
+            "serve", "summary", "train", "weights")
+
+
+def _python(code: str, timeout: float = 60) -> subprocess.CompletedProcess:
+    env = {**os.environ, "PYTHONPATH": f"{SRC}{os.pathsep}{os.environ.get('PYTHONPATH', '')}"}
+    return subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=timeout, env=env)
+
+
+def _cli(*argv: str, timeout: float = 60) -> subprocess.CompletedProcess:
+    env = {**os.environ, "PYTHONPATH": f"{SRC}{os.pathsep}{os.environ.get('PYTHONPATH', '')}"}
+    return subprocess.run([sys.executable, "-m", "googlenet", *argv], capture_output=True, text=True,
+                          timeout=timeout, env=env)
+
+
+def test_help_of_every_command_imports_no_torch():
+    # Building the parser and printing each command's help must not load torch (the 3-6 s of `googlenet --help`
+    # on main); a fresh interpreter, so that nothing this test session imported counts.
+    code = f"""
+import contextlib, io, sys
+from googlenet.cli import build_parser
+parser = build_parser()
+for argv in [["--help"]] + [[c, "--help"] for c in {COMMANDS!r}] + [["weights", "import", "--help"]]:
+    with contextlib.redirect_stdout(io.StringIO()), contextlib.suppress(SystemExit):
+        parser.parse_args(argv)
+heavy = sorted(m for m in sys.modules if m.split(".")[0] in ("torch", "torchvision", "numpy", "PIL", "onnxruntime"))
+print(heavy)
+"""
+    done = _python(code)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "[]"
+
+
+def test_version():
+    import googlenet
+
+    done = _cli("--version", timeout=30)
+    assert done.returncode == 0
+    assert done.stdout.strip() == f"googlenet {googlenet.__version__}"
+
+
+@pytest.mark.parametrize("argv, named", [
+    (("train", "--lr", "abc"), "--lr"),
+    (("eval", "--crops", "7", "x.safetensors"), "--crops"),
+    (("weights", "import", "auto"), "--out"),
+    (("no-such-command",), "COMMAND"),
+])
+def test_argument_error_is_one_line_without_usage(argv, named):
+    done = _cli(*argv, timeout=30)
+    assert done.returncode == 2
+    lines = done.stderr.strip().splitlines()
+    assert len(lines) == 1, done.stderr
+    assert "usage:" not in done.stderr
+    assert named in lines[0] and "--help" in lines[0]
+    assert lines[0].startswith("googlenet")
+
+
+def _subparsers(parser):
+    import argparse
+
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            for name, sub in action.choices.items():
+                yield name, sub
+                yield from ((f"{name} {n}", s) for n, s in _subparsers(sub))
+
+
+def test_help_states_each_default_once():
+    from googlenet.cli import build_parser
+
+    twice = [f"{command} {'/'.join(a.option_strings) or a.dest}: {a.help}"
+             for command, sub in _subparsers(build_parser()) for a in sub._actions
+             if a.help and a.help.lower().count("default") > 1]
+    assert twice == []
+    train = dict(_subparsers(build_parser()))["train"]
+    recipe = next(a for a in train._actions if "--recipe" in a.option_strings)
+    assert "photos for a dataset of photos, else fast" in recipe.help
+
+
+TINY_FLAGS = ("--width", "0.0625", "--in-channels", "1", "--small-input", "--no-aux", "--epochs", "1",
+              "--batch-size", "16", "--threads", "1", "--val-fraction", "0", "--no-test")
+
+
+def test_config_file_takes_the_flags_names(tmp_path):
+    from googlenet.training import make_config
+
+    toml = tmp_path / "c.toml"
+    toml.write_text("width = 0.25\nno_aux = true\nsmall_input = true\nin_channels = 1\n[model_kwargs]\nlrn = false\n")
+    kwargs = make_config(file=toml).model_kwargs
+    assert kwargs["width"] == 0.25 and kwargs["aux_logits"] is False and kwargs["small_input"] is True
+    assert kwargs["in_channels"] == 1 and kwargs["lrn"] is False
+    yaml_file = tmp_path / "c.yaml"
+    yaml_file.write_text("width: 0.5\nmodel_kwargs:\n  width: 0.125\n")  # the flag's name wins, as --width does
+    assert make_config(file=yaml_file).model_kwargs["width"] == 0.5
+    assert make_config(width=0.375, no_aux=False).model_kwargs["width"] == 0.375  # and make_config's arguments
+
+
+def test_set_takes_the_flags_names(run_cli, digits, tmp_path):
+    code, out, err = run_cli("train", "--dataset", digits, *TINY_FLAGS, "--set", "width=0.125", "--max-steps", "1",
+                             "--no-report", "--out", tmp_path / "r", "--json")
+    assert code == 0, err
+    assert json.loads(out)["model_kwargs"]["width"] == 0.125
+
+
+def test_train_report_and_diagram_print_json(run_cli, digits, tmp_path):
+    code, out, err = run_cli("train", "--dataset", digits, *TINY_FLAGS, "--max-steps", "2", "--out", tmp_path / "r",
+                             "--json")
+    assert code == 0, err
+    summary = json.loads(out)  # stdout is the JSON alone; the progress went to stderr
+    assert summary["global_step"] == 2 and Path(summary["run_dir"]) == tmp_path / "r"
+    assert summary["report"] == str(tmp_path / "r" / "report.html") and "epoch 1/1" in err
+    code, out, err = run_cli("report", tmp_path / "r", "--max-images", "16", "--mistakes", "2", "--json",
+                             "--out", tmp_path / "again.html")
+    assert code == 0, err
+    assert json.loads(out)["report"] == str(tmp_path / "again.html") and (tmp_path / "again.html").is_file()
+    code, out, err = run_cli("diagram", "lenet5", "--format", "dot", "--out", tmp_path / "d", "--json")
+    assert code == 0, err
+    drawn = json.loads(out)
+    assert drawn["written"] == [str(tmp_path / "d.dot")] and drawn["model"] == "lenet5"
+    assert "digraph" in (tmp_path / "d.dot").read_text()
