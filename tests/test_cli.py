@@ -132,3 +132,35 @@ def test_train_report_and_diagram_print_json(run_cli, digits, tmp_path):
     drawn = json.loads(out)
     assert drawn["written"] == [str(tmp_path / "d.dot")] and drawn["model"] == "lenet5"
     assert "digraph" in (tmp_path / "d.dot").read_text()
+
+
+@pytest.fixture(scope="module")
+def two_class_run(class_folders, tmp_path_factory) -> tuple[Path, Path]:
+    """A finished run on two classes of coloured noise (CLI, so that the console shows what a user sees)."""
+    from googlenet.cli import main
+
+    root = class_folders(tmp_path_factory.mktemp("two"), ["red", "green"], per_class=6, size=(32, 32))
+    out = tmp_path_factory.mktemp("runs") / "two"
+    assert main(["train", "--dataset", str(root), "--width", "0.0625", "--small-input", "--no-aux", "--epochs", "1",
+                 "--batch-size", "4", "--threads", "1", "--val-fraction", "0", "--no-report", "--out",
+                 str(out)]) == 0
+    return out, root
+
+
+def test_eval_and_predict_share_one_preamble_and_print_fixed_digits(run_cli, two_class_run):
+    from googlenet.cli import _common, predict
+    from googlenet.cli import eval as eval_cli
+
+    run, root = two_class_run
+    for module in (eval_cli, predict):  # one preamble (issue 23, item 7), not a copy per command
+        assert "load_ensemble" in vars(module) and "crops_per_pass" not in module.run.__code__.co_names
+    code, out, err = run_cli("predict", root / "test", "-c", run, "--top-k", "2")
+    assert code in (0, 2), err
+    probabilities = [line.split()[-1] for line in out.splitlines()[2:]]
+    assert probabilities and all(len(p) == 6 and p[1] == "." for p in probabilities), out  # 0.2530, never 0.253
+    code, out, err = run_cli("eval", run, "--dataset", root)
+    assert code == 0, err
+    assert "top-1 acc %" in out and "top-5" not in out  # two classes: top-5 is 100% by construction
+    code, _, err = run_cli("eval", run, "--backend", "nope")
+    assert code == 2 and "nope" in err
+    assert _common.load_ensemble.__doc__

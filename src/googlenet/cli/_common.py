@@ -80,6 +80,24 @@ def add_crop_args(parser: argparse.ArgumentParser) -> None:
                              "peak about 0.8 GB above the model on CPU)")
 
 
+def load_ensemble(args: argparse.Namespace, paths: list[str]) -> Any:
+    """eval's and predict's one preamble: threads, the backend's name and --crop-batch checked before anything
+    loads, then the model files (an ensemble if several), their warnings printed."""
+    import sys
+
+    from ..deploy.backends import check_backend
+    from ..evaluation import Ensemble
+    from ..evaluation.ensemble import crops_per_pass
+
+    apply_threads(args)
+    check_backend(args.backend)
+    crops_per_pass(args.crop_batch, 224)  # a bad --crop-batch fails before the models load
+    ensemble = Ensemble.load(paths, crop_size=args.crop_size)
+    for line in ensemble.warnings():
+        print(f"googlenet: warning: {line}", file=sys.stderr)
+    return ensemble
+
+
 def apply_threads(args: argparse.Namespace) -> None:
     """Set torch's threads for the rest of this command (the process ends with it)."""
     from ..system.threads import check_threads

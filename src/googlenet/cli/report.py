@@ -28,7 +28,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 def run(args: argparse.Namespace) -> int:
     from ..errors import UserError
     from ..visualize.report import write_compare_report, write_run_report
-    from .eval import apply_threads
+    from ._common import apply_threads
 
     apply_threads(args)
     if args.max_images < 1 or args.mistakes < 0:
