@@ -164,3 +164,39 @@ def test_eval_and_predict_share_one_preamble_and_print_fixed_digits(run_cli, two
     code, _, err = run_cli("eval", run, "--backend", "nope")
     assert code == 2 and "nope" in err
     assert _common.load_ensemble.__doc__
+
+
+def test_bench_runs_without_data_dir_on_the_packages_pictures(run_cli, monkeypatch, tmp_path):
+    # A fresh clone: no --data-dir, no $GOOGLENET_DATA. int8 is calibrated on the synthetic pictures, one note.
+    from googlenet.bench import inputs
+
+    monkeypatch.delenv("GOOGLENET_DATA", raising=False)
+    monkeypatch.chdir(tmp_path)
+    inputs._note_synthetic.cache_clear()
+    code, out, err = run_cli("bench", "googlenet_torchvision", "--input-size", "64", "--seconds", "0.2", "--batch",
+                             "1", "--backend", "int8", "--no-memory", "--threads", "1", "--json")
+    assert code == 0, err
+    rows = json.loads(out)["inference"]["results"]
+    assert {r["backend"] for r in rows} == {"tv-eager", "tv-ort", "int8"}
+    notes = [line for line in err.splitlines() if line.startswith("googlenet: note:")]
+    assert len(notes) == 1 and "synthetic" in notes[0]
+    with pytest.raises(Exception, match="not found"):  # a folder the user named still has to hold the photos
+        inputs.real_images(2, 32, data_dir=tmp_path)
+
+
+def test_synthetic_pictures_are_photo_like_and_repeatable():
+    from googlenet.data.synthetic import synthetic_photos
+
+    x = synthetic_photos(4, 48)
+    assert x.shape == (4, 3, 48, 48) and 0 <= x.min() and x.max() <= 1
+    assert torch_equal(x, synthetic_photos(4, 48)) and not torch_equal(x, synthetic_photos(4, 48, seed=1))
+    # Unlike uniform noise, neighbouring pixels are alike: most of a photo is smooth.
+    step = (x[..., 1:] - x[..., :-1]).abs().mean()
+    assert step < 0.05 and x.std() > 0.1
+    assert synthetic_photos(2, 16, channels=1).shape == (2, 1, 16, 16)
+
+
+def torch_equal(a, b) -> bool:
+    import torch
+
+    return bool(torch.equal(a, b))

@@ -43,7 +43,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--train-batch", type=int, default=128)
     parser.add_argument("--train-size", type=int, default=96)
     parser.add_argument("--train-seconds", type=float, default=60.0, help="training timing budget (default 60)")
-    parser.add_argument("--data-dir", default=None, help="folder with cifar10-jpeg.tar.gz (real images)")
+    parser.add_argument("--data-dir", default=None, help="folder with cifar10-jpeg.tar.gz, real photos (default: "
+                        "$GOOGLENET_DATA; with neither, the package's synthetic pictures)")
     parser.add_argument("--out", default=None, help="also write the JSON result to this file")
     add_model_kwargs(parser)
     add_json_flag(parser)
