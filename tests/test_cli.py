@@ -200,3 +200,33 @@ def torch_equal(a, b) -> bool:
     import torch
 
     return bool(torch.equal(a, b))
+
+
+def test_chance_warning_names_the_split_and_the_chance_level():
+    from googlenet.cli.train import chance_warning
+
+    at_chance = chance_warning({"model_kwargs": {"num_classes": 10}, "test_top1": 10.0, "val_top1": 80.0})
+    assert at_chance.startswith("test top-1 10.00% is at chance for 10 classes (10.00%)")
+    assert chance_warning({"model_kwargs": {"num_classes": 10}, "test_top1": 12.5}) is not None  # near chance
+    assert chance_warning({"model_kwargs": {"num_classes": 10}, "test_top1": 90.0}) is None
+    assert chance_warning({"model_kwargs": {"num_classes": 2}, "val_top1": 51.0}).startswith("val top-1 51.00%")
+    assert chance_warning({"model_kwargs": {"num_classes": 2}}) is None  # nothing measured
+
+
+def test_a_run_at_chance_warns_once(run_cli, tmp_path):
+    import shutil
+
+    from PIL import Image
+
+    root = tmp_path / "same"  # both classes hold the same pictures: no model can beat 50%
+    for split in ("train", "test"):
+        (root / split / "a").mkdir(parents=True)
+        for i in range(4):
+            Image.new("RGB", (32, 32), (60 * i, 40, 200 - 40 * i)).save(root / split / "a" / f"{i}.png")
+        shutil.copytree(root / split / "a", root / split / "b")
+    code, out, err = run_cli("train", "--dataset", root, "--width", "0.0625", "--small-input", "--no-aux", "--epochs",
+                             "1", "--batch-size", "4", "--threads", "1", "--val-fraction", "0", "--no-report",
+                             "--out", tmp_path / "r")
+    assert code == 0, err
+    warnings = [line for line in err.splitlines() if line.startswith("googlenet: warning:")]
+    assert len(warnings) == 1 and "test top-1 50.00% is at chance for 2 classes" in warnings[0]

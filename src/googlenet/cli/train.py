@@ -87,6 +87,9 @@ def run(args: argparse.Namespace) -> int:
     # With --json, stdout holds the summary alone: the progress lines go to stderr.
     with contextlib.redirect_stdout(sys.stderr) if args.json else contextlib.nullcontext():
         summary = _train(args, settings)
+    warning = chance_warning(summary)
+    if warning and _is_main_process():
+        print(f"googlenet: warning: {warning}", file=sys.stderr, flush=True)
     if args.json and _is_main_process():
         from ..system.text import to_json
 
@@ -104,6 +107,22 @@ def _train(args: argparse.Namespace, settings: dict[str, Any]) -> dict[str, Any]
     if config.report and summary.get("global_step"):
         summary["report"] = write_report(summary["run_dir"], config.data_dir)
     return summary
+
+
+#: How close to chance (in points of top-1) a result is to be called "at chance".
+CHANCE_MARGIN = 3.0
+
+
+def chance_warning(summary: dict[str, Any]) -> str | None:
+    """A line when the run's accuracy is within CHANCE_MARGIN points of guessing (100 / classes), else None."""
+    classes = (summary.get("model_kwargs") or {}).get("num_classes")
+    split, top1 = next(((s, summary[f"{s}_top1"]) for s in ("test", "val") if summary.get(f"{s}_top1") is not None),
+                       (None, None))
+    if not classes or top1 is None or top1 > 100 / classes + CHANCE_MARGIN:
+        return None
+    return (f"{split} top-1 {top1:.2f}% is at chance for {classes} classes ({100 / classes:.2f}%): the model has "
+            f"not learned yet (it may give every image one class); train longer (--epochs, --max-steps) or check "
+            "the labels")
 
 
 def write_report(run_dir: str, data_dir: str | None) -> str | None:
