@@ -230,3 +230,26 @@ def test_a_run_at_chance_warns_once(run_cli, tmp_path):
     assert code == 0, err
     warnings = [line for line in err.splitlines() if line.startswith("googlenet: warning:")]
     assert len(warnings) == 1 and "test top-1 50.00% is at chance for 2 classes" in warnings[0]
+
+
+@pytest.fixture
+def source_model(tmp_path) -> Path:
+    """A small model file recorded as trained at 40 px with its own normalization, to fine-tune from."""
+    import googlenet
+    from googlenet.weights.checkpoint import save_model
+
+    kwargs = {"width": 0.0625, "in_channels": 1, "small_input": True, "num_classes": 4, "aux_logits": False}
+    return save_model(tmp_path / "src.safetensors", googlenet.create_model("googlenet", **kwargs),
+                      model_name="googlenet", model_kwargs=kwargs, class_names=list("abcd"),
+                      preprocessing={"channels": 1, "input_size": 40, "mean": [0.25], "std": [0.5]})
+
+
+def test_init_from_keeps_the_source_input_size_and_says_so(source_model, tmp_path, capsys):
+    from googlenet.training import make_config
+
+    config = make_config(dataset="mnist", init_from=str(source_model))
+    assert config.input_size == 40
+    notes = [line for line in capsys.readouterr().err.splitlines() if "--init-from" in line]
+    assert len(notes) == 1 and "40 px" in notes[0] and "--input-size" in notes[0]
+    assert make_config(dataset="mnist", init_from=str(source_model), input_size=32).input_size == 32  # told
+    assert "--init-from" not in capsys.readouterr().err

@@ -327,6 +327,28 @@ def _applicable_kwargs(model: str, recipe: str, kwargs: dict[str, Any]) -> dict[
     return kept
 
 
+def _fine_tuning_settings(init_from: str, recipe_settings: dict[str, Any], *, told_size: bool) -> str:
+    """Fine-tuning: the network is the pretrained file's (its registry name and builder options), not the
+    recipe's, and so is its input size unless told otherwise (a 224-px ImageNet model fed 128-px crops sees
+    its features at another scale); the classifier follows the data. Returns the model's name."""
+    import sys
+
+    from ..weights.checkpoint import read_model_metadata, resolve_model_path
+
+    meta = read_model_metadata(resolve_model_path(init_from))
+    recipe_settings["model"] = meta["model"]
+    recipe_settings["model_kwargs"] = {k: v for k, v in meta["model_kwargs"].items()
+                                       if k != "num_classes"}  # in_channels: the data is converted to it
+    pre = meta.get("preprocessing") or {}
+    size = pre.get("input_size") if isinstance(pre, dict) else getattr(pre, "input_size", None)
+    if size and not told_size:
+        recipe_settings["input_size"] = int(size)
+        recipe_settings["resize_schedule"] = None
+        print(f"googlenet: note: --init-from {Path(init_from).name}: training at its input size, {int(size)} px, "
+              "with its normalization (--input-size N for another size)", file=sys.stderr, flush=True)
+    return str(meta["model"])
+
+
 def make_config(recipe: str | None = None, file: str | Path | None = None, **overrides: Any) -> TrainConfig:
     """Defaults < recipe < file < overrides (``None`` overrides are ignored), validated."""
     settings: dict[str, Any] = {}
@@ -347,15 +369,8 @@ def make_config(recipe: str | None = None, file: str | Path | None = None, **ove
     recipe_settings = dict(RECIPES[recipe])
     init_from = explicit.get("init_from") or from_file.get("init_from")
     if init_from and not (explicit.get("model") or from_file.get("model")):
-        # Fine-tuning: the network is the pretrained file's (its registry name and builder options), not the
-        # recipe's; the classifier follows the data.
-        from ..weights.checkpoint import read_model_metadata, resolve_model_path
-
-        meta = read_model_metadata(resolve_model_path(init_from))
-        model = meta["model"]
-        recipe_settings["model"] = model
-        recipe_settings["model_kwargs"] = {k: v for k, v in meta["model_kwargs"].items()
-                                           if k != "num_classes"}  # in_channels: the data is converted to it
+        told_size = explicit.get("input_size") or from_file.get("input_size")
+        model = _fine_tuning_settings(str(init_from), recipe_settings, told_size=told_size is not None)
     elif recipe_settings.get("model_kwargs"):  # keep the recipe's builder options this model takes, and say so
         recipe_settings["model_kwargs"] = _applicable_kwargs(str(model), recipe, recipe_settings["model_kwargs"])
     layers = ((recipe_settings, f"recipe {recipe!r}"), (from_file, f"config file {str(file)!r}"), (explicit, ""))
