@@ -253,3 +253,15 @@ def test_init_from_keeps_the_source_input_size_and_says_so(source_model, tmp_pat
     assert len(notes) == 1 and "40 px" in notes[0] and "--input-size" in notes[0]
     assert make_config(dataset="mnist", init_from=str(source_model), input_size=32).input_size == 32  # told
     assert "--init-from" not in capsys.readouterr().err
+
+
+def test_the_recipe_note_states_the_settings_actually_used(class_folders, tmp_path, capsys):
+    from googlenet.training import make_config
+
+    root = class_folders(tmp_path / "photos", ["a", "b"], per_class=2, size=(96, 96))
+    make_config(dataset=str(root))
+    assert "googlenet at width 1, 5 epochs at 128 px" in capsys.readouterr().err  # the photos recipe's own
+    make_config(dataset=str(root), epochs=2, input_size=64, width=0.25, max_steps=40)
+    note = [line for line in capsys.readouterr().err.splitlines() if "recipe photos" in line]
+    assert len(note) == 1 and "googlenet at width 0.25, 2 epochs (at most 40 steps) at 64 px" in note[0]
+    assert "128 px" not in note[0] and "5 epochs" not in note[0]

@@ -289,7 +289,7 @@ def default_recipe(dataset: str, data_dir: str | None = None) -> tuple[str, str]
         return "fast", f"{dataset} could not be read"
     if side <= 64:
         return "fast", f"{dataset} holds {side}-pixel images"
-    return "photos", f"{dataset} holds {side}-pixel photos: full-width GoogLeNet, 5 epochs at 128 px"
+    return "photos", f"{dataset} holds {side}-pixel photos"
 
 
 def _probe_side(dataset: str, data_dir: str | None) -> int | None:
@@ -353,14 +353,10 @@ def make_config(recipe: str | None = None, file: str | Path | None = None, **ove
     """Defaults < recipe < file < overrides (``None`` overrides are ignored), validated."""
     settings: dict[str, Any] = {}
     from_file = read_config_file(file) if file else {}
-    recipe = recipe or overrides.get("recipe") or from_file.get("recipe")
+    recipe, why = recipe or overrides.get("recipe") or from_file.get("recipe"), None
     if not recipe:
         dataset = overrides.get("dataset") or from_file.get("dataset") or TrainConfig.dataset
         recipe, why = default_recipe(dataset, overrides.get("data_dir") or from_file.get("data_dir"))
-        if recipe != "fast":
-            import sys
-
-            print(f"googlenet: recipe {recipe}: {why} (name another with --recipe)", file=sys.stderr)
     if recipe not in RECIPES:
         raise UserError(f"unknown recipe {recipe!r}; use one of {', '.join(RECIPES)}")
     model_kwargs: dict[str, Any] = {}
@@ -390,7 +386,21 @@ def make_config(recipe: str | None = None, file: str | Path | None = None, **ove
     config = TrainConfig(**settings, model_kwargs=model_kwargs)
     config.recipe = recipe
     validate(config)
+    if why and recipe != "fast":  # chosen for the data: say so, with the settings it gave after every override
+        import sys
+
+        print(f"googlenet: recipe {recipe}: {why}; {_settings_line(config)} (name another with --recipe)",
+              file=sys.stderr)
     return config
+
+
+def _settings_line(c: TrainConfig) -> str:
+    """``GoogLeNet at width 0.25, 2 epochs at 64 px``: what a recipe chose, as the run will use it."""
+    width = c.model_kwargs.get("width")
+    size = f"{c.input_size} px" if c.input_size else "the images' size"
+    steps = f" (at most {c.max_steps} steps)" if c.max_steps else ""
+    return (f"{c.model}{f' at width {width:g}' if width is not None else ''}, {c.epochs} epoch"
+            f"{'s' if c.epochs != 1 else ''}{steps} at {size}")
 
 
 def validate(c: TrainConfig) -> None:
