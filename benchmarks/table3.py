@@ -46,14 +46,13 @@ import torch
 import torch.nn.functional as F
 
 from googlenet import create_model
-from googlenet.data import dataset_stats, load_dataset, train_transform
+from googlenet.data import dataset_stats, load_dataset, small_image_datasets, train_transform
 from googlenet.evaluation import Ensemble, Metrics
 from googlenet.evaluation.crops import SINGLE_SCALE, scaled
 from googlenet.evaluation.runner import check_classes, dataset_probabilities
 from googlenet.models.outputs import split_outputs
 from googlenet.system.files import atomic_write_text
 from googlenet.system.text import format_table, markdown_table
-from googlenet.training.config import SMALL_IMAGE_DATASETS
 from googlenet.weights.checkpoint import save_model
 
 # Section 5: "the loss of the auxiliary classifiers was weighted by 0.3".
@@ -153,7 +152,7 @@ def main(argv: list[str] | None = None) -> None:
     args = parse_args(argv)
     torch.set_num_threads(args.threads)
     out = Path(args.out)
-    if args.checkpoints or args.dataset not in SMALL_IMAGE_DATASETS:
+    if args.checkpoints or args.dataset not in small_image_datasets():
         t0 = time.perf_counter()
         paths = [Path(c) for c in args.checkpoints] if args.checkpoints else train_photo_models(args, out)
         args.models = len(paths)

@@ -169,3 +169,48 @@ def test_time_budget_run_prints_its_plan_and_ends_inside_the_budget(run_cli, tmp
     rows = [json.loads(x) for x in (tmp_path / "run" / "log.jsonl").read_text().splitlines()]
     assert len(rows) > 1 and rows[-1]["wall_time_s"] <= 30 * 1.05
     assert rows[-1]["lr"] <= 0.05 * 4e-3  # the fast recipe's peak: the linear schedule ran (nearly) to 0
+
+
+# -- fit to the data (issue 22, item 3) ---------------------------------------------------------------------------
+from googlenet.training.datafit import MIN_BATCH, REFERENCE_STEPS, DataFacts, fit  # noqa: E402
+
+RECIPE = dict(batch_size=32, epochs=5, input_size=128, warmup_epochs=0.5)
+
+
+def test_fit_gives_imagenette_the_recipes_own_settings():
+    chosen = fit(DataFacts(images=9469, classes=10, median_side=224), **RECIPE)
+    assert (chosen.batch_size, chosen.epochs, chosen.input_size, chosen.warmup_epochs) == (32, 5, 128, 0.5)
+
+
+@pytest.mark.parametrize("images", [200, 600, 3000, 30000, 120000])
+def test_fit_keeps_the_step_budget_and_a_real_batch(images):
+    chosen = fit(DataFacts(images=images, classes=7, median_side=500), **RECIPE)
+    steps = chosen.epochs * (images // chosen.batch_size)
+    assert MIN_BATCH <= chosen.batch_size <= 32
+    assert 2 <= chosen.epochs <= 60
+    # the step count carries over from Imagenette, except where the epoch bounds stop it
+    assert 0.6 * REFERENCE_STEPS <= steps <= 1.6 * REFERENCE_STEPS or chosen.epochs in (2, 60)
+    assert chosen.warmup_epochs == pytest.approx(0.5 * chosen.epochs / 5, abs=1e-3)  # the same share of the run
+
+
+def test_fit_never_upsamples_the_typical_photo_and_keeps_what_the_user_set():
+    small = fit(DataFacts(images=5000, classes=3, median_side=100), **RECIPE)
+    assert small.input_size == 96 and small.input_size <= 100
+    tiny = fit(DataFacts(images=5000, classes=3, median_side=40), **RECIPE)
+    assert tiny.input_size == 64  # GoogLeNet's floor: a 2x2 map after five stride-2 stages
+    kept = fit(DataFacts(images=300, classes=3, median_side=100), **RECIPE,
+               pinned=("batch_size", "epochs", "input_size"))
+    assert (kept.batch_size, kept.epochs, kept.input_size) == (32, 5, 128)
+    assert "kept as you set them: batch_size, epochs, input_size" in kept.line()
+
+
+def test_photos_recipe_says_what_it_fitted_on_a_small_photo_set(tmp_path, class_folders, capsys):
+    from googlenet.training import make_config
+
+    root = class_folders(tmp_path / "d", ["a", "b"], per_class=30, size=(80, 120))
+    config = make_config(recipe="photos", dataset=str(root))
+    err = capsys.readouterr().err
+    assert "fitted to the data (60 photos, 2 classes, median shorter side 80 px)" in err
+    assert config.input_size == 80 and config.batch_size == MIN_BATCH and config.epochs > 5
+    pinned = make_config(recipe="photos", dataset=str(root), batch_size=8, input_size=72)
+    assert (pinned.batch_size, pinned.input_size) == (8, 72)

@@ -29,9 +29,12 @@ API:
   ``$GOOGLENET_DATA``, read in place; a path to any ``.tar.gz``/``.tgz``/``.tar`` of
   ``train/<class>/*`` (optionally ``val/``, ``test/``) works the same way. Class folders named by
   ImageNet wnids are shown by name (:func:`class_name_for`).
+* :func:`dataset_names` lists every registered name; :func:`register_dataset` adds a format
+  (data/registry.py, docs/CONTRIBUTING.md); :func:`small_image_datasets` the built-ins of small images.
 * :func:`open_cache(dataset, size, *, cache_dir, max_bytes) <open_cache>` -> :class:`ImageStore`: the
   split decoded once, resized to ``size`` and kept as a uint8 memory-mapped file in ``$GOOGLENET_CACHE``
-  (else ``~/.cache/googlenet``); ``store[rows]`` is a (B, C, S, S) uint8 batch (see data/cache.py).
+  (else ``$XDG_CACHE_HOME/googlenet`` or ``~/.cache/googlenet``: :func:`cache_root`, also where
+  ``download=True`` puts (Fashion-)MNIST); ``store[rows]`` is a (B, C, S, S) uint8 batch (see data/cache.py).
 * :mod:`~googlenet.data.augment`: :func:`sample_crops`, :func:`resized_crop_batch`,
   :func:`center_crop_batch`, :func:`normalize_batch` on whole uint8 batches;
   :class:`googlenet.training.fastdata.PhotoBatches` yields augmented batches from a store.
@@ -50,7 +53,6 @@ from .archives import class_name_for
 from .augment import center_crop_batch, normalize_batch, resized_crop_batch, sample_crops
 from .cache import ImageStore, cache_root, decode_resized, open_cache
 from .datasets import (
-    DEBIAN_FASHION_MNIST,
     IMAGENET_MEAN,
     IMAGENET_STD,
     SPLITS,
@@ -59,15 +61,21 @@ from .datasets import (
     EncodedImageDataset,
     ImageDataset,
     TensorImageDataset,
-    canonical_name,
     compute_mean_std,
     data_roots,
+    holdout_split,
+)
+from .formats.idx import DEBIAN_FASHION_MNIST
+from .images import IMAGE_EXTENSIONS, convert_image, decode_image
+from .registry import (
+    DatasetSpec,
+    canonical_name,
     dataset_names,
     dataset_stats,
-    holdout_split,
     load_dataset,
+    register_dataset,
+    small_image_datasets,
 )
-from .images import IMAGE_EXTENSIONS, convert_image, decode_image
 from .transforms import AUGMENTATIONS, eval_transform, train_transform
 
 __all__ = [
@@ -78,6 +86,7 @@ __all__ = [
     "IMAGE_EXTENSIONS",
     "SPLITS",
     "ArchiveImageDataset",
+    "DatasetSpec",
     "DatasetStats",
     "EncodedImageDataset",
     "ImageDataset",
@@ -99,7 +108,9 @@ __all__ = [
     "load_dataset",
     "normalize_batch",
     "open_cache",
+    "register_dataset",
     "resized_crop_batch",
     "sample_crops",
+    "small_image_datasets",
     "train_transform",
 ]

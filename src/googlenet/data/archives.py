@@ -38,6 +38,9 @@ IMAGENETTE_CLASSES = {
     "n03425413": "gas pump", "n03445777": "golf ball", "n03888257": "parachute",
 }
 
+#: Imagenette's class folders in index order (sorted wnids).
+IMAGENETTE_WNIDS = tuple(sorted(IMAGENETTE_CLASSES))
+
 _WNID = re.compile(r"^n\d{8}$")
 _INDEX_VERSION = 1
 

@@ -162,33 +162,6 @@ def decode_resized(source: str | Path | bytes, size: int, channels: int = 3, *, 
     return img.contiguous(), short
 
 
-# ----------------------------------------------------------------------------------------------------
-# What a dataset's images are
-
-
-def _rows(dataset) -> tuple[list[tuple[str, int, int]], Callable[[int], str | Path | bytes], list[str]]:
-    """(fingerprint rows, source getter, names) over every image of ``dataset``'s underlying split."""
-    from .datasets import ArchiveImageDataset, EncodedImageDataset
-
-    if isinstance(dataset, ArchiveImageDataset):
-        rows = [(m.name, m.size, m.mtime) for m in dataset.members]
-        return rows, dataset.source, list(dataset.names)
-    if isinstance(dataset, EncodedImageDataset):
-        rows = []
-        for s in dataset.sources:
-            if isinstance(s, bytes):
-                rows.append((hashlib.sha256(s).hexdigest(), len(s), 0))
-                continue
-            try:
-                st = os.stat(s)
-            except OSError:
-                raise DataError(f"image {str(s)!r} is gone; the dataset changed while in use: run again") from None
-            rows.append((str(Path(s).resolve()), st.st_size, st.st_mtime_ns))
-        return rows, lambda j: dataset.sources[j], list(dataset.names)
-    raise UserError(f"{type(dataset).__name__} holds no image files to cache; the decoded cache is for photo "
-                    "datasets (folders and tarballs): in-memory data needs none")
-
-
 def cache_key(rows: Sequence[tuple[str, int, int]], size: int, channels: int) -> str:
     """The hash a cache file is named by: the image list (names, sizes, mtimes), the scale, the channels."""
     h = hashlib.sha256(f"googlenet-cache v{CACHE_VERSION} short-side-center-crop {size} {channels}\n".encode())
@@ -389,7 +362,7 @@ def open_cache(dataset, size: int, *, cache_dir: str | Path | None = None, max_b
         raise UserError(f"cache scale must be a positive number of pixels, got {size}")
     # Read (and refused if malformed) whether or not a cache exists: a typo never waits for the day it matters.
     limit = env_bytes("GOOGLENET_CACHE_MAX_BYTES", DEFAULT_MAX_BYTES) if max_bytes is None else int(max_bytes)
-    rows, source, names = _rows(dataset)
+    rows, source, names = dataset.fingerprint(), dataset.source, list(dataset.names)
     channels, count = dataset.channels, len(rows)
     rank, world, distributed = _dist()
     say = log if (log is not None and rank == 0) else (lambda _m: None)

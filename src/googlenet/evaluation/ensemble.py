@@ -28,13 +28,12 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 from torchvision.transforms.v2 import functional as TF
 
+from ..data.registry import is_small_image_dataset
 from ..errors import UserError
 from ..models.outputs import split_outputs
 from ..weights.checkpoint import LoadedModel, load_model
 from .crops import CropProtocol
 
-#: Built-in datasets whose images all have the model's input size (their test images are not resized).
-FIXED_SIZE_DATASETS = ("fashion-mnist", "mnist", "cifar10")
 #: ``crop_batch`` is counted in crops of this side; larger crops count as ``(side / 224) ** 2`` of them.
 REFERENCE_CROP_PIXELS = 224 * 224
 #: A crop size outside [1/2, 2] x the trained input size gets a warning (accuracy and cost both suffer).
@@ -198,7 +197,7 @@ class Member:
         if crops == 144 or int(pre.get("input_size") or 0) != self.crop_size:
             return None
         resize = pre.get("resize")
-        if resize is None and pre.get("dataset") in FIXED_SIZE_DATASETS:
+        if resize is None and is_small_image_dataset(pre.get("dataset")):  # their images have the input size
             resize = self.crop_size
         return (int(resize),) if resize else None
 

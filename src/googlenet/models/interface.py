@@ -63,6 +63,11 @@ class ImageClassifier(nn.Module):
                 continue
         return layers
 
+    def aux_classifier_layers(self) -> dict[str, nn.Module]:
+        """The auxiliary classifiers' final layers that were built, by path, in declared order (none when
+        the model has no auxiliary heads or was built without them): what asks "which heads?" reads this."""
+        return {p: m for p, m in self.classifier_layers().items() if p != self.classifier_path}
+
     def head_modules(self) -> list[nn.Module]:
         """What fine-tuning trains first: the classifier and each whole auxiliary head (``aux1``, ``AuxLogits``)."""
         heads = [self.get_classifier()]

@@ -70,3 +70,34 @@ def total_memory_bytes() -> int | None:
         return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
     except (ValueError, OSError, AttributeError):
         return None
+
+
+def cpu_clock_hz() -> float | None:
+    """The clock /proc/cpuinfo reports for the first core ("cpu MHz"), None where it reports none."""
+    try:
+        return float(_cpuinfo()["cpu MHz"]) * 1e6
+    except (KeyError, ValueError):
+        return None
+
+
+def peak_macs_per_s(precision: str = "fp32") -> tuple[float | None, str]:
+    """The CPU's peak multiply-adds per second in ``precision`` (fp32, bf16, int8), and how it was computed.
+
+    cores x clock x multiply-adds per cycle per core. Per cycle: two FMA pipes (every x86 server core since
+    Haswell / Zen 2) of 512 bits where the core executes AVX-512 at full width (Intel server cores; AMD from
+    Zen 5, cpu family 26) and 256 bits otherwise (Zen 4 splits a 512-bit operation in two), i.e. 2 x width / 32
+    fp32 lanes; bf16 dot products (VDPBF16PS, AVX512_BF16) do 2 multiply-adds per fp32 lane, int8 VNNI
+    (VPDPBUSD) 4. The clock is the one /proc/cpuinfo reports, not a boost clock: a guide, not a bound."""
+    flags, info = cpu_flags(), _cpuinfo()
+    clock, cores = cpu_clock_hz(), len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+    if clock is None or not cores or "avx2" not in flags:
+        return None, "peak unknown (no clock in /proc/cpuinfo, or not an x86 CPU with AVX2)"
+    amd = "AMD" in info.get("vendor_id", "") or "AMD" in info.get("model name", "")
+    full_512 = "avx512f" in flags and (not amd or int(info.get("cpu family", "0") or 0) >= 26)
+    width = 512 if full_512 else 256
+    per_lane = {"fp32": 1, "bf16": 2 if "avx512_bf16" in flags else 1,
+                "int8": 4 if ({"avx512_vnni", "avx_vnni"} & flags) else 2}[precision]
+    per_cycle = 2 * (width // 32) * per_lane
+    how = (f"{cores} cores x {clock / 1e9:.2f} GHz x {per_cycle} {precision} multiply-adds/cycle "
+           f"(2 FMA pipes x {width // 32} fp32 lanes of {width} bits x {per_lane} per lane)")
+    return cores * clock * per_cycle, how

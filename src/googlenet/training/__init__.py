@@ -21,7 +21,6 @@ __all__ = [
     "SeededView",
     "TrainConfig",
     "TrainingInterrupted",
-    "evaluate",
     "validate",
     "make_config",
     "read_config_file",
@@ -31,8 +30,10 @@ __all__ = [
 
 
 def __getattr__(name: str):
-    if name == "evaluate":  # the old name of validate (a split's loss and accuracy during training)
-        name = "validate"
+    if name == "evaluate":  # the old name of validate; it also hid googlenet.evaluation.evaluate
+        raise AttributeError("googlenet.training.evaluate is now googlenet.training.validate (a split's loss and "
+                             "accuracy during training); the crop protocols and ensembles are "
+                             "googlenet.evaluation.evaluate")
     if name in _LAZY:
         import importlib
 

@@ -61,8 +61,8 @@ class TrainConfig:
     backbone_lr_mult: float = setting(1.0, "learning rate of the pretrained layers relative to --lr (with "
                                       "--init-from)", group="model")
     # data
-    dataset: str = setting("fashion-mnist", "fashion-mnist, mnist, cifar10, imagenette, a folder or tarball",
-                           group="data")
+    dataset: str = setting("fashion-mnist", "a registered dataset (googlenet.data.dataset_names(): fashion-mnist, "
+                           "mnist, cifar10, imagenette...), or your folder or tarball", group="data")
     data_dir: str | None = setting(None, "where the dataset files are (else $GOOGLENET_DATA)", group="data")
     download: bool = setting(False, "download (Fashion-)MNIST if missing (needs internet)", group="data")
     val_fraction: float = setting(0.1, "held-out part of train when the data has no val split", group="data")
@@ -78,6 +78,9 @@ class TrainConfig:
     crop_scale: float = setting(0.08, "smallest crop area of the random-resized crop (paper 0.08)", group="data")
     resize_schedule: str | None = setting(None, "progressive resizing: the input side of each epoch, e.g. "
                                           "96,112,128 (the last one continues)", group="data")
+    fit_to_data: bool = setting(False, "photos: batch size, epochs, input side and warm-up follow from the number "
+                                "and size of the photos; the ones you set stay (docs/training.md#fit-to-data)",
+                                group="data")
     cache: bool = setting(True, "decode photos once into a memory-mapped cache ($GOOGLENET_CACHE)", group="data")
     pad: int = setting(2, "small augmentation: padding before the random crop", group="data")
     hflip: bool | None = setting(None, "random horizontal flips (default: the dataset's)", group="data")
@@ -118,8 +121,7 @@ class TrainConfig:
     device: str = setting("auto", "auto, cpu, cuda, cuda:N, mps", group="run")
     amp: str = setting("auto", "mixed precision: auto (on with CUDA), native (also on CPUs that compute bf16 "
                        "natively), on, off", group="run", choices=("auto", "native", "on", "off"))
-    channels_last: str = setting("on", "channels_last memory format ('auto', its old spelling, means on)",
-                                 group="run", choices=("on", "off", "auto"))
+    channels_last: str = setting("on", "channels_last memory format", group="run", choices=("on", "off"))
     compile: bool = setting(False, "torch.compile the model", group="run")
     sync_bn: bool = setting(False, "SyncBatchNorm under torchrun", group="run")
     out: str | None = setting(None, "run folder (default runs/<dataset>-<model>-<time>)", group="run")
@@ -175,14 +177,12 @@ RECIPES: dict[str, dict[str, Any]] = {
         optimizer="sgd", momentum=0.9, nesterov=True, lr=4e-3, weight_decay=0.05, schedule="onecycle",
         warmup_epochs=0.5, ema_decay=None, augment="photo", crop_scale=0.35, hflip=True, label_smoothing=0.1,
         grad_clip=None, epochs=5, batch_size=64, input_size=128, resize_schedule=None, val_fraction=0.0,
-        amp="native", aux_weight=0.3,
+        amp="native", aux_weight=0.3, fit_to_data=True,
         model_kwargs={"batch_norm": True, "lrn": False, "aux_logits": False, "width": 1.0},
     ),
 }
-#: The built-in datasets of small images; every other dataset is photos unless its images say otherwise.
-SMALL_IMAGE_DATASETS = ("fashion-mnist", "mnist", "cifar10")
 _TYPES = {"int": int, "float": float, "str": str, "bool": bool}
-#: Old spellings a user may have typed, accepted and mapped to today's (setting -> {old: new}).
+#: Old spellings a user may have typed (setting -> {old: new}): refused with a line naming today's.
 OLD_SPELLINGS = {"channels_last": {"auto": "on"}}
 
 
@@ -200,7 +200,9 @@ def check_setting(name: str, value: Any, where: str = "") -> Any:
     apart, and ``lr = true`` is a typo)."""
     kind, optional = setting_type(name)
     origin = f" (in {where})" if where else ""
-    value = OLD_SPELLINGS.get(name, {}).get(value, value) if isinstance(value, str) else value
+    if isinstance(value, str) and value in OLD_SPELLINGS.get(name, {}):
+        raise UserError(f"{name} {value!r} is an old spelling{origin}; use {OLD_SPELLINGS[name][value]!r} "
+                        f"(--{name.replace('_', '-')} {OLD_SPELLINGS[name][value]})")
     if value is None:
         if optional:
             return None
@@ -276,13 +278,9 @@ def read_config_file(path: str | Path) -> dict[str, Any]:
 
 def default_recipe(dataset: str, data_dir: str | None = None) -> tuple[str, str]:
     """The recipe for ``dataset`` when none is named, and why: ``photos`` for photos, else ``fast``."""
-    from ..data.datasets import canonical_name
+    from ..data.registry import is_small_image_dataset
 
-    try:
-        key = canonical_name(str(dataset))
-    except UserError:
-        key = str(dataset)
-    if key in SMALL_IMAGE_DATASETS:
+    if is_small_image_dataset(dataset):
         return "fast", f"{dataset} holds small images"
     side = _probe_side(str(dataset), data_dir)
     if side is None:  # unreadable or missing: the trainer names the problem; no recipe note before it
@@ -386,6 +384,8 @@ def make_config(recipe: str | None = None, file: str | Path | None = None, **ove
     config = TrainConfig(**settings, model_kwargs=model_kwargs)
     config.recipe = recipe
     validate(config)
+    if config.fit_to_data and not config.init_from:
+        fit_to_data(config, pinned=tuple(k for k in (*from_file, *explicit) if k in FIELDS))
     if why and recipe != "fast":  # chosen for the data: say so, with the settings it gave after every override
         import sys
 
@@ -401,6 +401,30 @@ def _settings_line(c: TrainConfig) -> str:
     steps = f" (at most {c.max_steps} steps)" if c.max_steps else ""
     return (f"{c.model}{f' at width {width:g}' if width is not None else ''}, {c.epochs} epoch"
             f"{'s' if c.epochs != 1 else ''}{steps} at {size}")
+
+
+def fit_to_data(config: TrainConfig, pinned: tuple[str, ...] = ()) -> None:
+    """Refit the data-dependent settings of ``config`` to its dataset's size (training/datafit.py), in place,
+    and print what was chosen. Leaves the config as it is when the dataset cannot be read yet (the trainer
+    then names the problem)."""
+    import sys
+
+    from ..data import load_dataset
+    from .datafit import FITTED, DataFacts, fit
+
+    if all(key in pinned for key in FITTED):  # a resumed run, or every such setting named: nothing to fit
+        return
+    try:
+        train = load_dataset(config.dataset, "train", data_dir=config.data_dir, val_fraction=config.val_fraction,
+                             split_seed=config.split_seed, skip_bad_images=config.skip_bad_images)
+        facts = DataFacts.measure(train)
+    except Exception:  # noqa: BLE001 - a missing or broken dataset is reported by the trainer
+        return
+    chosen = fit(facts, batch_size=config.batch_size, epochs=config.epochs, input_size=config.input_size or 128,
+                 warmup_epochs=config.warmup_epochs, pinned=pinned)
+    config.batch_size, config.epochs = chosen.batch_size, chosen.epochs
+    config.input_size, config.warmup_epochs = chosen.input_size, chosen.warmup_epochs
+    print(chosen.line(), file=sys.stderr)
 
 
 def validate(c: TrainConfig) -> None:

@@ -22,11 +22,11 @@ from collections.abc import Sequence
 import torch
 import torch.nn.functional as F
 
-from ..data.datasets import TensorImageDataset
+from ..data.datasets import ImageDataset
 
 
 class TensorBatches:
-    def __init__(self, dataset: TensorImageDataset, *, augment: bool, pad: int, hflip: bool,
+    def __init__(self, dataset: ImageDataset, *, augment: bool, pad: int, hflip: bool,
                  mean: Sequence[float], std: Sequence[float], seed: int) -> None:
         self.dataset, self.augment, self.pad, self.hflip, self.seed = dataset, augment, pad, hflip, seed
         self.mean = torch.tensor(list(mean), dtype=torch.float32).view(1, -1, 1, 1)
@@ -35,8 +35,9 @@ class TensorBatches:
 
     @staticmethod
     def eligible(dataset: object, augment: str, input_size: int) -> bool:
-        return (isinstance(dataset, TensorImageDataset) and augment in ("small", "none")
-                and dataset.images.shape[-1] == input_size == dataset.images.shape[-2])
+        pixels = getattr(dataset, "pixels", None)  # the images held in memory (data/datasets.py)
+        return (pixels is not None and augment in ("small", "none")
+                and pixels.shape[-1] == input_size == pixels.shape[-2])
 
     def _draws(self, epoch: int) -> None:
         if self._epoch == epoch:
@@ -53,7 +54,7 @@ class TensorBatches:
         ds = self.dataset
         pos = torch.as_tensor(positions, dtype=torch.long)
         rows = ds.indices[pos]
-        x = ds.images[rows]  # (B, C0, H, W) uint8
+        x = ds.pixels[rows]  # (B, C0, H, W) uint8
         if x.shape[1] != ds.channels:
             x = x.expand(-1, ds.channels, -1, -1)
         y = ds._targets[rows]
@@ -103,9 +104,7 @@ class PhotoBatches:
 
     @staticmethod
     def eligible(dataset: object) -> bool:
-        from ..data.datasets import ArchiveImageDataset, EncodedImageDataset
-
-        return isinstance(dataset, (ArchiveImageDataset, EncodedImageDataset))
+        return bool(getattr(dataset, "encoded", False))  # files or bytes to decode: what the cache holds
 
     def __len__(self) -> int:
         return len(self.dataset)

@@ -43,8 +43,10 @@ def plot_curves(run_dir: Path, rows: list[dict[str, Any]], title: str = "") -> P
 
     epochs = [r["epoch"] for r in rows]
     fig, (ax_loss, ax_acc) = plt.subplots(1, 2, figsize=(10, 4), constrained_layout=True)
-    for key, label, style in (("train_loss", "train (main)", "-"), ("train_aux1_loss", "train aux1", ":"),
-                              ("train_aux2_loss", "train aux2", ":"), ("val_loss", "val", "--")):
+    aux = sorted({k for r in rows for k in r if k.startswith("train_aux") and k.endswith("_loss")})
+    for key, label, style in (("train_loss", "train (main)", "-"),
+                              *((k, f"train {k[len('train_'):-len('_loss')]}", ":") for k in aux),
+                              ("val_loss", "val", "--")):
         ys = [r.get(key) for r in rows]
         if any(y is not None for y in ys):
             ax_loss.plot(epochs, ys, style, marker="o", label=label)

@@ -37,6 +37,7 @@ from torch.utils.data import DataLoader, Dataset, DistributedSampler
 
 from ..data import dataset_stats, eval_transform, load_dataset, train_transform
 from ..data.datasets import ImageDataset
+from ..data.registry import is_small_image_dataset
 from ..errors import DataError, UserError
 from ..models.outputs import split_outputs
 from ..models.registry import create_model, model_info
@@ -178,6 +179,13 @@ def _build_model(config: TrainConfig, classes: list[str], channels: int, input_s
     return model, kwargs
 
 
+def aux_head_names(model: nn.Module) -> list[str]:
+    """``aux1``, ``aux2``, ...: one per auxiliary head the model declares and built (interface.py), in the
+    order its outputs return them; the names of their losses in the log (``train_aux1_loss``)."""
+    layers = model.aux_classifier_layers() if hasattr(model, "aux_classifier_layers") else {}
+    return [f"aux{i}" for i in range(1, len(layers) + 1)]
+
+
 def init_from_pretrained(model: nn.Module, config: TrainConfig, num_classes: int, channels: int) -> None:
     """Load ``config.init_from`` into ``model``. A model file of another class count (an ImageNet model
     fine-tuned on your photos) gives its trunk; the classifiers, auxiliary ones too, start afresh."""
@@ -301,6 +309,32 @@ class Trainer:
 
     # -- set-up ---------------------------------------------------------------------------------------
     def _setup(self) -> None:
+        """Device and precision, the run folder, the data and their batch path, then the model and its
+        optimizer; in this order, since each seeds or draws from torch's RNG as a resumed run expects."""
+        c = self.config
+        self._setup_device()
+        self.run_dir = Path(c.out) if c.out else default_run_dir(c)
+        if not self.resume:  # before any work: a folder of the user's files is never overwritten
+            if (self.run_dir / STATE_FILE).exists():
+                raise UserError(f"run folder {str(self.run_dir)!r} already holds a run; continue it with --resume "
+                                f"{self.run_dir} or pass a new --out folder")
+            check_run_dir(self.run_dir, force=self.force)
+        torch.manual_seed(c.seed)  # the same initial weights on every process
+        channels, input_size, mean, std, hflip = self._setup_data()
+        self._estimated = False
+        self.tensorboard = None
+        if c.tensorboard and self.info.is_main:
+            from .tensorboard import TensorBoardLogger
+
+            self.tensorboard = TensorBoardLogger(self.run_dir)
+        self._setup_batches(input_size, mean, std, hflip)
+        self.view = SeededView(self.train_set, c.seed)
+        self.sampler = DistributedSampler(self.view, num_replicas=self.info.world_size, rank=self.info.rank,
+                                          shuffle=True, seed=c.seed, drop_last=True)
+        self._setup_model(channels, input_size)
+
+    def _setup_device(self) -> None:
+        """Threads, torchrun, the device, each process's batch, mixed precision, memory format, workers."""
         c = self.config
         if c.threads:
             torch.set_num_threads(c.threads)  # restored in run()
@@ -317,23 +351,21 @@ class Trainer:
         amp_dtype = torch.bfloat16 if (not cuda or torch.cuda.is_bf16_supported()) else torch.float16
         self.amp = (amp_on, amp_dtype)
         self.scaler = torch.amp.GradScaler("cuda", enabled=amp_on and amp_dtype == torch.float16)
-        self.channels_last = c.channels_last in ("on", "auto")  # "auto": the old spelling of "on"
+        self.channels_last = c.channels_last == "on"
         self.workers = c.workers if c.workers is not None else (min(8, os.cpu_count() or 1) if cuda else 0)
-        self.run_dir = Path(c.out) if c.out else default_run_dir(c)
-        if not self.resume:  # before any work: a folder of the user's files is never overwritten
-            if (self.run_dir / STATE_FILE).exists():
-                raise UserError(f"run folder {str(self.run_dir)!r} already holds a run; continue it with --resume "
-                                f"{self.run_dir} or pass a new --out folder")
-            check_run_dir(self.run_dir, force=self.force)
 
-        torch.manual_seed(c.seed)  # the same initial weights on every process
+    def _setup_data(self) -> tuple[int, int, Sequence[float], Sequence[float], bool]:
+        """The splits with their transforms, the preprocessing a model file records, the skipped files;
+        returns the channels, input side, mean, std and flip the batch path needs."""
+        c = self.config
         stats = dataset_stats(c.dataset, data_dir=c.data_dir)
         channels = int(c.model_kwargs.get("in_channels") or stats.channels)
         common = dict(data_dir=c.data_dir, channels=channels, val_fraction=c.val_fraction, split_seed=c.split_seed,
                       skip_bad_images=c.skip_bad_images, download=c.download)
         self.train_set: ImageDataset = load_dataset(c.dataset, "train", **common)
         input_size = int(c.input_size or stats.image_size or _probe_size(self.train_set))
-        mean, std = stats.preprocessing(input_size, channels)["mean"], stats.preprocessing(input_size, channels)["std"]
+        self.preprocessing = stats.preprocessing(input_size, channels)
+        mean, std = self.preprocessing["mean"], self.preprocessing["std"]
         hflip = stats.hflip if c.hflip is None else c.hflip
         self.sizes = parse_sizes(c.resize_schedule) if c.resize_schedule else [input_size]
         aug = train_transform(c.augment, input_size=input_size, mean=mean, std=std, hflip=hflip, pad=c.pad,
@@ -344,22 +376,19 @@ class Trainer:
         self.val_set = self._optional_split("val", ev, common)
         self.test_set = self._optional_split("test", ev, common) if c.eval_test else None
         self.classes = list(self.train_set.classes)
-        self.preprocessing = stats.preprocessing(input_size, channels)
         if not stats.image_size:  # photos: googlenet eval / predict resize as the trainer's evaluation did
             self.preprocessing["resize"] = int(round(input_size / c.eval_crop))
-        self.preprocessing["dataset"] = Path(str(c.dataset)).name if stats.name not in ("fashion-mnist", "mnist",
-                                                                                        "cifar10") else stats.name
+        self.preprocessing["dataset"] = stats.name if is_small_image_dataset(stats.name) else Path(str(c.dataset)).name
         skipped = [*self.train_set.skipped, *(self.val_set.skipped if self.val_set else []),
                    *(self.test_set.skipped if self.test_set else [])]
         self.skipped = sorted(set(skipped))
+        return channels, input_size, mean, std, hflip
 
+    def _setup_batches(self, input_size: int, mean: Sequence[float], std: Sequence[float], hflip: bool) -> None:
+        """The batch path without a DataLoader where the data allow it (fastdata.py): the photo cache, or
+        images held in memory; otherwise ``self.fast`` stays None and a DataLoader feeds the loop."""
+        c = self.config
         self.fast = self.val_fast = self.test_fast = None
-        self._estimated = False
-        self.tensorboard = None
-        if c.tensorboard and self.info.is_main:
-            from .tensorboard import TensorBoardLogger
-
-            self.tensorboard = TensorBoardLogger(self.run_dir)
         if c.augment in ("photo", "flip", "none") and PhotoBatches.eligible(self.train_set):
             self._photo_batches(input_size, mean, std, hflip)
         elif TensorBatches.eligible(self.train_set, c.augment, input_size):
@@ -369,9 +398,11 @@ class Trainer:
                 TensorBatches(d, augment=False, pad=0, hflip=False, mean=mean, std=std, seed=c.seed)
                 if d is not None and TensorBatches.eligible(d, "none", input_size) else None
                 for d in (self.val_set, self.test_set))
-        self.view = SeededView(self.train_set, c.seed)
-        self.sampler = DistributedSampler(self.view, num_replicas=self.info.world_size, rank=self.info.rank,
-                                          shuffle=True, seed=c.seed, drop_last=True)
+
+    def _setup_model(self, channels: int, input_size: int) -> None:
+        """The model on its device (plain: what is saved and averaged), its average, the wrapped ``net``
+        that trains (DDP, compile), the optimizer and the schedule; the auxiliary heads it declares."""
+        c = self.config
         model, self.model_kwargs = _build_model(c, self.classes, channels, input_size)
         self.steps_per_epoch = len(self.sampler) // self.local_batch
         if self.steps_per_epoch < 1:
@@ -382,7 +413,8 @@ class Trainer:
         model = model.to(self.device)
         if self.channels_last:
             model = model.to(memory_format=torch.channels_last)
-        self.model = model  # plain module: what is saved and averaged
+        self.model = model
+        self.aux_names = aux_head_names(model)
         self.ema = None
         if c.ema_decay:
             from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
@@ -397,7 +429,6 @@ class Trainer:
             net = torch.compile(net)
         self.net = net
         torch.manual_seed(c.seed + self.info.rank)  # dropout masks differ between processes
-
         self.opt = build_optimizer(self._param_groups(model), c)
         self.sched = torch.optim.lr_scheduler.LambdaLR(self.opt, self._schedule())
 
@@ -645,23 +676,11 @@ class Trainer:
             teardown(info)
 
     def _epoch(self, epoch: int, skip: int, sums: dict[str, float], epoch_time: float) -> bool:
+        """One epoch from step ``skip`` (a resumed one carries its partial ``sums`` and time): the steps,
+        then the checkpoint, log and curves; True when training stops (max steps or a signal)."""
         c, info = self.config, self.info
-        if isinstance(self.fast, PhotoBatches):  # progressive resizing: this epoch's input side
-            self.fast.out_size = self.sizes[min(epoch, len(self.sizes) - 1)]
-        self.view.epoch = epoch
-        self.sampler.set_epoch(epoch)
-        order = list(self.sampler)
-        lb = self.local_batch
-        batches = [order[k * lb:(k + 1) * lb] for k in range(self.steps_per_epoch)]
-        # Its own generator: creating a loader iterator otherwise draws from the global RNG (the one dropout
-        # uses), and a resumed run would then see different dropout masks.
-        if self.fast is not None:  # in-memory data: batched augmentation, no loader (fastdata.py)
-            loader = (self.fast.batch(b, epoch) for b in batches[skip:])
-        else:
-            loader = DataLoader(self.view, batch_sampler=batches[skip:], num_workers=self.workers,
-                                pin_memory=self.device.type == "cuda", persistent_workers=False,
-                                generator=torch.Generator().manual_seed(c.seed + epoch))
-        keys = ("loss", "aux1", "aux2", "top1", "top5", "n")
+        loader = self._epoch_batches(epoch, skip)
+        keys = ("loss", *self.aux_names, "top1", "top5", "n")
         acc = torch.zeros(len(keys), dtype=torch.float64, device=self.device)
         from tqdm import tqdm
 
@@ -670,34 +689,11 @@ class Trainer:
                    disable=not (info.is_main and not self.quiet and sys.stderr.isatty()))
         t_start = time.perf_counter()
         self.net.train()
-        if c.freeze == "features":
-            frozen = c.unfreeze_epoch is None or epoch < c.unfreeze_epoch
-            set_frozen(self.model, frozen)
-            if info.is_main and not self.quiet and (epoch == 0 or epoch == c.unfreeze_epoch):
-                print(f"googlenet: epoch {epoch + 1}: {'only the classifiers train' if frozen else 'all layers train'}",
-                      flush=True)
+        self._freeze_for(epoch)
         step = skip
         stop_reason = None
         for x, y in _reraise_worker_errors(loader):
-            x, y = x.to(self.device, non_blocking=True), y.to(self.device, non_blocking=True)
-            if self.channels_last:
-                x = x.contiguous(memory_format=torch.channels_last)
-            with torch.autocast(self.device.type, dtype=self.amp[1], enabled=self.amp[0]):
-                parts = training_loss(self.net(x), y, aux_weight=c.aux_weight, label_smoothing=c.label_smoothing)
-                loss, main, main_loss, aux_losses = parts.total, parts.logits, parts.main, parts.aux
-            if not bool(torch.isfinite(loss.detach())):  # before the step: the weights stay the last good ones
-                raise UserError(self._non_finite(f"the loss became {float(loss.detach())}", epoch, step + 1))
-            self.opt.zero_grad(set_to_none=True)
-            self.scaler.scale(loss).backward()
-            if c.grad_clip:
-                self.scaler.unscale_(self.opt)
-                nn.utils.clip_grad_norm_(self.model.parameters(), c.grad_clip)
-            self.scaler.step(self.opt)
-            self.scaler.update()
-            self.sched.step()
-            if self.ema is not None:
-                self.ema.update_parameters(self.model)
-            self.global_step += 1
+            x, y = self._step(x, y, epoch, step, acc)
             step += 1
             if step - skip == ESTIMATE_AFTER_STEPS and not self._estimated:
                 if c.time_budget:
@@ -705,14 +701,8 @@ class Trainer:
                     self._plan_budget((time.perf_counter() - t_start) / (step - skip), x.shape[-1])
                 else:
                     self._estimate(time.perf_counter() - t_start, step - skip, x.shape[-1])
-            with torch.no_grad():
-                c1, c5 = topk_correct(main.detach().float(), y)
-                n = len(y)
-                aux_vals = [a.detach() * n for a in aux_losses] + [torch.zeros((), device=self.device)] * 2
-                acc += torch.stack([main_loss.detach() * n, aux_vals[0], aux_vals[1], c1, c5,
-                                    torch.tensor(n, device=self.device)]).double()
             if step % 20 == 0 or step == self.steps_per_epoch:
-                bar.set_postfix(loss=f"{float(acc[0] / acc[5]):.3f}", top1=f"{float(100 * acc[3] / acc[5]):.1f}%",
+                bar.set_postfix(loss=f"{float(acc[0] / acc[-1]):.3f}", top1=f"{float(100 * acc[-3] / acc[-1]):.1f}%",
                                 refresh=False)
             bar.update(1)
             if self.on_step is not None:
@@ -727,6 +717,82 @@ class Trainer:
         epoch_time += time.perf_counter() - t_start
         part = dict(zip(keys, acc.tolist(), strict=True))
         totals = {k: sums.get(k, 0.0) + part[k] for k in keys}
+        self._end_epoch(epoch, step, totals, epoch_time, stop_reason)
+        if c.time_budget and step > skip and stop_reason is None:
+            # Re-plan with this epoch's measured times: its steps, and all that follows them (evaluation,
+            # checkpoint, log and curves), which the next epochs will spend again.
+            self._plan_budget(epoch_time / max(1, step - skip), epoch_eval_s=time.perf_counter() - self._t_epoch_end)
+        return stop_reason is not None
+
+    def _epoch_batches(self, epoch: int, skip: int) -> Any:
+        """This epoch's batches from step ``skip``: the order is the sampler's permutation for ``epoch``."""
+        c = self.config
+        if isinstance(self.fast, PhotoBatches):  # progressive resizing: this epoch's input side
+            self.fast.out_size = self.sizes[min(epoch, len(self.sizes) - 1)]
+        self.view.epoch = epoch
+        self.sampler.set_epoch(epoch)
+        order = list(self.sampler)
+        lb = self.local_batch
+        batches = [order[k * lb:(k + 1) * lb] for k in range(self.steps_per_epoch)]
+        if self.fast is not None:  # in-memory data: batched augmentation, no loader (fastdata.py)
+            return (self.fast.batch(b, epoch) for b in batches[skip:])
+        # Its own generator: creating a loader iterator otherwise draws from the global RNG (the one dropout
+        # uses), and a resumed run would then see different dropout masks.
+        return DataLoader(self.view, batch_sampler=batches[skip:], num_workers=self.workers,
+                          pin_memory=self.device.type == "cuda", persistent_workers=False,
+                          generator=torch.Generator().manual_seed(c.seed + epoch))
+
+    def _freeze_for(self, epoch: int) -> None:
+        """``--freeze features``: only the heads train until ``--unfreeze-epoch``."""
+        c = self.config
+        if c.freeze != "features":
+            return
+        frozen = c.unfreeze_epoch is None or epoch < c.unfreeze_epoch
+        set_frozen(self.model, frozen)
+        if self.info.is_main and not self.quiet and (epoch == 0 or epoch == c.unfreeze_epoch):
+            print(f"googlenet: epoch {epoch + 1}: {'only the classifiers train' if frozen else 'all layers train'}",
+                  flush=True)
+
+    def _step(self, x: torch.Tensor, y: torch.Tensor, epoch: int, step: int,
+              acc: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """One optimizer step on batch ``(x, y)``; adds its summed losses (main, then each auxiliary head
+        the model declares), top-1 and top-5 hits and image count to ``acc``. Returns the batch on the device."""
+        c = self.config
+        x, y = x.to(self.device, non_blocking=True), y.to(self.device, non_blocking=True)
+        if self.channels_last:
+            x = x.contiguous(memory_format=torch.channels_last)
+        with torch.autocast(self.device.type, dtype=self.amp[1], enabled=self.amp[0]):
+            parts = training_loss(self.net(x), y, aux_weight=c.aux_weight, label_smoothing=c.label_smoothing)
+            loss, main, main_loss, aux_losses = parts.total, parts.logits, parts.main, parts.aux
+        if not bool(torch.isfinite(loss.detach())):  # before the step: the weights stay the last good ones
+            raise UserError(self._non_finite(f"the loss became {float(loss.detach())}", epoch, step + 1))
+        self.opt.zero_grad(set_to_none=True)
+        self.scaler.scale(loss).backward()
+        if c.grad_clip:
+            self.scaler.unscale_(self.opt)
+            nn.utils.clip_grad_norm_(self.model.parameters(), c.grad_clip)
+        self.scaler.step(self.opt)
+        self.scaler.update()
+        self.sched.step()
+        if self.ema is not None:
+            self.ema.update_parameters(self.model)
+        self.global_step += 1
+        with torch.no_grad():
+            c1, c5 = topk_correct(main.detach().float(), y)
+            n = len(y)
+            zero = torch.zeros((), device=self.device)
+            aux_vals = [a.detach() * n for a in aux_losses][:len(self.aux_names)]
+            aux_vals += [zero] * (len(self.aux_names) - len(aux_vals))
+            acc += torch.stack([main_loss.detach() * n, *aux_vals, c1, c5,
+                                torch.tensor(n, device=self.device)]).double()
+        return x, y
+
+    def _end_epoch(self, epoch: int, step: int, totals: dict[str, float], epoch_time: float,
+                   stop_reason: str | None) -> None:
+        """After the steps: a checkpoint (mid-epoch on a signal, then TrainingInterrupted), else evaluation,
+        the checkpoint, TensorBoard, the log line and curves."""
+        c, info = self.config, self.info
+        keys = list(totals)
         totals_all = dict(zip(keys, all_sum([totals[k] for k in keys], info, self.device), strict=True))
         if stop_reason == "signal" and step < self.steps_per_epoch:
             self._save(epoch, step, totals, epoch_time)
@@ -735,7 +801,7 @@ class Trainer:
                       f"saved in {self.run_dir}; continue with: {resume_command(self.run_dir, info)}",
                       file=sys.stderr, flush=True)
             raise TrainingInterrupted(self.run_dir, epoch, step)
-        t_epoch_end = time.perf_counter()
+        self._t_epoch_end = time.perf_counter()
         row = self._epoch_row(epoch, step, totals_all, epoch_time)
         done_epoch = step >= self.steps_per_epoch
         self._save(epoch + 1 if done_epoch else epoch, 0 if done_epoch else step, {} if done_epoch else totals,
@@ -754,23 +820,16 @@ class Trainer:
                       f"{row['epoch_time_s']:.1f} s", flush=True)
         if stop_reason == "signal":
             raise TrainingInterrupted(self.run_dir, epoch + 1, 0)
-        if c.time_budget and step > skip and stop_reason is None:
-            # Re-plan with this epoch's measured times: its steps, and all that follows them (evaluation,
-            # checkpoint, log and curves), which the next epochs will spend again.
-            self._plan_budget(epoch_time / max(1, step - skip), epoch_eval_s=time.perf_counter() - t_epoch_end)
-        return stop_reason is not None
 
     def _eval_model(self) -> nn.Module:
         return self.ema.module if self.ema is not None else self.model
 
     def _epoch_row(self, epoch: int, step: int, t: dict[str, float], epoch_time: float) -> dict[str, Any]:
-        c = self.config
         n = max(t["n"], 1.0)
         row: dict[str, Any] = {
             "epoch": epoch + 1, "steps": step, "global_step": self.global_step,
-            "lr": self.opt.param_groups[0]["lr"],
-            "train_loss": t["loss"] / n, "train_aux1_loss": t["aux1"] / n if t["aux1"] else None,
-            "train_aux2_loss": t["aux2"] / n if t["aux2"] else None,
+            "lr": self.opt.param_groups[0]["lr"], "train_loss": t["loss"] / n,
+            **{f"train_{name}_loss": t[name] / n if t[name] else None for name in self.aux_names},
             "train_top1": 100 * t["top1"] / n, "train_top5": 100 * t["top5"] / n,
         }
         if self.val_set is not None:
@@ -779,7 +838,6 @@ class Trainer:
                          fast=self.val_fast)
             row.update(val_loss=v["loss"], val_top1=v["top1"], val_top5=v["top5"])
         row.update(images_per_s=t["n"] / max(epoch_time, 1e-9), epoch_time_s=epoch_time, wall_time_s=self.elapsed())
-        del c
         return row
 
     def _finish(self) -> dict[str, Any]:
