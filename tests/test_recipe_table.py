@@ -23,7 +23,7 @@ def test_docs_recipe_table_is_the_codes():
 
 
 def test_the_table_follows_a_change_of_recipe(monkeypatch):
-    assert "AdamW, weight decay 0.05" in recipe_table(("fast",))  # what the main job trains with
+    assert "AdamW, decoupled weight decay 0.05" in recipe_table(("fast",))  # what the main job trains with
     monkeypatch.setitem(config.RECIPES, "fast", {**config.RECIPES["fast"], "optimizer": "sgd", "lr": 0.1,
                                                  "weight_decay": 5e-5})
     changed = recipe_table()

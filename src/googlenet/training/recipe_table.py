@@ -15,7 +15,7 @@ SOURCES = {
     "paper": "GoogLeNet section 6",
     "inception-v3": "Rethinking the Inception Architecture, sections 7-8",
     "fast": "this project, for CPU minutes ([the 15-minute recipe](#the-15-minute-recipe))",
-    "photos": "this project, with fastai's Imagenette settings ([photos](#photos))",
+    "photos": "this project, with the Imagenette leaderboard's 5-epoch settings ([photos](#photos))",
 }
 
 
@@ -31,9 +31,12 @@ def _optimizer(s: dict[str, Any]) -> str:
         text = f"SGD, {'Nesterov ' if s['nesterov'] and s['momentum'] > 0 else ''}momentum {s['momentum']:g}"
     elif name == "rmsprop":
         text = f"RMSProp, decay {s['rmsprop_decay']:g}, epsilon {s['rmsprop_eps']:g}, momentum {s['momentum']:g}"
+    elif name == "ranger":
+        text = f"Ranger (RAdam + Lookahead), betas ({s['momentum']:g}, 0.999)"
     else:
-        text = {"adamw": "AdamW", "ranger": "Ranger (RAdam + Lookahead)"}.get(name, name)
-    return f"{text}, weight decay {s['weight_decay']:g}"
+        text = {"adamw": "AdamW"}.get(name, name)
+    decoupled = "decoupled " if name in ("adamw", "ranger") else ""
+    return f"{text}, {decoupled}weight decay {s['weight_decay']:g}"
 
 
 def _schedule(s: dict[str, Any]) -> str:
@@ -70,6 +73,8 @@ def _model(kwargs: dict[str, Any]) -> str:
         parts.append("no aux heads")
     if "width" in kwargs:
         parts.append(f"width {kwargs['width']:g}")
+    if "activation" in kwargs:
+        parts.append(f"{kwargs['activation']} activation")
     return ", ".join(parts) or "as published"
 
 
@@ -81,6 +86,8 @@ def _rows(s: dict[str, Any]) -> dict[str, str]:
         "optimizer": _optimizer(s),
         "learning rate": _schedule(s),
         "epochs, batch": f"{s['epochs']} epochs, batch {s['batch_size']}",
+        "fitted to the data": ("batch, epochs, input side and warm-up follow the data's size "
+                               "([fit to the data](#fit-to-the-data))" if s.get("fit_to_data") else "-"),
         "weights used for evaluation": (f"exponential moving average, decay {s['ema_decay']:g} per step"
                                         if s["ema_decay"] else "the trained weights"),
         "val split": (f"{s['val_fraction']:.0%} of train" if s["val_fraction"]
@@ -89,6 +96,8 @@ def _rows(s: dict[str, Any]) -> dict[str, str]:
         "other": ", ".join(extras) or "-",
         "augmentation": _augmentation(s),
         "input size": f"{s['input_size']} px" if s["input_size"] else "the dataset's",
+        "evaluation view (photos)": (f"the centre {s['eval_crop']:.1%}, resized" if s["eval_crop"] < 1
+                                     else "the whole photo, resized"),
         "mixed precision (`--amp`)": s["amp"],
         "model options": _model(s["model_kwargs"]),
     }
