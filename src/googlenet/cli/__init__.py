@@ -6,7 +6,12 @@ are discovered automatically, so a new command is a new file.
 
 Errors: a :class:`~googlenet.errors.UserError` (or a missing/unreadable file) prints one line,
 ``googlenet: error: <problem>; <fix>``, and exits with code 2. ``--debug`` (anywhere on the line)
-shows the traceback instead.
+shows the traceback instead. A bad flag or value is one line too (no usage block), naming the command's
+``--help``.
+
+Building the parser imports no torch (``googlenet --help`` answers at once): each command module imports
+what it runs inside its run function, and its choices come from torch-free modules or are checked at run
+time (``tests/test_cli.py`` holds it to that).
 """
 
 from __future__ import annotations
@@ -16,17 +21,27 @@ import importlib
 import pkgutil
 import sys
 from collections.abc import Sequence
+from typing import NoReturn
 
+from .. import __version__
 from ..errors import UserError
 
 
+class Parser(argparse.ArgumentParser):
+    """argparse, but a mistake on the command line is one line and exit 2, not the usage block first."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(2, f"{self.prog}: error: {message}; see {self.prog} --help\n")
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = Parser(
         prog="googlenet",
         description="GoogLeNet (Inception v1) exactly as the paper, its successors and the CNNs it is "
         "measured against: build, inspect, train, evaluate, compare, deploy.",
     )
     parser.add_argument("--debug", action="store_true", help="show full tracebacks on errors")
+    parser.add_argument("--version", action="version", version=f"googlenet {__version__}")
     subparsers = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     for module in sorted(pkgutil.iter_modules(__path__), key=lambda m: m.name):
         if not module.name.startswith("_"):

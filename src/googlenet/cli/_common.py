@@ -19,8 +19,8 @@ def add_backend_flag(parser: argparse.ArgumentParser, int8_calibration: str = CI
         f"fused model, channels_last), ort (ONNX Runtime fp32), int8 (ONNX Runtime int8, {int8_calibration})"))
 
 
-def add_json_flag(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--json", action="store_true", help="print JSON for machines instead of a table")
+def add_json_flag(parser: argparse.ArgumentParser, help: str = "print JSON for machines instead of a table") -> None:
+    parser.add_argument("--json", action="store_true", help=help)
 
 
 def add_force_flag(parser: argparse.ArgumentParser, what: str = "the output") -> None:
@@ -43,17 +43,10 @@ def add_model_kwargs(parser: argparse.ArgumentParser) -> None:
 
 
 def model_kwargs_from(args: argparse.Namespace) -> dict[str, Any]:
-    kwargs: dict[str, Any] = {}
-    if getattr(args, "num_classes", None) is not None:
-        kwargs["num_classes"] = args.num_classes
-    if getattr(args, "in_channels", None) is not None:
-        kwargs["in_channels"] = args.in_channels
-    if getattr(args, "width", None) is not None:
-        kwargs["width"] = args.width
-    if getattr(args, "small_input", False):
-        kwargs["small_input"] = True
-    if getattr(args, "no_aux", False):
-        kwargs["aux_logits"] = False
+    """The builder options of add_model_kwargs' flags, mapped as a config file's are (training.config)."""
+    from ..training.config import MODEL_OPTIONS, fold_model_options
+
+    kwargs = fold_model_options({name: getattr(args, name, None) for name in MODEL_OPTIONS}).get("model_kwargs", {})
     kwargs.update(parse_key_values(getattr(args, "model_arg", []), "--model-arg", "dropout=0.2"))
     return kwargs
 
@@ -85,6 +78,24 @@ def add_crop_args(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--crop-batch", type=int, default=64,
                         help="most crops in one forward pass; bounds memory (default 64: 144 crops of 224 px then "
                              "peak about 0.8 GB above the model on CPU)")
+
+
+def load_ensemble(args: argparse.Namespace, paths: list[str]) -> Any:
+    """eval's and predict's one preamble: threads, the backend's name and --crop-batch checked before anything
+    loads, then the model files (an ensemble if several), their warnings printed."""
+    import sys
+
+    from ..deploy.backends import check_backend
+    from ..evaluation import Ensemble
+    from ..evaluation.ensemble import crops_per_pass
+
+    apply_threads(args)
+    check_backend(args.backend)
+    crops_per_pass(args.crop_batch, 224)  # a bad --crop-batch fails before the models load
+    ensemble = Ensemble.load(paths, crop_size=args.crop_size)
+    for line in ensemble.warnings():
+        print(f"googlenet: warning: {line}", file=sys.stderr)
+    return ensemble
 
 
 def apply_threads(args: argparse.Namespace) -> None:

@@ -7,7 +7,6 @@ import json
 import sys
 from pathlib import Path
 
-from ..bench import BACKENDS, DEFAULT_TRAIN_BACKENDS, TRAIN_BACKENDS, bench_inference, bench_training
 from ..models.registry import model_info
 from ..system.text import format_table, to_json
 from ..system.threads import check_threads
@@ -28,7 +27,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     parser.add_argument("model", help="registered model name (see `googlenet models`), e.g. googlenet_torchvision")
     parser.add_argument("--backend", action="append", default=None, metavar="NAME",
-                        help=f"inference backend (repeatable; default all): {', '.join(BACKENDS)}")
+                        help="inference backend (repeatable; default all; a name it does not know lists the choices)")
     parser.add_argument("--batch", action="append", type=int, default=None,
                         help="inference batch size (repeatable; default 1 and 32)")
     parser.add_argument("--input-size", type=int, default=None, help="image side (default: the model's)")
@@ -39,12 +38,13 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--train", action="store_true", help="also benchmark training (96x96, batch 128)")
     parser.add_argument("--train-only", action="store_true", help="benchmark training only")
     parser.add_argument("--train-backend", action="append", default=None, metavar="NAME",
-                        help=f"training backend (repeatable): {', '.join(TRAIN_BACKENDS)}; "
-                        f"default {', '.join(DEFAULT_TRAIN_BACKENDS)}")
+                        help="training backend (repeatable; default all but compile; a name it does not know "
+                        "lists the choices)")
     parser.add_argument("--train-batch", type=int, default=128)
     parser.add_argument("--train-size", type=int, default=96)
     parser.add_argument("--train-seconds", type=float, default=60.0, help="training timing budget (default 60)")
-    parser.add_argument("--data-dir", default=None, help="folder with cifar10-jpeg.tar.gz (real images)")
+    parser.add_argument("--data-dir", default=None, help="folder with cifar10-jpeg.tar.gz, real photos (default: "
+                        "$GOOGLENET_DATA; with neither, the package's synthetic pictures)")
     parser.add_argument("--out", default=None, help="also write the JSON result to this file")
     add_model_kwargs(parser)
     add_json_flag(parser)
@@ -52,6 +52,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from ..bench import BACKENDS, DEFAULT_TRAIN_BACKENDS, bench_inference, bench_training
+
     model_info(args.model)  # unknown model -> UserError naming close matches
     kwargs = model_kwargs_from(args)
     check_threads(args.threads)

@@ -5,7 +5,6 @@ from __future__ import annotations
 import argparse
 import sys
 
-from ..inspect.compare import compare, plot, table_rows
 from ..system.text import format_table, to_json
 from ._common import add_json_flag
 
@@ -42,6 +41,8 @@ def _sort_key(key: str):
 
 
 def run(args: argparse.Namespace) -> int:
+    from ..inspect.compare import compare, plot, table_rows
+
     rows = compare(args.models or None, family=args.family, task=args.task, measure_speed=args.measure,
                    batch_size=args.batch_size, seconds=args.seconds, threads=args.threads)
     if args.sort:

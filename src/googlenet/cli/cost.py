@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import argparse
 
-from ..inspect.cost import bottleneck_cost, factorization_costs
 from ..system.text import format_table, to_json
 from ._common import add_json_flag
 
@@ -23,6 +22,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from ..inspect.cost import bottleneck_cost, factorization_costs
+
     comparisons = [
         bottleneck_cost(args.in_channels, args.out_channels, args.reduce, args.size),
         *factorization_costs(),

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from ._common import add_model_kwargs, model_kwargs_from
+from ._common import add_json_flag, add_model_kwargs, model_kwargs_from
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -21,6 +21,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--bottom-up", action="store_true", help="input at the bottom, as Figure 3 is printed")
     parser.add_argument("--no-shapes", action="store_true", help="leave the output shapes out of the boxes")
     add_model_kwargs(parser)
+    add_json_flag(parser)
     parser.set_defaults(func=run)
 
 
@@ -42,7 +43,13 @@ def run(args: argparse.Namespace) -> int:
     diagram = build_diagram(model, mode="expanded" if args.expanded else "compact", input_size=size,
                             shapes=not args.no_shapes, rankdir="BT" if args.bottom_up else "TB", **kwargs)
     out = args.out or f"{name}-diagram{'-expanded' if args.expanded else ''}"
-    for path in diagram.render(out, formats):
+    written = diagram.render(out, formats)
+    if args.json:
+        from ..system.text import to_json
+
+        print(to_json({"model": name, "written": [str(p) for p in written], "traced": diagram.traced}))
+        return 0
+    for path in written:
         print(f"wrote {path}")
     if not diagram.traced:
         print("note: the forward pass could not be traced; the blocks are drawn in registration order")

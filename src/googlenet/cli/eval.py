@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 
 from ..system.text import format_table, to_json
-from ._common import add_backend_flag, add_crop_args, add_force_flag, add_json_flag, apply_threads, parse_scales
+from ._common import add_backend_flag, add_crop_args, add_force_flag, add_json_flag, load_ensemble, parse_scales
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -39,26 +39,17 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 def run(args: argparse.Namespace) -> int:
     import sys
 
-    from ..deploy.backends import check_backend
     from ..errors import UserError
-    from ..evaluation import Ensemble, evaluate
-    from ..evaluation.ensemble import crops_per_pass
+    from ..evaluation import evaluate
     from ..evaluation.runner import EvalResult
     from ..system.files import check_output_dir
 
-    apply_threads(args)
-    check_backend(args.backend)
     if args.out:  # before the evaluation, not after it
         check_output_dir(args.out, force=args.force, names=EvalResult.FILES)
-    crops_per_pass(args.crop_batch, 224)  # a bad --crop-batch fails before the models load
-    paths = list(args.checkpoint) + list(args.checkpoints)
-    if not paths:
-        raise UserError("no checkpoint given; pass one or more model files, e.g. googlenet eval runs/a runs/b")
     if args.limit is not None and args.limit < 1:
         raise UserError(f"--limit must be at least 1, got {args.limit}")
-    ensemble = Ensemble.load(paths, crop_size=args.crop_size)
-    for line in ensemble.warnings():
-        print(f"googlenet: warning: {line}", file=sys.stderr)
+    paths = list(args.checkpoint) + list(args.checkpoints)
+    ensemble = load_ensemble(args, paths)
     result = evaluate(ensemble, args.dataset, split=args.split, data_dir=args.data_dir, crops=args.crops,
                       scales=parse_scales(args.scales), limit=args.limit,
                       batch_size=args.batch_size, crop_batch=args.crop_batch, device=args.device,
@@ -81,6 +72,8 @@ def run(args: argparse.Namespace) -> int:
                      "backend": ref["backend"], "seconds": round(ref["seconds"], 1),
                      "img/s": round(m.num_images / ref["seconds"], 2) if ref["seconds"] else None,
                      "crops/s": round(m.num_images * result.cost / ref["seconds"], 1) if ref["seconds"] else None})
+    if len(m.class_names) <= 5:  # top-5 of five classes or fewer is 100% by construction
+        rows = [{k: v for k, v in r.items() if not k.startswith("top-5")} for r in rows]
     print(format_table(rows, title=f"{result.dataset} {result.split}; {'; '.join(dict.fromkeys(result.protocols))}"))
     if result.reference is not None:
         ref = result.reference

@@ -38,7 +38,7 @@ def run(args: argparse.Namespace) -> int:
     from ..visualize.cam import _prepare_files, explain
     from ..visualize.features import save_feature_maps, save_filters
     from ..weights.checkpoint import load_model
-    from .eval import apply_threads
+    from ._common import apply_threads
 
     apply_threads(args)
     check_output_dir(args.out, force=args.force, names=("filters.png",) if args.filters else ())
@@ -66,7 +66,7 @@ def run(args: argparse.Namespace) -> int:
     for r in results:
         for rank, (name, p) in enumerate(zip(r.classes, r.probabilities, strict=True), 1):
             rows.append({"image": r.source if rank == 1 else "", "rank": rank, "class": name,
-                         "probability": round(p, 4), "overlay": str(r.path) if rank == 1 else ""})
+                         "probability": f"{p:.4f}", "overlay": str(r.path) if rank == 1 else ""})
     if rows:
         print(format_table(rows, title=f"{'CAM' if args.method == 'cam' else 'Grad-CAM'} of {loaded.model_name}"))
     for path in extra:

@@ -4,13 +4,11 @@ from __future__ import annotations
 
 import argparse
 
-from ..system.text import to_json
+from ..deploy.formats import FORMATS
 from ._common import add_force_flag, add_json_flag
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
-    from ..deploy.export import FORMATS
-
     parser = subparsers.add_parser(
         "export", help="export a model file to ONNX, TorchScript or a torch.export program",
         description="Dynamic batch size, auxiliary heads dropped, class names and preprocessing stored as "
@@ -27,6 +25,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from ..deploy.export import export_model
+    from ..system.text import to_json
 
     result = export_model(args.checkpoint, args.output, format=args.format, opset=args.opset,
                           check=not args.no_check, force=args.force)

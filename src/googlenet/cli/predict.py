@@ -6,7 +6,7 @@ import argparse
 import sys
 
 from ..system.text import format_table, to_json
-from ._common import add_backend_flag, add_crop_args, add_json_flag, apply_threads, parse_scales
+from ._common import add_backend_flag, add_crop_args, add_json_flag, load_ensemble, parse_scales
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -29,17 +29,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from ..deploy.backends import check_backend
-    from ..evaluation import Ensemble
-    from ..evaluation.ensemble import crops_per_pass
     from ..evaluation.predict import predict_files
 
-    apply_threads(args)
-    check_backend(args.backend)
-    crops_per_pass(args.crop_batch, 224)  # a bad --crop-batch fails before the models load
-    ensemble = Ensemble.load(args.checkpoints, crop_size=args.crop_size)
-    for line in ensemble.warnings():
-        print(f"googlenet: warning: {line}", file=sys.stderr)
+    ensemble = load_ensemble(args, args.checkpoints)
     ensemble.use_backend(args.backend, device=args.device, data_dir=args.data_dir)
 
     def report(result) -> None:  # problems as they happen, so a long run shows them at once
@@ -61,7 +53,7 @@ def run(args: argparse.Namespace) -> int:
                 continue
             for rank, (name, p) in enumerate(zip(r.classes, r.probabilities, strict=True), 1):
                 rows.append({"image": r.path if rank == 1 else "", "rank": rank, "class": name,
-                             "probability": round(p, 4)})
+                             "probability": f"{p:.4f}"})
         if rows:
             print(format_table(rows))
     if failed:

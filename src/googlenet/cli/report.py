@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import argparse
 
+from ._common import add_json_flag
+
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser(
@@ -19,13 +21,14 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--mistakes", type=int, default=8, help="confident mistakes to show (default 8)")
     parser.add_argument("--data-dir", default=None, help="where the run's dataset is (default: the run's config)")
     parser.add_argument("--threads", type=int, default=None, help="CPU threads (default: PyTorch's)")
+    add_json_flag(parser)
     parser.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
     from ..errors import UserError
     from ..visualize.report import write_compare_report, write_run_report
-    from .eval import apply_threads
+    from ._common import apply_threads
 
     apply_threads(args)
     if args.max_images < 1 or args.mistakes < 0:
@@ -35,5 +38,10 @@ def run(args: argparse.Namespace) -> int:
                                 data_dir=args.data_dir)
     else:
         path = write_compare_report(args.runs, args.out or "report.html")
+    if args.json:
+        from ..system.text import to_json
+
+        print(to_json({"report": str(path), "runs": list(args.runs)}))
+        return 0
     print(f"wrote {path}")
     return 0

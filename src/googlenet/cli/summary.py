@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import argparse
 
-from ..inspect.tables import has_paper_table, render_summary, summary, table1
 from ..models.registry import create_model, model_info
 from ..system.text import to_json
 from ._common import add_json_flag, add_model_kwargs, model_kwargs_from
@@ -29,6 +28,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from ..errors import UserError
+    from ..inspect.tables import has_paper_table, render_summary, summary, table1
 
     if args.depth < 1:
         raise UserError(f"--depth must be at least 1, got {args.depth}")

@@ -27,10 +27,9 @@ from ..errors import DataError, UserError
 from ..models.outputs import split_outputs
 from ..system.files import atomic_write, check_output_file
 from ..weights.checkpoint import LoadedModel, load_model, read_model_metadata, resolve_model_path
+from .formats import FORMATS, SUFFIXES
 from .onnx import export_onnx
 
-FORMATS = ("onnx", "torchscript", "exported-program")
-SUFFIXES = {"onnx": ".onnx", "torchscript": ".torchscript.pt", "exported-program": ".pt2"}
 METADATA_FILE = "googlenet.json"
 EXPORT_FORMAT = "googlenet-export/1"
 

@@ -14,11 +14,12 @@ import importlib
 import pkgutil
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
-from typing import Any
-
-from torch import nn
+from typing import TYPE_CHECKING, Any
 
 from ..errors import UserError
+
+if TYPE_CHECKING:  # the registry itself needs no torch: `googlenet --help` builds its parser without it
+    from torch import nn
 
 
 @dataclass(frozen=True)

@@ -5,8 +5,6 @@ from __future__ import annotations
 from collections.abc import Iterator
 from contextlib import contextmanager
 
-import torch
-
 from ..errors import UserError
 
 
@@ -19,6 +17,8 @@ def check_threads(threads: int | None, flag: str = "--threads") -> int | None:
 @contextmanager
 def torch_threads(threads: int | None) -> Iterator[int]:
     """Run the block with ``threads`` intra-op threads (None: as they are), then restore the old count."""
+    import torch  # here, so that check_threads stays free of torch for the CLI's parser
+
     check_threads(threads)
     before = torch.get_num_threads()
     if threads:

@@ -12,10 +12,10 @@ Recipes:
 * ``inception-v3`` -- Rethinking the Inception Architecture, section 8: RMSProp with decay 0.9 and
   epsilon 1.0, learning rate 0.045 decayed by 0.94 every 2 epochs, gradient clipping at norm 2.0,
   a running average of the parameters for evaluation; section 7's label smoothing 0.1.
-* ``fast`` -- for CPU-scale runs (minutes): SGD + Nesterov momentum with a one-cycle schedule
-  (warm up, then cosine down to 0), batch norm, no auxiliary heads (Rethinking..., section 4: they do
-  not speed up early training), no augmentation and weight decay 5e-5 (a 3-epoch run underfits),
-  all of train (no val split; ``--val-fraction 0.1`` for val curves).
+* ``fast`` -- for CPU-scale runs (minutes): AdamW (lr 4e-3, decoupled weight decay 0.05) with a one-cycle
+  schedule (warm up, then cosine down to 0), batch norm, no auxiliary heads (Rethinking..., section 4: they
+  do not speed up early training), no augmentation (a 3-epoch run underfits), all of train (no val split;
+  ``--val-fraction 0.1`` for val curves). docs/training.md#recipes compares it with SGD on the main job.
 """
 
 from __future__ import annotations
@@ -91,7 +91,8 @@ class TrainConfig:
                           "of photos, else fast); see docs/training.md", group="run")
     epochs: int = setting(3, "passes over the training set", group="optimisation")
     batch_size: int = setting(128, "global batch (split across torchrun processes)", group="optimisation")
-    optimizer: str = setting("sgd", "", group="optimisation", choices=tuple(OPTIMIZERS))
+    optimizer: str = setting("sgd", "the optimizer (training/optim.py)", group="optimisation",
+                             choices=tuple(OPTIMIZERS))
     lr: float = setting(0.1, "peak learning rate", group="optimisation")
     momentum: float = setting(0.9, "SGD / RMSProp momentum", group="optimisation")
     nesterov: bool = setting(True, "Nesterov momentum (SGD)", group="optimisation")
@@ -151,8 +152,8 @@ RECIPES: dict[str, dict[str, Any]] = {
         model_kwargs={"aux_logits": True, "batch_norm": True},
     ),
     "fast": dict(
-        # No augmentation and light weight decay: in 3 epochs the width-1/8 network underfits, and these
-        # measured better (test top-1 89.90% vs 88.49% with pad-crop-flip and 5e-4; docs/training.md).
+        # No augmentation: in 3 epochs the width-1/8 network underfits. AdamW, as the photos recipe's sweep
+        # tried it; on the main job it matches SGD lr 0.1 / wd 5e-5 (docs/training.md#recipes).
         optimizer="adamw", lr=4e-3, weight_decay=0.05, schedule="onecycle",
         warmup_epochs=0.5, ema_decay=None, augment="none", pad=2, label_smoothing=0.0, grad_clip=None,
         epochs=3, batch_size=128,
@@ -224,6 +225,30 @@ def check_setting(name: str, value: Any, where: str = "") -> Any:
 CHOICES = {name: f.metadata["choices"] for name, f in FIELDS.items() if f.metadata["choices"]}
 
 
+#: The builder options that have flags of their own (``--width``, ``--no-aux``): a config file, ``--set`` and
+#: :func:`make_config` take them by the same names, beside ``model_kwargs``. Name -> builder argument.
+MODEL_OPTIONS = {"num_classes": "num_classes", "in_channels": "in_channels", "width": "width",
+                 "small_input": "small_input", "no_aux": "aux_logits"}
+
+
+def fold_model_options(settings: dict[str, Any]) -> dict[str, Any]:
+    """``{"width": 0.25, "no_aux": True}`` -> ``{"model_kwargs": {"width": 0.25, "aux_logits": False}}``, as the
+    flags do: a switch (``small_input``, ``no_aux``) counts when true, another option when it is not None."""
+    folded = {k: v for k, v in settings.items() if k not in MODEL_OPTIONS}
+    kwargs: dict[str, Any] = {}
+    for name, argument in MODEL_OPTIONS.items():
+        value = settings.get(name)
+        if name in ("small_input", "no_aux"):
+            if value:
+                kwargs[argument] = name == "small_input"  # no_aux = true builds without aux_logits
+        elif value is not None:
+            kwargs[argument] = value
+    model_kwargs = folded.get("model_kwargs") or {}
+    if kwargs and isinstance(model_kwargs, dict):  # a model_kwargs that is no table is left for check_setting
+        folded["model_kwargs"] = {**model_kwargs, **kwargs}
+    return folded
+
+
 def read_config_file(path: str | Path) -> dict[str, Any]:
     """Settings from a TOML (``.toml``) or YAML (``.yaml``/``.yml``) file; keys are TrainConfig fields."""
     path = Path(path)
@@ -247,7 +272,7 @@ def read_config_file(path: str | Path) -> dict[str, Any]:
         raise UserError(f"config file {str(path)!r} does not parse ({first}); fix the syntax") from None
     if not isinstance(data, dict):
         raise UserError(f"config file {str(path)!r} must hold a table of settings, e.g. lr = 0.05")
-    return {k.replace("-", "_"): v for k, v in data.items()}
+    return fold_model_options({k.replace("-", "_"): v for k, v in data.items()})
 
 
 def default_recipe(dataset: str, data_dir: str | None = None) -> tuple[str, str]:
@@ -261,7 +286,7 @@ def default_recipe(dataset: str, data_dir: str | None = None) -> tuple[str, str]
         return "fast", f"{dataset} could not be read"
     if side <= 64:
         return "fast", f"{dataset} holds {side}-pixel images"
-    return "photos", f"{dataset} holds {side}-pixel photos: full-width GoogLeNet, 5 epochs at 128 px"
+    return "photos", f"{dataset} holds {side}-pixel photos"
 
 
 def _probe_side(dataset: str, data_dir: str | None) -> int | None:
@@ -299,35 +324,46 @@ def _applicable_kwargs(model: str, recipe: str, kwargs: dict[str, Any]) -> dict[
     return kept
 
 
+def _fine_tuning_settings(init_from: str, recipe_settings: dict[str, Any], *, told_size: bool) -> str:
+    """Fine-tuning: the network is the pretrained file's (its registry name and builder options), not the
+    recipe's, and so is its input size unless told otherwise (a 224-px ImageNet model fed 128-px crops sees
+    its features at another scale); the classifier follows the data. Returns the model's name."""
+    import sys
+
+    from ..weights.checkpoint import read_model_metadata, resolve_model_path
+
+    meta = read_model_metadata(resolve_model_path(init_from))
+    recipe_settings["model"] = meta["model"]
+    recipe_settings["model_kwargs"] = {k: v for k, v in meta["model_kwargs"].items()
+                                       if k != "num_classes"}  # in_channels: the data is converted to it
+    pre = meta.get("preprocessing") or {}
+    size = pre.get("input_size") if isinstance(pre, dict) else getattr(pre, "input_size", None)
+    if size and not told_size:
+        recipe_settings["input_size"] = int(size)
+        recipe_settings["resize_schedule"] = None
+        print(f"googlenet: note: --init-from {Path(init_from).name}: training at its input size, {int(size)} px, "
+              "with its normalization (--input-size N for another size)", file=sys.stderr, flush=True)
+    return str(meta["model"])
+
+
 def make_config(recipe: str | None = None, file: str | Path | None = None, **overrides: Any) -> TrainConfig:
     """Defaults < recipe < file < overrides (``None`` overrides are ignored), validated."""
     settings: dict[str, Any] = {}
     from_file = read_config_file(file) if file else {}
-    recipe = recipe or overrides.get("recipe") or from_file.get("recipe")
+    recipe, why = recipe or overrides.get("recipe") or from_file.get("recipe"), None
     if not recipe:
         dataset = overrides.get("dataset") or from_file.get("dataset") or TrainConfig.dataset
         recipe, why = default_recipe(dataset, overrides.get("data_dir") or from_file.get("data_dir"))
-        if recipe != "fast":
-            import sys
-
-            print(f"googlenet: recipe {recipe}: {why} (name another with --recipe)", file=sys.stderr)
     if recipe not in RECIPES:
         raise UserError(f"unknown recipe {recipe!r}; use one of {', '.join(RECIPES)}")
     model_kwargs: dict[str, Any] = {}
-    explicit = {k: v for k, v in overrides.items() if v is not None}
+    explicit = fold_model_options({k: v for k, v in overrides.items() if v is not None})
     model = explicit.get("model") or from_file.get("model") or TrainConfig.model
     recipe_settings = dict(RECIPES[recipe])
     init_from = explicit.get("init_from") or from_file.get("init_from")
     if init_from and not (explicit.get("model") or from_file.get("model")):
-        # Fine-tuning: the network is the pretrained file's (its registry name and builder options), not the
-        # recipe's; the classifier follows the data.
-        from ..weights.checkpoint import read_model_metadata, resolve_model_path
-
-        meta = read_model_metadata(resolve_model_path(init_from))
-        model = meta["model"]
-        recipe_settings["model"] = model
-        recipe_settings["model_kwargs"] = {k: v for k, v in meta["model_kwargs"].items()
-                                           if k != "num_classes"}  # in_channels: the data is converted to it
+        told_size = explicit.get("input_size") or from_file.get("input_size")
+        model = _fine_tuning_settings(str(init_from), recipe_settings, told_size=told_size is not None)
     elif recipe_settings.get("model_kwargs"):  # keep the recipe's builder options this model takes, and say so
         recipe_settings["model_kwargs"] = _applicable_kwargs(str(model), recipe, recipe_settings["model_kwargs"])
     layers = ((recipe_settings, f"recipe {recipe!r}"), (from_file, f"config file {str(file)!r}"), (explicit, ""))
@@ -349,7 +385,21 @@ def make_config(recipe: str | None = None, file: str | Path | None = None, **ove
     validate(config)
     if config.fit_to_data and not config.init_from:
         fit_to_data(config, pinned=tuple(k for k in (*from_file, *explicit) if k in FIELDS))
+    if why and recipe != "fast":  # chosen for the data: say so, with the settings it gave after every override
+        import sys
+
+        print(f"googlenet: recipe {recipe}: {why}; {_settings_line(config)} (name another with --recipe)",
+              file=sys.stderr)
     return config
+
+
+def _settings_line(c: TrainConfig) -> str:
+    """``GoogLeNet at width 0.25, 2 epochs at 64 px``: what a recipe chose, as the run will use it."""
+    width = c.model_kwargs.get("width")
+    size = f"{c.input_size} px" if c.input_size else "the images' size"
+    steps = f" (at most {c.max_steps} steps)" if c.max_steps else ""
+    return (f"{c.model}{f' at width {width:g}' if width is not None else ''}, {c.epochs} epoch"
+            f"{'s' if c.epochs != 1 else ''}{steps} at {size}")
 
 
 def fit_to_data(config: TrainConfig, pinned: tuple[str, ...] = ()) -> None:
