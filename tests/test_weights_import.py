@@ -15,6 +15,7 @@ import torch
 import torchvision
 
 from googlenet.cli import main
+from googlenet.data.imagenet import imagenet_class_names, imagenet_wnids
 from googlenet.errors import DataError, UserError
 from googlenet.models.registry import create_model
 from googlenet.weights import import_to_file, import_weights, load_model
@@ -25,7 +26,6 @@ from googlenet.weights.caffe import (
     read_caffemodel,
     write_caffemodel,
 )
-from googlenet.weights.imagenet import imagenet_class_names, imagenet_wnids
 from googlenet.weights.torchvision import TORCHVISION_MODELS
 
 torch.set_num_threads(1)

@@ -18,9 +18,9 @@ from typing import Any
 
 from torch import Tensor
 
+from ..data.imagenet import class_names_for, rgb_preprocessing
 from ..errors import UserError
 from ._state import Candidate, ImportedWeights, NotAFit, best_fit, fit, read_state_dict
-from .imagenet import class_names_for, rgb_preprocessing
 
 #: timm's ``crop_pct`` of each model's released weights (timm.models.get_pretrained_cfg(name).crop_pct).
 TIMM_MODELS: dict[str, float] = {"inception_v4": 0.875, "inception_resnet_v2": 0.8975}

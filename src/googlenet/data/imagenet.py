@@ -52,6 +52,16 @@ def imagenet_lemmas() -> list[str]:
     return [r[2] for r in _rows()]
 
 
+@cache
+def _wnid_names() -> dict[str, str]:
+    return dict(zip(imagenet_wnids(), imagenet_class_names(), strict=True))
+
+
+def wnid_names() -> dict[str, str]:
+    """WordNet id -> short class name, for the 1000 classes (``["n01440764"] == "tench"``)."""
+    return dict(_wnid_names())
+
+
 def class_names_for(num_classes: int) -> list[str] | None:
     """ImageNet's names for a 1000-class model, else None (the classifier was replaced)."""
     return imagenet_class_names() if num_classes == 1000 else None
