@@ -199,7 +199,7 @@ def test_caffe_model_file_makes_predict_feed_bgr_255_mean_subtracted(tmp_path):
     write_caffemodel(create_model("googlenet", aux_logits=False), tmp_path / "g.caffemodel")
     import_to_file("caffe", tmp_path / "g.caffemodel", tmp_path / "g.safetensors")
     loaded = load_model(tmp_path / "g.safetensors")
-    assert loaded.preprocessing["channel_order"] == "BGR" and loaded.class_names[0] == "tench"
+    assert loaded.preprocessing.channel_order == "BGR" and loaded.class_names[0] == "tench"
     member = Member.from_loaded(loaded)
     rgb = torch.rand(2, 3, 224, 224)
     expected = rgb.flip(1) * 255 - torch.tensor([104.0, 117.0, 123.0])[None, :, None, None]
@@ -311,16 +311,17 @@ def test_cli_import_then_predict_prints_imagenet_class_names(tmp_path, resnet18_
 
 
 def test_cli_download_fails_with_one_line_offline_or_for_an_unknown_name(tmp_path, monkeypatch, capsys):
-    from googlenet.weights import download
+    import dataclasses
+
+    from googlenet.weights import pretrained
 
     assert main(["weights", "download", "no_such_model", "--out", str(tmp_path / "x.safetensors")]) == 2
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "no_such_model" in err and "resnet18" in err
     # Offline: a URL nothing answers (port 9 on this machine refuses the connection at once).
-    table = download.downloads()
-    monkeypatch.setattr(download, "downloads", lambda: {
-        "resnet18": download.Download("resnet18", "torchvision", "http://127.0.0.1:9/resnet18-f37072fd.pth",
-                                      "sha256", "f37072fd")})
+    table = pretrained.downloads()
+    offline = dataclasses.replace(table["resnet18"], url="http://127.0.0.1:9/resnet18-f37072fd.pth")
+    monkeypatch.setattr(pretrained, "downloads", lambda: {"resnet18": offline})
     assert table["resnet18"].url.startswith("https://download.pytorch.org/models/resnet18-")
     assert table["googlenet"].digest == "405fc5acd08a3bb12de8ee5e23a96bec22f08204"
     assert main(["weights", "download", "resnet18", "--out", str(tmp_path / "x.safetensors"),

@@ -37,6 +37,7 @@ from .archives import (
     tar_error,
 )
 from .images import decode_image, is_image_name
+from .preprocessing import PretrainedCfg
 from .transforms import EVAL_CROP_FRACTION
 
 DEBIAN_FASHION_MNIST = Path("/usr/share/datasets/fashion-mnist")
@@ -64,8 +65,8 @@ class DatasetStats:
     def num_classes(self) -> int:
         return len(self.classes)
 
-    def preprocessing(self, input_size: int | None = None, channels: int | None = None) -> dict[str, Any]:
-        """The ``preprocessing`` metadata of a model file trained on this dataset."""
+    def preprocessing(self, input_size: int | None = None, channels: int | None = None) -> PretrainedCfg:
+        """The preprocessing record of a model file trained on this dataset."""
         c = channels or self.channels
         mean, std = _match_channels(self.mean, c), _match_channels(self.std, c)
         size = int(input_size or self.image_size or 224)
@@ -73,8 +74,7 @@ class DatasetStats:
         # (eval_steps): the whole image for fixed-size datasets, 256 for a 224 crop otherwise. Test-time
         # crops (googlenet eval) start from this scale, so they see what the trainer's test figures saw.
         resize = size if self.image_size else int(round(size / EVAL_CROP_FRACTION))
-        return {"mean": list(mean), "std": list(std), "input_size": size, "resize": resize,
-                "channels": c, "dataset": self.name}
+        return PretrainedCfg(input_size=size, resize=resize, channels=c, mean=mean, std=std, dataset=self.name)
 
 
 def _match_channels(values: Sequence[float], channels: int) -> tuple[float, ...]:

@@ -72,7 +72,7 @@ def load_for_export(checkpoint: str | Path) -> LoadedModel:
 def export_metadata(loaded: LoadedModel) -> dict[str, Any]:
     from ..models.registry import model_info
 
-    pre = dict(loaded.preprocessing or {})
+    pre = loaded.preprocessing.as_dict()  # a record (load_model fills in input_size and channels)
     pre.setdefault("input_size", model_info(loaded.model_name).input_size)
     pre.setdefault("channels", int(loaded.model_kwargs.get("in_channels", 3)))
     return {

@@ -30,6 +30,10 @@ class ImageClassifier(nn.Module):
     classifier_path: str = "fc"
     #: Dotted paths of the auxiliary classifiers' final layers (GoogLeNet section 5, Inception-v3).
     aux_classifier_paths: tuple[str, ...] = ()
+    #: What trained weights expect of their input (a :class:`googlenet.data.preprocessing.PretrainedCfg`) and
+    #: the names of their classes; set by ``googlenet.create_model(name, pretrained=...)`` and ``load_model``.
+    pretrained_cfg = None
+    class_names: list[str] | None = None
 
     def forward_features(self, x: Tensor) -> Tensor:  # pragma: no cover - every family overrides it
         raise NotImplementedError

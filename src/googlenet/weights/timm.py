@@ -58,5 +58,6 @@ def import_timm(path: str | Path, *, model: str | None = None, state: Mapping[st
     load_timm_state_dict(net, state, name)
     net.eval()
     resize = int(math.floor(299 / TIMM_MODELS[name]))  # timm's transforms_factory rounds down
-    pre = rgb_preprocessing(299, resize, mean=(0.5, 0.5, 0.5), std=(0.5, 0.5, 0.5), source="timm")
+    pre = rgb_preprocessing(299, resize, mean=(0.5, 0.5, 0.5), std=(0.5, 0.5, 0.5), source="timm",
+                            interpolation="bicubic")
     return ImportedWeights(name, net, class_names_for(found.num_classes), pre, kwargs, "timm", str(path))
