@@ -193,3 +193,19 @@ def test_pretrained_takes_local_files_of_each_format(tmp_path):
         googlenet.create_model("lenet5", pretrained=True)
     with pytest.raises(UserError, match="googlenet.create_model"):
         googlenet.models.create_model("resnet18", pretrained=True)
+
+
+def test_cli_models_lists_the_released_weights_and_says_when_nothing_matches(capsys):
+    import json
+
+    from googlenet.cli import main
+
+    assert main(["models", "--pretrained", "--json"]) == 0
+    listed = json.loads(capsys.readouterr().out)
+    assert [e["name"] for e in listed] == googlenet.list_pretrained()
+    assert all(e["url"] and (e.get("sha256") or e.get("sha1")) and e["licence"] and e["preprocessing"] for e in listed)
+    assert main(["models", "resnet?8", "--json"]) == 0
+    assert [m["name"] for m in json.loads(capsys.readouterr().out)] == ["resnet18"]
+    assert main(["models", "nothing_like_this*"]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "no model matches" in err and "nothing_like_this*" in err

@@ -180,6 +180,7 @@ def read_export_metadata(path: str | Path, format: str | None = None) -> dict[st
         if raw.get("format") != EXPORT_FORMAT:
             raise DataError(f"{str(path)!r} has no googlenet metadata; export it with `googlenet export`")
         checked = check_metadata(raw, str(path))  # each field, with its own one-line message
+        checked["preprocessing"] = checked["preprocessing"].as_dict()  # JSON, as the other formats store it
         return {**{k: v for k, v in raw.items() if k in ("format", "input", "output")}, **checked}
     files = {METADATA_FILE: ""}
     if format == "torchscript":
