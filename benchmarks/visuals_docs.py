@@ -52,7 +52,7 @@ def main() -> None:
 
         loaded = load_model(args.run)
         save_filters(loaded.model, IMG / "visuals-filters.png")
-        data = load_dataset(loaded.preprocessing["dataset"], "test", channels=1)
+        data = load_dataset(loaded.preprocessing.dataset, "test", channels=1)
         images = [data[i][0] for i in range(4)]
         _, inputs = model_views(loaded, images)
         save_feature_maps(loaded.model, inputs[0], "inception3a", IMG / "visuals-features-3a.png")

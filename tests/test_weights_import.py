@@ -73,8 +73,8 @@ def test_torchvision_file_imports_and_computes_what_torchvision_does(tmp_path, t
 
     assert TORCHVISION_MODELS[name] == tv_name
     assert classes == imagenet_class_names() and classes[0] == "tench"
-    assert pre["channel_order"] == "RGB" and pre["scale"] == 1.0 and pre["mean"] == [0.485, 0.456, 0.406]
-    assert pre["input_size"] == (299 if tv_name == "inception_v3" else 224)
+    assert pre.channel_order == "RGB" and pre.scale == 1.0 and pre.mean == (0.485, 0.456, 0.406)
+    assert pre.input_size == (299 if tv_name == "inception_v3" else 224) and pre.interpolation == "bilinear"
     x = torch.randn(2, 3, side, side)
     with torch.no_grad():
         expected, got = theirs(x), ours(x)
@@ -129,7 +129,8 @@ def test_timm_checkpoint_imports_and_computes_what_timm_does(tmp_path, name, suf
     got_name, ours, classes, pre = import_weights("auto", path)
 
     assert got_name == name and classes[0] == "tench"
-    assert pre["mean"] == [0.5, 0.5, 0.5] and pre["std"] == [0.5, 0.5, 0.5] and pre["input_size"] == 299
+    assert pre.mean == (0.5, 0.5, 0.5) and pre.std == (0.5, 0.5, 0.5) and pre.input_size == 299
+    assert pre.interpolation == "bicubic"  # timm's pretrained_cfg of these weights
     x = torch.randn(1, 3, 75, 75)
     with torch.no_grad():
         expected, got = theirs(x), ours(x)
@@ -154,8 +155,8 @@ def test_caffe_deploy_net_agrees_with_opencv(tmp_path):
     name, ours, classes, pre = import_weights("auto", tmp_path / "bvlc_googlenet.caffemodel")
 
     assert name == "googlenet" and ours.aux1 is None and classes[0] == "tench"  # deploy nets have no aux heads
-    assert pre["channel_order"] == "BGR" and pre["scale"] == 255 and pre["mean"] == [104, 117, 123]
-    assert pre["std"] == [1, 1, 1]
+    assert pre.channel_order == "BGR" and pre.scale == 255 and pre.mean == (104, 117, 123)
+    assert pre.std == (1, 1, 1)
     net = cv2.dnn.readNetFromCaffe(str(tmp_path / "deploy.prototxt"), str(tmp_path / "bvlc_googlenet.caffemodel"))
     x = _caffe_input()
     net.setInput(x)

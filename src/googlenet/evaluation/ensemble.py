@@ -182,7 +182,7 @@ class Member:
         return self.prepare(torch.cat(views))
 
     def default_scales(self, crops: int) -> tuple[int, ...] | None:
-        """The 1- and 10-crop scale this model was tested at in training (``preprocessing["resize"]``):
+        """The 1- and 10-crop scale this model was tested at in training (the record's ``resize``):
         a 28x28 Fashion-MNIST model reads the whole image, not a 28 crop of it enlarged to 32. ``None``
         (the paper's scales, relative to the crop) for 144 crops, for a crop size other than the one
         trained, and for files written before the scale was recorded, unless their dataset is one of
