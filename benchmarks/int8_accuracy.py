@@ -56,11 +56,11 @@ def main(argv: list[str] | None = None) -> int:
     except UserError as exc:
         print(f"int8_accuracy: error: {exc}", file=sys.stderr)
         return 2
-    pre = loaded.preprocessing
-    dataset_name = pre.get("dataset", "fashion-mnist")
-    size = int(pre.get("input_size", 28))
-    tf = eval_transform(input_size=size, mean=pre["mean"], std=pre["std"], native_size=size)
-    common = {"data_dir": args.data_dir, "transform": tf, "channels": pre.get("channels")}
+    pre = loaded.preprocessing  # a PretrainedCfg, input_size and channels filled in
+    dataset_name = pre.dataset or "fashion-mnist"
+    size = int(pre.input_size)
+    tf = eval_transform(input_size=size, mean=pre.mean, std=pre.std, native_size=size)
+    common = {"data_dir": args.data_dir, "transform": tf, "channels": pre.channels}
     test_x, test_y = stacked(load_dataset(dataset_name, "test", **common), args.test_limit)
     calib_x, _ = stacked(load_dataset(dataset_name, "train", **common), args.calibration, seed=1)
 

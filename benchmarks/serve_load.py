@@ -41,9 +41,9 @@ def build_model(path: Path, data_dir: str | None) -> Path:
 
     from googlenet.bench.inputs import real_images, settle_batch_norm
     from googlenet.data import IMAGENET_MEAN, IMAGENET_STD
+    from googlenet.data.imagenet import imagenet_class_names
     from googlenet.models.registry import create_model
     from googlenet.weights.checkpoint import save_model
-    from googlenet.weights.imagenet import imagenet_class_names
 
     torch.manual_seed(0)
     model = create_model("googlenet", aux_logits=False)

@@ -37,6 +37,7 @@ cores made this machine's training 8x slower with 2 threads than with 1.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import math
 import sys
 import time
@@ -126,7 +127,8 @@ def train_one(seed: int, args: argparse.Namespace, stats, train_data, out: Path)
               f"{100 * correct / total:.1f}% ({time.perf_counter() - started:.0f}s)", flush=True)
     # Trained on random-resized crops (section 6) like an ImageNet model, so tested like one: 1 and 10 crops
     # from the image enlarged to 256/224 of the crop (32 for 28), not the whole image.
-    preprocessing = {**stats.preprocessing(stats.image_size), "resize": scaled(SINGLE_SCALE, stats.image_size)}
+    preprocessing = dataclasses.replace(stats.preprocessing(stats.image_size),
+                                        resize=scaled(SINGLE_SCALE, stats.image_size))
     save_model(path, model, model_name=args.model, model_kwargs=kwargs, class_names=list(stats.classes),
                preprocessing=preprocessing, extra={"seed": seed, "epochs": args.epochs})
     return path

@@ -110,7 +110,7 @@ def run_pictures(run: Path, img: Path) -> None:
 
     loaded = load_model(run)
     save_filters(loaded.model, img / "visuals-filters.png")
-    data = load_dataset(loaded.preprocessing["dataset"], "test", channels=getattr(loaded.model, "in_channels", 1))
+    data = load_dataset(loaded.preprocessing.dataset, "test", channels=getattr(loaded.model, "in_channels", 1))
     images = [data[i][0] for i in range(4)]
     shown, inputs = model_views(loaded, images)
     save_feature_maps(loaded.model, inputs[0], "inception3a", img / "visuals-features-3a.png")

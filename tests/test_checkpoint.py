@@ -22,7 +22,7 @@ def test_model_file_round_trip_rebuilds_the_same_network(tmp_path):
                       class_names=[str(i) for i in range(10)], preprocessing={"mean": [0.5], "std": [0.25]})
     loaded = load_model(tmp_path / "run")  # a run folder works as well as the file
     assert loaded.model_name == "googlenet" and loaded.num_classes == 10
-    assert loaded.class_names[3] == "3" and loaded.preprocessing["std"] == [0.25]
+    assert loaded.class_names[3] == "3" and loaded.preprocessing.std == (0.25,)
     x = torch.randn(2, 1, 28, 28)
     with torch.no_grad():
         torch.testing.assert_close(loaded.model(x), model(x), atol=0, rtol=0)

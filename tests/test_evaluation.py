@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 
 import pytest
@@ -132,7 +133,7 @@ def test_a_fashion_mnist_model_is_tested_on_the_whole_image_as_in_training(fashi
     images = torch.stack([test[i][0].as_subclass(torch.Tensor) for i in range(4)])
     ensemble = Ensemble.load(fashion_checkpoints[:1])
     member = ensemble.members[0]
-    assert member.preprocessing["resize"] == 28 and member.default_scales(1) == (28,)
+    assert member.preprocessing.resize == 28 and member.default_scales(1) == (28,)
     with torch.no_grad():
         expected = torch.softmax(member.logits(member.prepare(images.float() / 255)), 1)
     torch.testing.assert_close(ensemble.predict_proba(images, 1), expected)
@@ -142,5 +143,5 @@ def test_a_fashion_mnist_model_is_tested_on_the_whole_image_as_in_training(fashi
     mirrored = ensemble.predict_proba(images.flip(-1), 1)
     torch.testing.assert_close(ensemble.predict_proba(images, 10), (expected + mirrored) / 2)
     # A file without the recorded scale (written before it was) from a built-in dataset: the same rule.
-    member.preprocessing.pop("resize")
+    member.preprocessing = dataclasses.replace(member.preprocessing, resize=None)
     assert member.default_scales(1) == (28,) and member.default_scales(144) is None

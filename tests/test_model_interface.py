@@ -67,7 +67,7 @@ def test_reset_classifier_keeps_the_trunk_and_refuses_nonsense():
     bare = googlenet.create_model("googlenet", small_input=True, width=0.25, aux_logits=False)
     assert list(bare.classifier_layers()) == ["fc"] and bare.head_modules() == [bare.fc]
     with pytest.raises(googlenet.UserError, match="num_classes"):
-        model.reset_classifier(0)
+        model.reset_classifier(-1)
 
 
 def test_googlenet_forward_features_is_the_5b_map():
@@ -81,3 +81,46 @@ def test_kernel3_names_its_new_name():
         googlenet.create_model("googlenet", kernel3=3, width=0.25)
     new = googlenet.create_model("googlenet", kernel_5x5=3, width=0.25)
     assert new.inception3a.branch3[1].conv.kernel_size == (3, 3)
+
+
+@pytest.mark.parametrize("name", googlenet.list_models())
+def test_reset_classifier_0_leaves_the_pooled_features(name):
+    """timm's reset_classifier(0): no final layers, forward gives (N, num_features), the pre-logits."""
+    torch.manual_seed(0)
+    model, x = _small(name)
+    model.eval()
+    width = model.num_features
+    assert isinstance(width, int) and width > 0
+    with torch.no_grad():
+        pre = model.forward_head(model.forward_features(x), pre_logits=True)
+    assert pre.shape[:2] == (2, width), "num_features is the width of the pre-logits"
+    before = {k for k in model.state_dict()}
+    model.reset_classifier(0)
+    assert model.num_classes == 0 and model.num_features == width
+    assert isinstance(model.get_classifier(), nn.Identity)
+    assert not any(k.startswith(model.classifier_path + ".") for k in model.state_dict()) and before
+    with torch.no_grad():
+        out = model(x)
+    if googlenet.model_info(name).task == "segmentation":
+        out = out[..., : pre.shape[-2], : pre.shape[-1]]
+    torch.testing.assert_close(out, pre)
+    if googlenet.model_info(name).task == "classification":
+        assert out.shape == (2, width)
+    model.reset_classifier(4)  # and back: a layer of the same kind and width as the one removed
+    assert model.num_classes == 4 and model.num_features == width
+    with torch.no_grad():
+        assert model(x).shape[1] == 4
+
+
+def test_list_models_takes_families_and_wildcards():
+    inception = googlenet.list_models("inception")
+    assert inception and all(googlenet.model_info(n).family == "inception" for n in inception)
+    starred = googlenet.list_models("inception*")
+    assert {"inception_v3", "inception_v4", "inception_resnet_v1", "inception_resnet_v2"} <= set(starred)
+    assert all(n.startswith("inception") or googlenet.model_info(n).family.startswith("inception")
+               for n in starred)
+    assert googlenet.list_models("resnet?8") == ["resnet18"]
+    assert googlenet.list_models("*_bn") == ["vgg11_bn", "vgg13_bn", "vgg16_bn", "vgg19_bn"]
+    assert googlenet.list_models("vgg*", family="vgg") == googlenet.list_models(family="vgg")
+    assert googlenet.list_models("no_such*") == []
+    assert googlenet.list_models("*", task="segmentation") == ["enet"]

@@ -50,7 +50,7 @@ def test_run_folder_holds_weights_state_log_curves_and_a_loadable_model(digits, 
     assert (run / "curves.png").read_bytes()[:4] == b"\x89PNG"
     loaded = load_model(run)  # the averaged weights, rebuilt from the metadata alone
     assert loaded.class_names == [str(d) for d in range(10)]
-    assert loaded.preprocessing["channels"] == 1 and loaded.preprocessing["input_size"] == 28
+    assert loaded.preprocessing.channels == 1 and loaded.preprocessing.input_size == 28
     ema = load_file(run / "model.safetensors")
     raw = load_file(run / "last.safetensors")
     assert not torch.equal(ema["fc.weight"], raw["fc.weight"])  # Polyak-averaged != last iterate

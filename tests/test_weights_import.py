@@ -15,6 +15,7 @@ import torch
 import torchvision
 
 from googlenet.cli import main
+from googlenet.data.imagenet import imagenet_class_names, imagenet_wnids
 from googlenet.errors import DataError, UserError
 from googlenet.models.registry import create_model
 from googlenet.weights import import_to_file, import_weights, load_model
@@ -25,7 +26,6 @@ from googlenet.weights.caffe import (
     read_caffemodel,
     write_caffemodel,
 )
-from googlenet.weights.imagenet import imagenet_class_names, imagenet_wnids
 from googlenet.weights.torchvision import TORCHVISION_MODELS
 
 torch.set_num_threads(1)
@@ -73,8 +73,8 @@ def test_torchvision_file_imports_and_computes_what_torchvision_does(tmp_path, t
 
     assert TORCHVISION_MODELS[name] == tv_name
     assert classes == imagenet_class_names() and classes[0] == "tench"
-    assert pre["channel_order"] == "RGB" and pre["scale"] == 1.0 and pre["mean"] == [0.485, 0.456, 0.406]
-    assert pre["input_size"] == (299 if tv_name == "inception_v3" else 224)
+    assert pre.channel_order == "RGB" and pre.scale == 1.0 and pre.mean == (0.485, 0.456, 0.406)
+    assert pre.input_size == (299 if tv_name == "inception_v3" else 224) and pre.interpolation == "bilinear"
     x = torch.randn(2, 3, side, side)
     with torch.no_grad():
         expected, got = theirs(x), ours(x)
@@ -129,7 +129,8 @@ def test_timm_checkpoint_imports_and_computes_what_timm_does(tmp_path, name, suf
     got_name, ours, classes, pre = import_weights("auto", path)
 
     assert got_name == name and classes[0] == "tench"
-    assert pre["mean"] == [0.5, 0.5, 0.5] and pre["std"] == [0.5, 0.5, 0.5] and pre["input_size"] == 299
+    assert pre.mean == (0.5, 0.5, 0.5) and pre.std == (0.5, 0.5, 0.5) and pre.input_size == 299
+    assert pre.interpolation == "bicubic"  # timm's pretrained_cfg of these weights
     x = torch.randn(1, 3, 75, 75)
     with torch.no_grad():
         expected, got = theirs(x), ours(x)
@@ -154,8 +155,8 @@ def test_caffe_deploy_net_agrees_with_opencv(tmp_path):
     name, ours, classes, pre = import_weights("auto", tmp_path / "bvlc_googlenet.caffemodel")
 
     assert name == "googlenet" and ours.aux1 is None and classes[0] == "tench"  # deploy nets have no aux heads
-    assert pre["channel_order"] == "BGR" and pre["scale"] == 255 and pre["mean"] == [104, 117, 123]
-    assert pre["std"] == [1, 1, 1]
+    assert pre.channel_order == "BGR" and pre.scale == 255 and pre.mean == (104, 117, 123)
+    assert pre.std == (1, 1, 1)
     net = cv2.dnn.readNetFromCaffe(str(tmp_path / "deploy.prototxt"), str(tmp_path / "bvlc_googlenet.caffemodel"))
     x = _caffe_input()
     net.setInput(x)
@@ -199,7 +200,7 @@ def test_caffe_model_file_makes_predict_feed_bgr_255_mean_subtracted(tmp_path):
     write_caffemodel(create_model("googlenet", aux_logits=False), tmp_path / "g.caffemodel")
     import_to_file("caffe", tmp_path / "g.caffemodel", tmp_path / "g.safetensors")
     loaded = load_model(tmp_path / "g.safetensors")
-    assert loaded.preprocessing["channel_order"] == "BGR" and loaded.class_names[0] == "tench"
+    assert loaded.preprocessing.channel_order == "BGR" and loaded.class_names[0] == "tench"
     member = Member.from_loaded(loaded)
     rgb = torch.rand(2, 3, 224, 224)
     expected = rgb.flip(1) * 255 - torch.tensor([104.0, 117.0, 123.0])[None, :, None, None]
@@ -311,16 +312,17 @@ def test_cli_import_then_predict_prints_imagenet_class_names(tmp_path, resnet18_
 
 
 def test_cli_download_fails_with_one_line_offline_or_for_an_unknown_name(tmp_path, monkeypatch, capsys):
-    from googlenet.weights import download
+    import dataclasses
+
+    from googlenet.weights import pretrained
 
     assert main(["weights", "download", "no_such_model", "--out", str(tmp_path / "x.safetensors")]) == 2
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "no_such_model" in err and "resnet18" in err
     # Offline: a URL nothing answers (port 9 on this machine refuses the connection at once).
-    table = download.downloads()
-    monkeypatch.setattr(download, "downloads", lambda: {
-        "resnet18": download.Download("resnet18", "torchvision", "http://127.0.0.1:9/resnet18-f37072fd.pth",
-                                      "sha256", "f37072fd")})
+    table = pretrained.downloads()
+    offline = dataclasses.replace(table["resnet18"], url="http://127.0.0.1:9/resnet18-f37072fd.pth")
+    monkeypatch.setattr(pretrained, "downloads", lambda: {"resnet18": offline})
     assert table["resnet18"].url.startswith("https://download.pytorch.org/models/resnet18-")
     assert table["googlenet"].digest == "405fc5acd08a3bb12de8ee5e23a96bec22f08204"
     assert main(["weights", "download", "resnet18", "--out", str(tmp_path / "x.safetensors"),

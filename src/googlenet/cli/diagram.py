@@ -35,7 +35,7 @@ def run(args: argparse.Namespace) -> int:
 
         loaded = load_model(source)
         model, name = loaded, loaded.model_name
-        size = args.input_size or loaded.preprocessing.get("input_size")
+        size = args.input_size or loaded.preprocessing.input_size
         kwargs = {}
     else:
         model, name, size = source, source, args.input_size

@@ -35,8 +35,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                     "googlenet (BVLC's Caffe GoogLeNet). The file's hash is checked; needs the internet.")
     down.add_argument("name")
     down.add_argument("--out", "-o", required=True, help="the model file to write (.safetensors)")
-    down.add_argument("--cache-dir", default=None, help="where the downloaded file is kept "
-                                                        "(default ~/.cache/googlenet/weights)")
+    down.add_argument("--cache-dir", default=None, help="where the downloaded file is kept (default: torch.hub's "
+                                                        "$TORCH_HOME/hub/checkpoints, shared with torchvision)")
     add_force_flag(down, "--out")
     add_json_flag(down)
     down.set_defaults(func=run_download)
@@ -53,11 +53,11 @@ def run_import(args: argparse.Namespace) -> int:
 def run_download(args: argparse.Namespace) -> int:
     from ..system.files import check_output_file
     from ..weights import import_to_file
-    from ..weights.download import fetch
+    from ..weights.pretrained import fetch
 
     check_output_file(args.out, force=args.force, flag="--out")  # before the download, not after
     item, path = fetch(args.name, folder=args.cache_dir)
-    imported = import_to_file(item.kind, path, args.out, model=item.name, force=args.force)
+    imported = import_to_file(item.kind, path, args.out, model=item.model, force=args.force)
     _report(imported, args.out, args.json)
     return 0
 
@@ -70,12 +70,12 @@ def _report(imported: Any, out: str, as_json: bool) -> None:
     if as_json:
         print(to_json({"out": str(out), "model": imported.model_name, "kind": imported.kind,
                        "model_kwargs": imported.model_kwargs, "num_classes": classes,
-                       "class_names": bool(imported.class_names), "preprocessing": pre}))
+                       "class_names": bool(imported.class_names), "preprocessing": pre.as_dict()}))
         return
     aux = imported.model_kwargs.get("aux_logits")
     heads = "" if aux is None else (", with aux heads" if aux else ", no aux heads")
     names = "ImageNet names" if imported.class_names else "no class names"
     print(f"wrote {out}: {imported.model_name} from {imported.kind} {imported.source} ({classes} classes, {names}"
-          f"{heads}); input {pre['channel_order']} pixels in [0, {pre['scale']:g}] minus mean {pre['mean']} / std "
-          f"{pre['std']}, "
-          f"{pre['input_size']} crop of a {pre['resize']} resize")
+          f"{heads}); input {pre.channel_order} pixels in [0, {pre.scale:g}] minus mean {list(pre.mean)} / std "
+          f"{list(pre.std)}, "
+          f"{pre.input_size} crop of a {pre.resize} resize")

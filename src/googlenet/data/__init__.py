@@ -40,7 +40,11 @@ API:
   :class:`googlenet.training.fastdata.PhotoBatches` yields augmented batches from a store.
 * :func:`dataset_stats(name) <dataset_stats>` -> :class:`DatasetStats`: ``channels``,
   ``image_size`` (native side; None for folders), ``mean``/``std`` (of the train pixels in [0, 1]),
-  ``classes``; ``.preprocessing(input_size)`` is the dict :func:`googlenet.weights.checkpoint.save_model` records.
+  ``classes``; ``.preprocessing(input_size)`` is the :class:`PretrainedCfg` a model file trained on it records.
+* :class:`PretrainedCfg`: what a model's weights expect of their input (input size, resize, mean, std,
+  interpolation, channel order, scale), as timm's; every model file records one, ``model.pretrained_cfg``.
+  :func:`create_transform(model | model file | record, training=False) <create_transform>`: a PIL image, a
+  uint8 tensor or a path -> exactly the tensor ``googlenet predict`` feeds the network.
 * :func:`decode_image(source, channels, name=) <decode_image>` / :func:`convert_image`: any image
   mode (grey, grey+alpha, palette, RGBA, CMYK, 1-bit, 16-bit) to 8-bit grey or RGB; a corrupt file
   raises :class:`~googlenet.errors.DataError` naming it. ``skip_bad_images=True`` leaves such files out
@@ -67,6 +71,7 @@ from .datasets import (
 )
 from .formats.idx import DEBIAN_FASHION_MNIST
 from .images import IMAGE_EXTENSIONS, convert_image, decode_image
+from .preprocessing import PretrainedCfg
 from .registry import (
     DatasetSpec,
     canonical_name,
@@ -76,7 +81,7 @@ from .registry import (
     register_dataset,
     small_image_datasets,
 )
-from .transforms import AUGMENTATIONS, eval_transform, train_transform
+from .transforms import AUGMENTATIONS, ImageTransform, create_transform, eval_transform, train_transform
 
 __all__ = [
     "AUGMENTATIONS",
@@ -91,6 +96,8 @@ __all__ = [
     "EncodedImageDataset",
     "ImageDataset",
     "ImageStore",
+    "ImageTransform",
+    "PretrainedCfg",
     "TensorImageDataset",
     "cache_root",
     "canonical_name",
@@ -98,6 +105,7 @@ __all__ = [
     "class_name_for",
     "compute_mean_std",
     "convert_image",
+    "create_transform",
     "data_roots",
     "dataset_names",
     "dataset_stats",

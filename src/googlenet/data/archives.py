@@ -8,9 +8,8 @@ images a tarball holds -- and whether the decoded cache (:mod:`googlenet.data.ca
 valid -- without reading it. The image bytes themselves are read only when something needs to decode
 them (:func:`archive_bytes`), in one front-to-back pass.
 
-Class names: folders named by ImageNet wnids (``n01440764``) are shown by name (``tench``), from
-``googlenet.weights.imagenet`` when that module exists, else from the ten Imagenette classes below,
-else as the wnid itself.
+Class names: folders named by ImageNet wnids (``n01440764``) are shown by name (``tench``), from the
+1000 ImageNet classes of :mod:`googlenet.data.imagenet`; another wnid stays as it is.
 """
 
 from __future__ import annotations
@@ -31,7 +30,7 @@ from .images import Unread, is_image_name, max_image_bytes, oversize_message, un
 #: Extensions that name a tarball ``load_dataset`` reads in place.
 ARCHIVE_SUFFIXES = (".tar.gz", ".tgz", ".tar")
 
-#: The ten Imagenette classes (shared/data/README.md; fastai's imagenette2), the fallback name table.
+#: The ten Imagenette classes (shared/data/README.md; fastai's imagenette2), a subset of ImageNet's.
 IMAGENETTE_CLASSES = {
     "n01440764": "tench", "n02102040": "English springer", "n02979186": "cassette player",
     "n03000684": "chain saw", "n03028079": "church", "n03394916": "French horn", "n03417042": "garbage truck",
@@ -51,20 +50,11 @@ def is_wnid(name: str) -> bool:
 
 
 def class_name_for(wnid: str) -> str:
-    """The human name of ImageNet class ``wnid``; the wnid itself when no table knows it."""
-    try:
-        from ..weights import imagenet  # shipped by another change; absent in older trees
+    """The short name of ImageNet class ``wnid`` (``"n01440764"`` -> ``"tench"``); the wnid itself when it is
+    none of the 1000 ImageNet-1k classes."""
+    from .imagenet import _wnid_names
 
-        lookup = getattr(imagenet, "class_name_for", None)
-        if lookup is not None:
-            name = lookup(wnid)
-        else:
-            name = getattr(imagenet, "WNID_TO_NAME", {}).get(wnid)
-        if name:
-            return str(name)
-    except ImportError:
-        pass
-    return IMAGENETTE_CLASSES.get(wnid, wnid)
+    return _wnid_names().get(wnid, wnid)
 
 
 def display_names(folders: Sequence[str]) -> list[str]:

@@ -32,6 +32,7 @@ from ..errors import DataError, UserError
 from ..weights.imagenet import IMAGENET_MEAN, IMAGENET_STD
 from .archives import IMAGENETTE_WNIDS, Member, archive_bytes
 from .images import decode_image
+from .preprocessing import PretrainedCfg
 from .transforms import EVAL_CROP_FRACTION
 
 SPLITS = ("train", "val", "test")
@@ -58,8 +59,8 @@ class DatasetStats:
     def num_classes(self) -> int:
         return len(self.classes)
 
-    def preprocessing(self, input_size: int | None = None, channels: int | None = None) -> dict[str, Any]:
-        """The ``preprocessing`` metadata of a model file trained on this dataset."""
+    def preprocessing(self, input_size: int | None = None, channels: int | None = None) -> PretrainedCfg:
+        """The preprocessing record of a model file trained on this dataset."""
         c = channels or self.channels
         mean, std = _match_channels(self.mean, c), _match_channels(self.std, c)
         size = int(input_size or self.image_size or 224)
@@ -67,8 +68,7 @@ class DatasetStats:
         # (eval_steps): the whole image for fixed-size datasets, 256 for a 224 crop otherwise. Test-time
         # crops (googlenet eval) start from this scale, so they see what the trainer's test figures saw.
         resize = size if self.image_size else int(round(size / EVAL_CROP_FRACTION))
-        return {"mean": list(mean), "std": list(std), "input_size": size, "resize": resize,
-                "channels": c, "dataset": self.name}
+        return PretrainedCfg(input_size=size, resize=resize, channels=c, mean=mean, std=std, dataset=self.name)
 
 
 def photo_stats(name: str, classes: Sequence[str]) -> DatasetStats:

@@ -225,6 +225,23 @@ def decode_image(source: str | Path | bytes, channels: int, *, name: str | None 
     return img
 
 
+def image_tensor(img: Image.Image, *, max_short_side: int | None = None):
+    """A decoded ``L`` / ``RGB`` image as a uint8 tensor (C, H, W); with ``max_short_side`` a larger image is
+    first shrunk (aspect kept, Pillow's bilinear with ``reducing_gap``) so its shorter side is that long: what
+    ``predict`` and :func:`googlenet.data.create_transform` do before the test resize, so that memory is
+    bounded by the test scale, not by the photo."""
+    import torch
+
+    if max_short_side and min(img.size) > max_short_side:
+        w, h = img.size
+        scale = max_short_side / min(w, h)
+        img = img.resize((max(max_short_side, round(w * scale)), max(max_short_side, round(h * scale))),
+                         Image.Resampling.BILINEAR, reducing_gap=3.0)
+    tensor = torch.from_numpy(np.asarray(img, dtype=np.uint8).copy())
+    tensor = tensor.unsqueeze(0) if tensor.dim() == 2 else tensor.permute(2, 0, 1)
+    return tensor.contiguous()
+
+
 #: Notes printed per kind of warning in this process; a dataset of thousands of odd files stops at this many.
 MAX_NOTES_PER_KIND = 5
 _notes_printed: dict[str, int] = {}

@@ -21,6 +21,7 @@ import torch
 from torchvision.transforms import v2
 
 from ..errors import UserError
+from .preprocessing import EVAL_CROP_FRACTION
 
 AUGMENTATIONS = ("paper", "small", "photo", "flip", "none")
 
@@ -87,8 +88,6 @@ def train_transform(
     return v2.Compose(steps + _finish(mean, std))
 
 
-#: The usual single-crop evaluation: resize the shorter side to crop / 0.875 (256 for 224), then centre-crop.
-EVAL_CROP_FRACTION = 0.875
 
 
 def eval_steps(input_size: int, native_size: int | None = None, crop_fraction: float = EVAL_CROP_FRACTION) -> list:
@@ -104,3 +103,78 @@ def eval_transform(
 ) -> v2.Compose:
     """The evaluation pipeline: (resize, center crop,) float, normalize."""
     return v2.Compose(eval_steps(input_size, native_size, crop_fraction) + _finish(mean, std))
+
+
+class ImageTransform:
+    """Image -> the network's input for a :class:`~googlenet.data.preprocessing.PretrainedCfg`: made by
+    :func:`create_transform`. Takes a path (decoded as ``googlenet predict`` decodes it, a large JPEG at a
+    reduced DCT scale), a PIL image of any mode, or a uint8 / [0, 1] float tensor (C, H, W); returns float32
+    (C, input_size, input_size)."""
+
+    def __init__(self, cfg, *, training: bool = False) -> None:
+        if not cfg.input_size:
+            raise UserError("the preprocessing record has no input_size; pass PretrainedCfg(input_size=...)")
+        self.cfg = cfg.completed(input_size=cfg.input_size, channels=cfg.channels or 3)
+        self.training = training
+        self.resize = self.cfg.test_resize()
+        size = self.cfg.input_size
+        mode = v2.InterpolationMode(self.cfg.interpolation)
+        self.augment = v2.Compose([v2.RandomResizedCrop(size, scale=(0.08, 1.0), ratio=(3 / 4, 4 / 3),
+                                                        interpolation=mode, antialias=True),
+                                   v2.RandomHorizontalFlip()]) if training else None
+
+    def pixels(self, image) -> torch.Tensor:
+        """``image`` as a uint8 (or float) tensor (C, H, W) with the record's channels, before any resize."""
+        from pathlib import Path
+
+        from PIL import Image, ImageOps
+
+        from .images import convert_image, decode_image, image_tensor
+
+        # Predict shrinks a photo larger than the test scale while decoding (bounded memory); the same here.
+        largest = None if self.training else self.resize
+        if isinstance(image, (str, Path)):
+            img = decode_image(image, self.cfg.channels, draft_short_side=largest)
+            return image_tensor(img, max_short_side=largest)
+        if isinstance(image, Image.Image):
+            img = convert_image(ImageOps.exif_transpose(image) or image, self.cfg.channels)
+            return image_tensor(img, max_short_side=largest)
+        if isinstance(image, torch.Tensor) and image.dim() == 3:
+            return image
+        raise UserError(f"create_transform's transform takes a path, a PIL image or a tensor (C, H, W), got "
+                        f"{type(image).__name__}{tuple(image.shape) if isinstance(image, torch.Tensor) else ''}")
+
+    def __call__(self, image) -> torch.Tensor:
+        from torchvision.transforms.v2 import functional as TF
+
+        from .preprocessing import resize_short
+
+        x = self.pixels(image)
+        if self.augment is not None:
+            x = self.augment(x)
+        else:
+            x = TF.center_crop(resize_short(x[None], self.resize, self.cfg.interpolation), [self.cfg.input_size])[0]
+        x = x.float() / 255.0 if x.dtype == torch.uint8 else x.float()
+        return self.cfg.normalize(x[None])[0]
+
+    def __repr__(self) -> str:
+        c = self.cfg
+        steps = (f"RandomResizedCrop({c.input_size}), RandomHorizontalFlip()" if self.training else
+                 f"Resize({self.resize}, {c.interpolation}), CenterCrop({c.input_size})")
+        return (f"ImageTransform(decode to {c.channels} channels, {steps}, {c.channel_order} x {c.scale:g}, "
+                f"Normalize(mean={list(c.mean)}, std={list(c.std)}))")
+
+
+def create_transform(source, *, training: bool = False) -> ImageTransform:
+    """The transform from an image to what ``source``'s network reads, as timm's ``create_transform``.
+
+    ``source``: a model of ``googlenet.create_model(name, pretrained=...)`` or of
+    :func:`googlenet.weights.load_model` (its ``pretrained_cfg``), a model file or run folder, or a
+    :class:`~googlenet.data.preprocessing.PretrainedCfg`. The evaluation transform (``training=False``) gives
+    exactly the tensor ``googlenet predict`` feeds the network (1 crop: the shorter side resized to the
+    record's ``resize``, the centre ``input_size`` crop, its normalization); ``training=True``: random-resized
+    crops (8%-100% of the area, GoogLeNet section 6) and flips instead.
+    """
+    from .preprocessing import cfg_of
+
+    return ImageTransform(cfg_of(source), training=training)

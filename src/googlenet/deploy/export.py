@@ -71,7 +71,7 @@ def load_for_export(checkpoint: str | Path) -> LoadedModel:
 def export_metadata(loaded: LoadedModel) -> dict[str, Any]:
     from ..models.registry import model_info
 
-    pre = dict(loaded.preprocessing or {})
+    pre = loaded.preprocessing.as_dict()  # a record (load_model fills in input_size and channels)
     pre.setdefault("input_size", model_info(loaded.model_name).input_size)
     pre.setdefault("channels", int(loaded.model_kwargs.get("in_channels", 3)))
     return {
@@ -179,6 +179,7 @@ def read_export_metadata(path: str | Path, format: str | None = None) -> dict[st
         if raw.get("format") != EXPORT_FORMAT:
             raise DataError(f"{str(path)!r} has no googlenet metadata; export it with `googlenet export`")
         checked = check_metadata(raw, str(path))  # each field, with its own one-line message
+        checked["preprocessing"] = checked["preprocessing"].as_dict()  # JSON, as the other formats store it
         return {**{k: v for k, v in raw.items() if k in ("format", "input", "output")}, **checked}
     files = {METADATA_FILE: ""}
     if format == "torchscript":

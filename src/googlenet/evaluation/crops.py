@@ -29,6 +29,7 @@ from dataclasses import dataclass
 from torch import Tensor
 from torchvision.transforms.v2 import functional as TF
 
+from ..data.preprocessing import resize_short
 from ..errors import UserError
 
 #: Section 7: the shorter side of the test image at the four scales, for a 224 crop.
@@ -46,7 +47,7 @@ def scaled(scale: int, crop_size: int) -> int:
 
 #: The largest crop side and test scale (shorter side): a 4096-px 4:3 photo in float32 is 268 MB, and the
 #: model's activations of one crop at that size already take gigabytes; the same bound as a model file's
-#: recorded input size (weights/checkpoint.py MAX_INPUT_SIDE).
+#: recorded input size (data/preprocessing.py MAX_INPUT_SIDE).
 MAX_TEST_SIDE = 4096
 
 
@@ -65,6 +66,8 @@ class CropProtocol:
     crops: int = 1
     crop_size: int = REFERENCE_CROP
     scales: tuple[int, ...] | None = None
+    #: How images are resized to each scale (antialiased): the weights' own (a record's ``interpolation``).
+    interpolation: str = "bilinear"
 
     def __post_init__(self) -> None:
         if self.crops not in CROP_SETTINGS:
@@ -116,11 +119,12 @@ class CropProtocol:
         if images.dim() != 4:
             raise UserError(f"crops need images shaped (N, C, H, W) or (C, H, W), got {tuple(images.shape)}")
         if self.crops == 1:
-            yield TF.center_crop(_resize_short(images, self.scales[0]), [self.crop_size]), 1
+            yield TF.center_crop(resize_short(images, self.scales[0], self.interpolation), [self.crop_size]), 1
         elif self.crops == 10:
-            yield from _ten_crop(_centre_square(_resize_short(images, self.scales[0])), self.crop_size)
+            yield from _ten_crop(_centre_square(resize_short(images, self.scales[0], self.interpolation)),
+                                 self.crop_size)
         else:
-            yield from _paper_144(images, self.scales, self.crop_size)
+            yield from _paper_144(images, self.scales, self.crop_size, self.interpolation)
 
     def __call__(self, image: Tensor) -> Tensor:
         """All crops of one image (C, H, W) stacked: (num_crops, C, s, s). Handy for inspection."""
@@ -132,13 +136,6 @@ class CropProtocol:
         crops = "1 crop" if self.num_crops == 1 else f"{self.num_crops} crops"
         scales = "scale" if len(self.scales) == 1 else "scales"
         return f"{crops} of {self.crop_size}px at {scales} {', '.join(map(str, self.scales))}"
-
-
-def _resize_short(images: Tensor, side: int) -> Tensor:
-    """Resize so the shorter side is ``side`` pixels, keeping the aspect ratio (antialiased)."""
-    if min(images.shape[-2:]) == side:
-        return images
-    return TF.resize(images, [side], antialias=True)
 
 
 def _centre_square(images: Tensor) -> Tensor:
@@ -195,7 +192,8 @@ def _square_boxes(images: Tensor) -> list[tuple[int, int, int]]:
     return [(o, 0, side) for o in offsets]  # portrait: top, centre, bottom
 
 
-def _paper_144(images: Tensor, scales: Sequence[int], size: int) -> Iterator[tuple[Tensor, int]]:
+def _paper_144(images: Tensor, scales: Sequence[int], size: int,
+               interpolation: str = "bilinear") -> Iterator[tuple[Tensor, int]]:
     """Section 7's 144 crops as (view, multiplicity) pairs.
 
     A square image has one square, not three: its left, centre and right squares coincide, so each
@@ -203,7 +201,7 @@ def _paper_144(images: Tensor, scales: Sequence[int], size: int) -> Iterator[tup
     crops, at a third of the forward passes.
     """
     for scale in scales:
-        resized = _resize_short(images, scale)
+        resized = resize_short(images, scale, interpolation)
         flipped = TF.horizontal_flip(resized)  # one flip per scale serves all 72 mirrored crops
         width = resized.shape[-1]
         boxes = _square_boxes(resized)

@@ -20,14 +20,14 @@ forward pass: memory stays within the bound whatever the crop size and the numbe
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
-from torchvision.transforms.v2 import functional as TF
 
+from ..data.preprocessing import PretrainedCfg
 from ..data.registry import is_small_image_dataset
 from ..errors import UserError
 from ..models.outputs import split_outputs
@@ -61,7 +61,8 @@ class Member:
     mean: tuple[float, ...]
     std: tuple[float, ...]
     source: str = ""
-    preprocessing: dict = field(default_factory=dict)
+    #: The model file's record as it stands (``trained_size`` and ``default_scales`` read what it records).
+    preprocessing: PretrainedCfg = field(default_factory=PretrainedCfg)
     #: ``eager`` (the model as loaded), ``torch``, ``ort`` or ``int8`` (see :mod:`googlenet.deploy.backends`).
     backend: str = "eager"
     #: An exported ``.onnx`` file this member runs instead of ``model`` (``model`` is then None).
@@ -78,16 +79,13 @@ class Member:
     def from_loaded(cls, loaded: LoadedModel, *, crop_size: int | None = None) -> Member:
         from ..models.registry import model_info
 
-        pre = loaded.preprocessing or {}
-        channels = int(pre.get("channels") or loaded.model_kwargs.get("in_channels", 3))
-        size = crop_size or pre.get("input_size") or model_info(loaded.model_name).input_size
-        mean = tuple(float(m) for m in pre.get("mean", [0.0] * channels))
-        std = tuple(float(s) for s in pre.get("std", [1.0] * channels))
-        if len(mean) == 1 and channels > 1:
-            mean, std = mean * channels, std * channels
+        pre = PretrainedCfg.coerce(loaded.preprocessing)
+        channels = int(pre.channels or loaded.model_kwargs.get("in_channels", 3))
+        size = crop_size or pre.input_size or model_info(loaded.model_name).input_size
+        full = pre.completed(input_size=int(size), channels=channels)
         loaded.model.eval()
         return cls(loaded.model, loaded.model_name, loaded.num_classes, loaded.class_names, int(size), channels,
-                   mean, std, str(loaded.path or loaded.model_name), dict(pre))
+                   full.mean, full.std, str(loaded.path or loaded.model_name), pre)
 
     @classmethod
     def from_onnx(cls, path: str | Path, *, crop_size: int | None = None) -> Member:
@@ -97,25 +95,22 @@ class Member:
 
         path = Path(path)
         meta = read_export_metadata(path, "onnx")
-        pre = dict(meta.get("preprocessing") or {})
-        size = int(pre.get("input_size") or 224)
+        pre = PretrainedCfg.from_dict(meta.get("preprocessing") or {}, where=f"{str(path)!r} preprocessing")
+        size = int(pre.input_size or 224)
         if crop_size and crop_size != size:
             raise UserError(f"{path} was exported for {size}-px crops, not {crop_size}; drop --crop-size, or export "
                             f"the model file at {crop_size} px")
-        channels = int(pre.get("channels") or 3)
+        channels = int(pre.channels or 3)
         names = meta.get("class_names")
         kwargs = meta.get("model_kwargs") or {}
         num_classes = len(names) if names else int(kwargs.get("num_classes", 1000))
-        mean = tuple(float(m) for m in pre.get("mean", [0.0] * channels))
-        std = tuple(float(s) for s in pre.get("std", [1.0] * channels))
-        if len(mean) == 1 and channels > 1:
-            mean, std = mean * channels, std * channels
-        return cls(None, str(meta.get("model", path.stem)), num_classes, names, size, channels, mean, std,
+        full = pre.completed(input_size=size, channels=channels)
+        return cls(None, str(meta.get("model", path.stem)), num_classes, names, size, channels, full.mean, full.std,
                    str(path), pre, backend="ort", onnx_path=path)
 
     @property
     def trained_size(self) -> int | None:
-        size = self.preprocessing.get("input_size")
+        size = self.preprocessing.input_size
         return int(size) if size else None
 
     def crop_size_warning(self) -> str | None:
@@ -188,39 +183,34 @@ class Member:
         return self.prepare(torch.cat(views))
 
     def default_scales(self, crops: int) -> tuple[int, ...] | None:
-        """The 1- and 10-crop scale this model was tested at in training (``preprocessing["resize"]``):
+        """The 1- and 10-crop scale this model was tested at in training (the record's ``resize``):
         a 28x28 Fashion-MNIST model reads the whole image, not a 28 crop of it enlarged to 32. ``None``
         (the paper's scales, relative to the crop) for 144 crops, for a crop size other than the one
         trained, and for files written before the scale was recorded, unless their dataset is one of
         the fixed-size built-ins."""
         pre = self.preprocessing
-        if crops == 144 or int(pre.get("input_size") or 0) != self.crop_size:
+        if crops == 144 or int(pre.input_size or 0) != self.crop_size:
             return None
-        resize = pre.get("resize")
-        if resize is None and is_small_image_dataset(pre.get("dataset")):  # their images have the input size
-            resize = self.crop_size
-        return (int(resize),) if resize else None
+        if pre.resize is None and not is_small_image_dataset(pre.dataset):
+            return None
+        return (pre.test_resize(self.crop_size),)
+
+    def protocol(self, crops: int = 1, scales: Sequence[int] | None = None) -> CropProtocol:
+        """This member's crop protocol: its crop size, the scales it was tested at (or ``scales``), its
+        weights' interpolation."""
+        return CropProtocol(crops, self.crop_size, tuple(scales) if scales else self.default_scales(crops),
+                            self.preprocessing.interpolation)
 
     def prepare(self, crops: Tensor, *, inplace: bool = False) -> Tensor:
         """Crops in [0, 1] with any channel count -> this model's channels, normalized (in ``crops``' own
         memory when ``inplace`` and the channels match: no second crop-batch-sized buffer to fault in)."""
-        inplace = inplace and crops.shape[1] == self.channels  # an expanded grey batch cannot be written
-        if crops.shape[1] != self.channels:
-            if self.channels == 1 and crops.shape[1] == 3:
-                crops = TF.rgb_to_grayscale(crops)
-            elif self.channels == 3 and crops.shape[1] == 1:
-                crops = crops.expand(-1, 3, -1, -1)
-            else:
-                raise UserError(f"{self.source}: the model reads {self.channels}-channel images, got "
-                                f"{crops.shape[1]}; convert the images to {self.channels} channels")
-        # Weights imported from Caffe read BGR pixels in 0-255 (preprocessing "channel_order", "scale");
-        # the mean and std are then in those units and that order. Files without the keys: RGB in [0, 1].
-        if self.preprocessing.get("channel_order", "RGB") == "BGR" and crops.shape[1] == 3:
-            crops = crops.flip(1)
-        scale = float(self.preprocessing.get("scale", 1.0))
-        if scale != 1.0:
-            crops = crops * scale
-        return TF.normalize(crops, list(self.mean), list(self.std), inplace=inplace)
+        # One normalization for every caller (PretrainedCfg.normalize): create_transform gives the same tensors.
+        # Weights imported from Caffe read BGR pixels in 0-255 (the record's channel_order and scale).
+        cfg = replace(self.preprocessing, channels=self.channels, mean=self.mean, std=self.std)
+        try:
+            return cfg.normalize(crops, inplace=inplace)
+        except UserError as exc:
+            raise UserError(f"{self.source}: {exc}") from None
 
     def logits(self, x: Tensor) -> Tensor:
         """Logits of normalized crops, on this member's backend."""
@@ -298,8 +288,7 @@ class Ensemble:
         """The crop protocol of each member (its own crop size; scales in proportion)."""
         if isinstance(crops, CropProtocol):
             return [crops for _ in self.members]
-        return [CropProtocol(crops, m.crop_size, tuple(scales) if scales else m.default_scales(crops))
-                for m in self.members]
+        return [m.protocol(crops, scales) for m in self.members]
 
     def cost(self, crops: int | CropProtocol, scales: Sequence[int] | None = None) -> int:
         """Forward passes per image: Table 3's "cost" (models x crops)."""

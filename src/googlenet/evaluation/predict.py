@@ -19,11 +19,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import torch
-from PIL import Image
 from torch import Tensor
 
-from ..data.images import decode_image
+from ..data.images import decode_image, image_tensor
 from ..errors import DataError, UserError
 from .crops import CropProtocol
 from .ensemble import Ensemble
@@ -151,18 +149,7 @@ def load_image(path: str | Path, channels: int, *, max_short_side: int | None = 
     With ``max_short_side`` a larger image is shrunk (aspect kept) so its shorter side is that long.
     """
     img = decode_image(path, channels, draft_short_side=max_short_side, hints=_PREDICT_HINTS)
-    size = img.info["original_size"]
-    if max_short_side and min(img.size) > max_short_side:
-        w, h = img.size
-        scale = max_short_side / min(w, h)
-        img = img.resize((max(max_short_side, round(w * scale)), max(max_short_side, round(h * scale))),
-                         Image.Resampling.BILINEAR, reducing_gap=3.0)
-    import numpy as np
-
-    array = np.asarray(img, dtype=np.uint8)
-    tensor = torch.from_numpy(array.copy())
-    tensor = tensor.unsqueeze(0) if tensor.dim() == 2 else tensor.permute(2, 0, 1)
-    return tensor.contiguous(), size
+    return image_tensor(img, max_short_side=max_short_side), img.info["original_size"]
 
 
 def predict_files(

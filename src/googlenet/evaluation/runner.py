@@ -78,8 +78,7 @@ def load_eval_dataset(ensemble: Ensemble, dataset: str | None, split: str, data_
     """The dataset split, as uint8 images with the ensemble's channels; checks it fits the models."""
     from ..data import load_dataset
 
-    name = dataset or next((m.preprocessing.get("dataset") for m in ensemble.members
-                            if m.preprocessing.get("dataset")), None)
+    name = dataset or next((m.preprocessing.dataset for m in ensemble.members if m.preprocessing.dataset), None)
     if not name:
         raise UserError("the checkpoint does not record its dataset; pass --dataset (e.g. fashion-mnist, cifar10)")
     data = load_dataset(name, split, data_dir=data_dir, channels=ensemble.channels)

@@ -8,7 +8,9 @@
   ``pre_logits=True`` the pooled features the classifier would see.
 * ``get_classifier()`` -- the final layer (a Linear; a 1x1 convolution in SqueezeNet and NiN).
 * ``reset_classifier(num_classes)`` -- a fresh final layer for ``num_classes`` classes, the auxiliary
-  classifiers' too (fine-tuning on a new dataset).
+  classifiers' too (fine-tuning on a new dataset); ``reset_classifier(0)`` removes them (``nn.Identity``),
+  so that ``forward`` returns the pooled features, ``(N, num_features)``, as in timm.
+* ``num_features`` -- the width of those pooled features: what the final layer reads.
 
 A family declares where its classifiers live (``classifier_path`` and ``aux_classifier_paths``) and
 writes the two forwards; the rest comes from :class:`ImageClassifier`.
@@ -28,6 +30,10 @@ class ImageClassifier(nn.Module):
     classifier_path: str = "fc"
     #: Dotted paths of the auxiliary classifiers' final layers (GoogLeNet section 5, Inception-v3).
     aux_classifier_paths: tuple[str, ...] = ()
+    #: What trained weights expect of their input (a :class:`googlenet.data.preprocessing.PretrainedCfg`) and
+    #: the names of their classes; set by ``googlenet.create_model(name, pretrained=...)`` and ``load_model``.
+    pretrained_cfg = None
+    class_names: list[str] | None = None
 
     def forward_features(self, x: Tensor) -> Tensor:  # pragma: no cover - every family overrides it
         raise NotImplementedError
@@ -44,14 +50,35 @@ class ImageClassifier(nn.Module):
     @property
     def num_classes(self) -> int:
         layer = self.get_classifier()
+        if isinstance(layer, nn.Identity):  # reset_classifier(0)
+            return 0
         return layer.out_features if hasattr(layer, "out_features") else layer.out_channels
+
+    @property
+    def num_features(self) -> int:
+        """Channels of the pooled features the final layer reads (``forward_head(x, pre_logits=True)``)."""
+        removed = self.__dict__.get("_removed_classifiers")
+        layer = removed[self.classifier_path] if removed else self.get_classifier()
+        return layer_inputs(layer)
 
     def reset_classifier(self, num_classes: int) -> None:
         """Replace the final layer (and each auxiliary head's) by a freshly initialised one with
-        ``num_classes`` outputs; everything before it keeps its weights."""
-        check_classifier_args(num_classes)
-        for path, old in self.classifier_layers().items():
-            self.set_submodule(path, self.new_classifier_layer(old, num_classes))
+        ``num_classes`` outputs; everything before it keeps its weights. ``0``: no final layers, ``forward``
+        returns the pooled features (timm's ``reset_classifier(0)``)."""
+        if num_classes != 0:
+            check_classifier_args(num_classes)
+        # The layers removed by reset_classifier(0), kept out of the module tree (no parameters, no state_dict
+        # keys) so that a later reset_classifier(n) builds layers of the same kind and width again.
+        removed = self.__dict__.setdefault("_removed_classifiers", {})
+        for path, current in self.classifier_layers().items():
+            old = removed.get(path, current) if isinstance(current, nn.Identity) else current
+            if num_classes == 0:
+                removed[path] = old
+                self.set_submodule(path, nn.Identity())
+            else:
+                self.set_submodule(path, self.new_classifier_layer(old, num_classes))
+        if num_classes != 0:
+            removed.clear()
 
     def classifier_layers(self) -> dict[str, nn.Module]:
         """The final layers a new dataset replaces, by path: the classifier and the auxiliary ones built."""
@@ -87,3 +114,16 @@ class ImageClassifier(nn.Module):
         else:
             raise TypeError(f"{type(self).__name__} must override new_classifier_layer for {type(old).__name__}")
         return new.to(device=old.weight.device, dtype=old.weight.dtype)
+
+
+def layer_inputs(layer: nn.Module) -> int:
+    """What a classifier layer reads: a Linear's input features, a convolution's input channels, or a layer's
+    own ``in_features`` attribute (LeNet-5's RBF output units)."""
+    for attr in ("in_features", "in_channels"):
+        value = getattr(layer, attr, None)
+        if isinstance(value, int):
+            return value
+    centres = getattr(layer, "centres", None)
+    if centres is not None:
+        return int(centres.shape[1])
+    raise TypeError(f"cannot tell the input width of {type(layer).__name__}; give it an in_features attribute")

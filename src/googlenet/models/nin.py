@@ -75,7 +75,7 @@ class NiN(ImageClassifier):
         return self.features[: self._head_start](x)
 
     def forward_head(self, x: Tensor, pre_logits: bool = False) -> Tensor:
-        if pre_logits:
+        if pre_logits or isinstance(self.features[self._head_start], nn.Identity):  # or reset_classifier(0)
             return torch.flatten(self.avgpool(x), 1)
         return torch.flatten(self.avgpool(self.features[self._head_start:](x)), 1)
 

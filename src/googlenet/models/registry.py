@@ -10,6 +10,7 @@ family means adding one file.
 from __future__ import annotations
 
 import difflib
+import fnmatch
 import importlib
 import pkgutil
 from collections.abc import Callable
@@ -77,13 +78,19 @@ def _discover() -> None:
             importlib.import_module(f"{__package__}.{module.name}")
 
 
-def list_models(family: str | None = None, task: str | None = None) -> list[str]:
-    """Names of all registered models, optionally only one family or task."""
+def list_models(pattern: str | None = None, task: str | None = None, *, family: str | None = None) -> list[str]:
+    """Names of the registered models, as timm's ``list_models``.
+
+    ``pattern``: a family name (``"inception"``) or a shell wildcard on model names (``"inception*"``,
+    ``"resnet?8"``, :mod:`fnmatch`); a model is listed when its name or its family matches. ``family``,
+    ``task``: only that family or task. Models with released weights: :func:`googlenet.list_pretrained`.
+    """
     _discover()
     return [
         name
         for name, info in _REGISTRY.items()
-        if (family is None or info.family == family) and (task is None or info.task == task)
+        if (pattern is None or fnmatch.fnmatchcase(name, pattern) or fnmatch.fnmatchcase(info.family, pattern))
+        and (family is None or info.family == family) and (task is None or info.task == task)
     ]
 
 
@@ -101,7 +108,11 @@ def model_info(name: str) -> ModelInfo:
 
 
 def create_model(name: str, **kwargs: Any) -> nn.Module:
-    """Build model ``name`` with the given keyword arguments (``num_classes``, ``in_channels``, ...)."""
+    """Build model ``name`` with the given keyword arguments (``num_classes``, ``in_channels``, ...), with
+    fresh weights; ``googlenet.create_model(name, pretrained=True)`` loads released ones."""
+    if "pretrained" in kwargs:
+        raise UserError("pretrained= is an argument of googlenet.create_model (googlenet.weights.create_model), "
+                        "which loads the weights; googlenet.models.create_model builds fresh networks")
     info = model_info(name)
     try:
         return info.builder(**{**info.default_kwargs, **kwargs})

@@ -140,7 +140,10 @@ class SqueezeNet(ImageClassifier):
         return self.features(x)  # conv1 ... fire9
 
     def forward_head(self, x: Tensor, pre_logits: bool = False) -> Tensor:
-        if pre_logits:  # what conv10 sees, pooled: conv10 is 1x1, so it commutes with the average pool
+        # reset_classifier(0) leaves no conv10: the pooled features, without the ReLU that follows conv10 (the
+        # complex bypass's sums can be negative).
+        if pre_logits or isinstance(self.classifier[1], nn.Identity):
+            # what conv10 sees, pooled: conv10 is 1x1, so it commutes with the average pool
             return torch.flatten(F.adaptive_avg_pool2d(self.classifier[0](x), 1), 1)
         return torch.flatten(self.classifier(x), 1)  # dropout, conv10, ReLU, global average pool
 

@@ -63,14 +63,13 @@ class ServedModel:
     """What the server runs: ``prepare`` (any thread), ``infer`` (one thread at a time), ``explain``."""
 
     def __init__(self, member, runner, backend_name: str, path: Path) -> None:
-        from ..evaluation.crops import CropProtocol
 
         self.member = member
         self.runner = runner
         self.backend = backend_name
         self.path = path
         self.version = file_version(path)
-        self.protocol = CropProtocol(1, member.crop_size, member.default_scales(1))
+        self.protocol = member.protocol(1)
         self.largest = max(self.protocol.scales)
         self.class_names = list(member.class_names or [str(i) for i in range(member.num_classes)])
         self._explain_lock = threading.Lock()

@@ -25,7 +25,7 @@ import sys
 import threading
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import asdict
+from dataclasses import asdict, replace
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -192,7 +192,7 @@ def init_from_pretrained(model: nn.Module, config: TrainConfig, num_classes: int
     fine-tuned on your photos) gives its trunk; the classifiers, auxiliary ones too, start afresh."""
     loaded = load_model(config.init_from)
     pretrained = loaded.model
-    theirs_channels = int(loaded.preprocessing.get("channels") or getattr(pretrained, "in_channels", channels))
+    theirs_channels = int(loaded.preprocessing.channels or getattr(pretrained, "in_channels", channels))
     if theirs_channels != channels:
         raise DataError(f"{config.init_from!r} takes {theirs_channels}-channel images but the data is loaded with "
                         f"{channels}; pass --in-channels {theirs_channels} to convert the images (grey <-> RGB)")
@@ -365,8 +365,8 @@ class Trainer:
                       skip_bad_images=c.skip_bad_images, download=c.download)
         self.train_set: ImageDataset = load_dataset(c.dataset, "train", **common)
         input_size = int(c.input_size or stats.image_size or _probe_size(self.train_set))
-        self.preprocessing = stats.preprocessing(input_size, channels)
-        mean, std = self.preprocessing["mean"], self.preprocessing["std"]
+        pre = stats.preprocessing(input_size, channels)
+        mean, std = pre.mean, pre.std
         hflip = stats.hflip if c.hflip is None else c.hflip
         self.sizes = parse_sizes(c.resize_schedule) if c.resize_schedule else [input_size]
         aug = train_transform(c.augment, input_size=input_size, mean=mean, std=std, hflip=hflip, pad=c.pad,
@@ -377,9 +377,10 @@ class Trainer:
         self.val_set = self._optional_split("val", ev, common)
         self.test_set = self._optional_split("test", ev, common) if c.eval_test else None
         self.classes = list(self.train_set.classes)
-        if not stats.image_size:  # photos: googlenet eval / predict resize as the trainer's evaluation did
-            self.preprocessing["resize"] = int(round(input_size / c.eval_crop))
-        self.preprocessing["dataset"] = stats.name if is_small_image_dataset(stats.name) else Path(str(c.dataset)).name
+        # photos: googlenet eval / predict resize as the trainer's evaluation did
+        resize = pre.resize if stats.image_size else int(round(input_size / c.eval_crop))
+        dataset = stats.name if is_small_image_dataset(stats.name) else Path(str(c.dataset)).name
+        self.preprocessing = replace(pre, resize=resize, dataset=dataset, source="googlenet train")
         skipped = [*self.train_set.skipped, *(self.val_set.skipped if self.val_set else []),
                    *(self.test_set.skipped if self.test_set else [])]
         self.skipped = sorted(set(skipped))

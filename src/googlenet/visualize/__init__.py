@@ -1,6 +1,6 @@
 """Pictures of the networks: class activation maps, feature maps and filters, the architecture diagram
-(Figure 3 of the GoogLeNet paper, drawn from the real modules), a self-contained HTML run report, and a
-TensorBoard logger.
+(Figure 3 of the GoogLeNet paper, drawn from the real modules) and a self-contained HTML run report. (The
+TensorBoard logger of training runs is :class:`googlenet.training.tensorboard.TensorBoardLogger`.)
 
 Submodules are imported on use (matplotlib, graphviz, pytorch-grad-cam and tensorboard are heavy or
 optional), so ``import googlenet.visualize`` costs nothing.
@@ -18,7 +18,6 @@ _EXPORTS = {
     "save_filters": "features",
     "build_diagram": "diagram", "render_diagram": "diagram", "Diagram": "diagram",
     "run_report": "report", "write_run_report": "report", "compare_report": "report",
-    "TensorBoardLogger": "tensorboard",
 }
 
 __all__ = sorted(_EXPORTS)

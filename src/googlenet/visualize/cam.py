@@ -289,11 +289,10 @@ def _peak_marker(heat: np.ndarray, extent: tuple[float, float, float, float]) ->
 def model_views(loaded: Any, images: Sequence[Tensor]) -> tuple[list[Tensor], list[Tensor]]:
     """uint8 / [0, 1] images (C, H, W) as the model file's 1-crop test view: (display crops in [0, 1],
     normalized inputs), i.e. the resize, centre crop, channels and mean/std that evaluation uses."""
-    from ..evaluation.crops import CropProtocol
     from ..evaluation.ensemble import Member
 
     member = Member.from_loaded(loaded)
-    protocol = CropProtocol(1, member.crop_size, member.default_scales(1))
+    protocol = member.protocol(1)
     shown, inputs = [], []
     for image in images:
         image = image.as_subclass(Tensor)
@@ -312,12 +311,11 @@ def _prepare_files(loaded: Any, paths: Sequence[str | Path], skipped: list | Non
     symbolic link loop -- is appended to it as an :class:`~googlenet.evaluation.predict.InputProblem` and left
     out, as ``googlenet predict`` does; without it the first one raises."""
     from ..errors import DataError
-    from ..evaluation.crops import CropProtocol
     from ..evaluation.ensemble import Member
     from ..evaluation.predict import InputProblem, find_images, load_image, scan_inputs
 
     member = Member.from_loaded(loaded)
-    largest = max(CropProtocol(1, member.crop_size, member.default_scales(1)).scales)
+    largest = max(member.protocol(1).scales)
     if skipped is None:
         files = find_images(paths)
         images = [load_image(path, member.channels, max_short_side=largest)[0] for path in files]

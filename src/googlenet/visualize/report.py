@@ -327,8 +327,7 @@ def model_html(run: dict[str, Any], loaded: Any | None) -> str:
         from ..weights.checkpoint import load_model
 
         loaded = load_model(run["dir"])
-    pre = loaded.preprocessing or {}
-    size = int(pre.get("input_size") or 224)
+    size = int(loaded.preprocessing.input_size or 224)
     result = summary(loaded.model, size, name=loaded.model_name)
     rows = [{"layer": r.name + (" (aux)" if r.auxiliary else ""), "type": r.type, "patch/stride": r.kernel,
              "output": shape_text(r.output_shape),

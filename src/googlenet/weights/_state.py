@@ -21,6 +21,7 @@ from typing import Any
 import torch
 from torch import Tensor, nn
 
+from ..data.preprocessing import PretrainedCfg
 from ..errors import DataError
 from .checkpoint import existing_file
 
@@ -196,7 +197,7 @@ class ImportedWeights:
     model_name: str
     model: nn.Module
     class_names: list[str] | None
-    preprocessing: dict[str, Any]
+    preprocessing: PretrainedCfg
     model_kwargs: dict[str, Any] = field(default_factory=dict)
     kind: str = ""
     source: str = ""

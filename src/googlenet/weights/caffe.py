@@ -214,8 +214,8 @@ def caffe_state_dict(layers: Mapping[str, list[np.ndarray]], model: nn.Module, s
 
 def import_caffe(path: str | Path, *, model: str | None = None, model_kwargs: dict[str, Any] | None = None):
     """Build the paper-exact ``googlenet`` from a BVLC ``.caffemodel``; aux heads only if the file has them."""
+    from ..data.imagenet import caffe_preprocessing, class_names_for
     from ..models.registry import create_model
-    from .imagenet import caffe_preprocessing, class_names_for
 
     if model not in (None, "googlenet"):
         raise UserError(f"a BVLC GoogLeNet caffemodel imports into the paper-exact 'googlenet', not {model!r}; "

@@ -1,7 +1,8 @@
 """Checkpoints: weights in safetensors plus everything needed to rebuild and use the model.
 
 A *model file* (``model.safetensors``) is self-describing: its safetensors metadata records the
-registry name, the builder's keyword arguments, the class names and the preprocessing, so
+registry name, the builder's keyword arguments, the class names and the preprocessing (a
+:class:`~googlenet.data.preprocessing.PretrainedCfg`, as JSON), so
 ``load_model(path)`` rebuilds the exact network with no other file. Safetensors holds only tensors,
 so loading one never runs code from the file.
 
@@ -15,7 +16,6 @@ kill at any moment leaves either the old or the new file, never half of one.
 from __future__ import annotations
 
 import json
-import math
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -23,6 +23,7 @@ from typing import Any
 import torch
 from torch import nn
 
+from ..data.preprocessing import PretrainedCfg
 from ..errors import DataError, UserError
 from ..system.files import atomic_write
 
@@ -37,7 +38,8 @@ class LoadedModel:
     model_name: str
     model_kwargs: dict[str, Any]
     class_names: list[str] | None = None
-    preprocessing: dict[str, Any] = field(default_factory=dict)  # mean, std, input_size, channels
+    #: What the weights expect of their input (also ``model.pretrained_cfg``); input_size and channels filled in.
+    preprocessing: PretrainedCfg = field(default_factory=PretrainedCfg)
     extra: dict[str, Any] = field(default_factory=dict)
     path: Path | None = None
 
@@ -61,19 +63,24 @@ def save_model(
     model_name: str,
     model_kwargs: dict[str, Any],
     class_names: list[str] | None = None,
-    preprocessing: dict[str, Any] | None = None,
+    preprocessing: PretrainedCfg | dict[str, Any] | None = None,
     extra: dict[str, Any] | None = None,
 ) -> Path:
-    """Write ``model``'s weights and how to rebuild it to ``path`` (safetensors), atomically."""
+    """Write ``model``'s weights and how to rebuild it to ``path`` (safetensors), atomically.
+
+    ``preprocessing``: a record or its dict (checked); default the model's own ``pretrained_cfg``, if any."""
     from safetensors.torch import save_file
 
+    if preprocessing is None:
+        preprocessing = getattr(_unwrap(model), "pretrained_cfg", None)
+    pre = PretrainedCfg.coerce(preprocessing)
     state = {k: v.detach().cpu().contiguous() for k, v in _unwrap(model).state_dict().items()}
     metadata = {
         "format": FORMAT,
         "model": model_name,
         "model_kwargs": json.dumps(model_kwargs),
         "class_names": json.dumps(class_names),
-        "preprocessing": json.dumps(preprocessing or {}),
+        "preprocessing": json.dumps(pre.as_dict()),
         "extra": json.dumps(extra or {}),
     }
     return atomic_write(path, lambda tmp: save_file(state, str(tmp), metadata=metadata))
@@ -135,33 +142,20 @@ def check_metadata(raw: dict[str, str], where: str) -> dict[str, Any]:
     classes = decoded("class_names", "null")
     if classes is not None and (not isinstance(classes, list) or not all(isinstance(c, str) for c in classes)):
         raise damaged("class_names", "must be a JSON list of strings (or null)")
-    pre = decoded("preprocessing", "{}")
-    if not isinstance(pre, dict):
-        raise damaged("preprocessing", f"must be a JSON object, got {type(pre).__name__}")
-    for key in ("mean", "std"):
-        values = pre.get(key)
-        if values is None:
-            continue
-        if not isinstance(values, list) or not values or not all(
-                isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v) for v in values):
-            raise damaged(f"preprocessing {key}", f"must be a list of finite numbers, got {str(values)[:60]}")
-        if key == "std" and any(v == 0 for v in values):
-            raise damaged("preprocessing std", "holds a 0 (images are divided by it)")
-    for key, low, high in (("input_size", 8, MAX_INPUT_SIDE), ("resize", 8, MAX_INPUT_SIDE), ("channels", 1, 4)):
-        value = pre.get(key)
-        if value is not None and (not isinstance(value, int) or isinstance(value, bool) or not low <= value <= high):
-            raise damaged(f"preprocessing {key}", f"must be a whole number in [{low}, {high}], got {str(value)[:40]}")
-    if "scale" in pre and not (isinstance(pre["scale"], (int, float)) and math.isfinite(pre["scale"])
-                               and pre["scale"] > 0):
-        raise damaged("preprocessing scale", f"must be a positive number, got {str(pre['scale'])[:40]}")
+    raw_pre = decoded("preprocessing", "{}")
+    if not isinstance(raw_pre, dict):
+        raise damaged("preprocessing", f"must be a JSON object, got {type(raw_pre).__name__}")
+    try:
+        pre = PretrainedCfg.from_dict(raw_pre)
+    except DataError as exc:  # "preprocessing <field> must ...": the same one line, naming the file
+        raise DataError(f"{where!r} has damaged metadata: {exc}; the file is damaged, write it again (googlenet "
+                        "train, or googlenet weights import)") from None
     extra = decoded("extra", "{}")
     if not isinstance(extra, dict):
         raise damaged("extra", f"must be a JSON object, got {type(extra).__name__}")
     return {"model": model, "model_kwargs": kwargs, "class_names": classes, "preprocessing": pre, "extra": extra}
 
 
-#: The largest input side a model file may record (a 38 GB input tensor otherwise, docs/robustness.md).
-MAX_INPUT_SIDE = 4096
 #: Bytes per parameter to run a model: its fp32 weights plus the file's copy while loading.
 INFERENCE_BYTES_PER_PARAMETER = 8
 
@@ -308,7 +302,20 @@ def load_model(path: str | Path, *, map_location: str | torch.device = "cpu", **
                         "file is damaged, write it again")
     model.load_state_dict(state)
     model.eval()
-    return LoadedModel(model, meta["model"], kwargs, meta["class_names"], meta["preprocessing"], meta["extra"], path)
+    pre = completed_cfg(meta["preprocessing"], meta["model"], kwargs)
+    model.pretrained_cfg = pre
+    model.class_names = meta["class_names"]
+    return LoadedModel(model, meta["model"], kwargs, meta["class_names"], pre, meta["extra"], path)
+
+
+def completed_cfg(cfg: PretrainedCfg, model_name: str, kwargs: dict[str, Any]) -> PretrainedCfg:
+    """``cfg`` with the input size and channels a file of an older version may not record: the registry's
+    native input size and the model's ``in_channels``."""
+    from ..models.registry import model_info
+
+    info = model_info(model_name)
+    channels = int(kwargs.get("in_channels", info.default_kwargs.get("in_channels", 3)))
+    return cfg.completed(input_size=info.input_size, channels=channels)
 
 
 def resolve_model_path(path: str | Path) -> Path:

@@ -46,13 +46,20 @@ def import_weights(kind: str, path: str | Path, *, model: str | None = None,
 
     ``model``: the registry model to build (default: the one the file fits). ``model_kwargs``: builder
     arguments that do not change the weights' shapes (e.g. ``dropout``, ``transform_input``).
-    Returns an :class:`ImportedWeights`, which unpacks as ``(model_name, model, class_names, preprocessing)``.
+    Returns an :class:`ImportedWeights`, which unpacks as ``(model_name, model, class_names, preprocessing)``;
+    the model also carries them as ``model.pretrained_cfg`` and ``model.class_names``.
     """
+    imported = _import(kind, existing_file(path, "weights file", _EXAMPLE), model, model_kwargs)
+    imported.model.pretrained_cfg = imported.preprocessing  # as a model of googlenet.create_model(pretrained=)
+    imported.model.class_names = imported.class_names
+    return imported
+
+
+def _import(kind: str, path: Path, model: str | None, model_kwargs: dict[str, Any] | None) -> ImportedWeights:
     from .caffe import import_caffe
     from .timm import import_timm
     from .torchvision import import_torchvision
 
-    path = existing_file(path, "weights file", _EXAMPLE)
     guessed = kind == "auto" and path.suffix.lower() != ".caffemodel"
     if kind == "auto":
         kind = detect_kind(path)

@@ -18,9 +18,9 @@ from typing import Any
 
 from torch import Tensor
 
+from ..data.imagenet import class_names_for, rgb_preprocessing
 from ..errors import UserError
 from ._state import Candidate, ImportedWeights, NotAFit, best_fit, fit, read_state_dict
-from .imagenet import class_names_for, rgb_preprocessing
 
 #: timm's ``crop_pct`` of each model's released weights (timm.models.get_pretrained_cfg(name).crop_pct).
 TIMM_MODELS: dict[str, float] = {"inception_v4": 0.875, "inception_resnet_v2": 0.8975}
@@ -58,5 +58,6 @@ def import_timm(path: str | Path, *, model: str | None = None, state: Mapping[st
     load_timm_state_dict(net, state, name)
     net.eval()
     resize = int(math.floor(299 / TIMM_MODELS[name]))  # timm's transforms_factory rounds down
-    pre = rgb_preprocessing(299, resize, mean=(0.5, 0.5, 0.5), std=(0.5, 0.5, 0.5), source="timm")
+    pre = rgb_preprocessing(299, resize, mean=(0.5, 0.5, 0.5), std=(0.5, 0.5, 0.5), source="timm",
+                            interpolation="bicubic")
     return ImportedWeights(name, net, class_names_for(found.num_classes), pre, kwargs, "timm", str(path))

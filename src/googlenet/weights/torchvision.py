@@ -16,9 +16,9 @@ from typing import Any
 
 from torch import Tensor, nn
 
+from ..data.imagenet import class_names_for, rgb_preprocessing
 from ..errors import DataError, UserError
 from ._state import AUX_PREFIXES, Candidate, ImportedWeights, NotAFit, best_fit, describe, fit, read_state_dict
-from .imagenet import class_names_for, rgb_preprocessing
 
 #: Registry model -> torchvision model of the same keys and shapes.
 TORCHVISION_MODELS: dict[str, str] = {

@@ -7,17 +7,17 @@ lemmas timm's; the file was generated once from the installed packages and is re
 :mod:`importlib.resources`, so it is found in an installed wheel as well as in a checkout.
 
 Also the preprocessing that goes with each source of ImageNet weights, as recorded in a model file
-(see :func:`googlenet.evaluation.ensemble.Member.prepare` for how it is applied): the input is
-``(pixels[channel_order] * scale - mean) / std`` for pixels in [0, 1].
+(a :class:`~googlenet.data.preprocessing.PretrainedCfg`): the input is ``(pixels[channel_order] * scale - mean)
+/ std`` for pixels in [0, 1].
 """
 
 from __future__ import annotations
 
 from functools import cache
 from importlib import resources
-from typing import Any
 
 from ..errors import DataError
+from .preprocessing import PretrainedCfg
 
 DATA_FILE = "imagenet_classes.tsv"
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
@@ -52,23 +52,34 @@ def imagenet_lemmas() -> list[str]:
     return [r[2] for r in _rows()]
 
 
+@cache
+def _wnid_names() -> dict[str, str]:
+    return dict(zip(imagenet_wnids(), imagenet_class_names(), strict=True))
+
+
+def wnid_names() -> dict[str, str]:
+    """WordNet id -> short class name, for the 1000 classes (``["n01440764"] == "tench"``)."""
+    return dict(_wnid_names())
+
+
 def class_names_for(num_classes: int) -> list[str] | None:
     """ImageNet's names for a 1000-class model, else None (the classifier was replaced)."""
     return imagenet_class_names() if num_classes == 1000 else None
 
 
-def rgb_preprocessing(input_size: int, resize: int, mean=IMAGENET_MEAN, std=IMAGENET_STD,
-                      source: str = "") -> dict[str, Any]:
-    """``preprocessing`` metadata of an RGB ImageNet model normalized in [0, 1] (torchvision, timm)."""
-    return {"channel_order": "RGB", "scale": 1.0, "mean": list(mean), "std": list(std), "input_size": input_size,
-            "resize": resize, "channels": 3, "dataset": "imagenet", "source": source}
+def rgb_preprocessing(input_size: int, resize: int, mean=IMAGENET_MEAN, std=IMAGENET_STD, source: str = "",
+                      interpolation: str = "bilinear") -> PretrainedCfg:
+    """The record of an RGB ImageNet model normalized in [0, 1] (torchvision, timm)."""
+    return PretrainedCfg(input_size=input_size, resize=resize, channels=3, mean=tuple(mean), std=tuple(std),
+                         interpolation=interpolation, channel_order="RGB", scale=1.0, dataset="imagenet",
+                         source=source)
 
 
-def caffe_preprocessing() -> dict[str, Any]:
+def caffe_preprocessing() -> PretrainedCfg:
     """BVLC Caffe's GoogLeNet input: BGR, 0-255, minus the per-channel means 104/117/123 (B, G, R), no std.
 
     From BVLC's train_val.prototxt ``transform_param { mirror crop_size: 224 mean_value: 104 117 123 }``;
     images were resized to 256x256 before the 224 crop.
     """
-    return {"channel_order": "BGR", "scale": 255.0, "mean": [104.0, 117.0, 123.0], "std": [1.0, 1.0, 1.0],
-            "input_size": 224, "resize": 256, "channels": 3, "dataset": "imagenet", "source": "caffe"}
+    return PretrainedCfg(input_size=224, resize=256, channels=3, mean=(104.0, 117.0, 123.0), std=(1.0, 1.0, 1.0),
+                         channel_order="BGR", scale=255.0, dataset="imagenet", source="caffe")
