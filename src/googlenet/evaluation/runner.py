@@ -201,6 +201,22 @@ class EvalOptions:
                     device=self.device, progress=self.progress)
 
 
+def _timed_probabilities(ensemble: Ensemble, data, opts: EvalOptions) -> tuple[Tensor, Tensor, float]:
+    """:func:`dataset_probabilities` timed. When no member runs on PyTorch (ONNX Runtime, OpenVINO), PyTorch's own
+    work between the passes (resize, crop, normalize, softmax) runs on one thread: its OpenMP team would otherwise
+    spin against the backend's pool for the same cores after every pass (docs/performance.md "Eval beside the
+    bench")."""
+    from ..deploy.backends import backend_spec
+    from ..system.threads import torch_threads
+
+    off_torch = torch.device(opts.device).type == "cpu" and all(backend_spec(k).engine != "torch"
+                                                                for k in ensemble.backends)
+    with torch_threads(1 if off_torch else None):
+        started = time.perf_counter()
+        probs, targets = dataset_probabilities(ensemble, data, opts.crops, **opts.pass_options())
+        return probs, targets, time.perf_counter() - started
+
+
 def _reference_run(ensemble: Ensemble, data, targets: Tensor, opts: EvalOptions) -> dict[str, Any] | None:
     """The fp32 counterpart of a reduced-precision backend on the same images: its top-1, top-5 and time."""
     from ..deploy.backends import backend_spec
@@ -211,12 +227,11 @@ def _reference_run(ensemble: Ensemble, data, targets: Tensor, opts: EvalOptions)
     ensemble.use_backend(reference, device=opts.device)
     ensemble.build_backends(opts.crops, opts.scales)
     fp32 = ensemble.backends
-    started = time.perf_counter()
-    ref_probs, _ = dataset_probabilities(ensemble, data, opts.crops, **opts.pass_options())
+    ref_probs, _, seconds = _timed_probabilities(ensemble, data, opts)
     ref = Metrics.from_probabilities(ref_probs.mean(0), targets, list(data.classes))
     ensemble.use_backend(opts.backend, device=opts.device)
     return {"backend": ",".join(dict.fromkeys(fp32)), "top1": ref.top1, "top5": ref.top5,
-            "seconds": round(time.perf_counter() - started, 3)}
+            "seconds": round(seconds, 3)}
 
 
 def evaluate(checkpoints: Sequence[str | Path] | Ensemble, dataset: str | None = None,
@@ -243,9 +258,7 @@ def evaluate(checkpoints: Sequence[str | Path] | Ensemble, dataset: str | None =
     ensemble.build_backends(opts.crops, opts.scales)
     kinds = ensemble.backends  # after building: the backend auto picked
     data[0]  # opens the files (an archive's index) before the clock starts, as building the backends did
-    started = time.perf_counter()
-    probs, targets = dataset_probabilities(ensemble, data, opts.crops, **opts.pass_options())
-    seconds = time.perf_counter() - started
+    probs, targets, seconds = _timed_probabilities(ensemble, data, opts)
     metrics = Metrics.from_probabilities(probs.mean(0), targets, list(data.classes))
     reference = _reference_run(ensemble, data, targets, opts)
     return EvalResult(metrics, data.name, opts.split, opts.crops, sum(p.num_crops for p in protocols),
