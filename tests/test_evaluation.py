@@ -145,3 +145,15 @@ def test_a_fashion_mnist_model_is_tested_on_the_whole_image_as_in_training(fashi
     # A file without the recorded scale (written before it was) from a built-in dataset: the same rule.
     member.preprocessing = dataclasses.replace(member.preprocessing, resize=None)
     assert member.default_scales(1) == (28,) and member.default_scales(144) is None
+
+
+def test_evaluate_takes_its_options_as_one_dataclass(fashion_checkpoints):
+    from googlenet.evaluation import EvalOptions
+
+    options = EvalOptions(crops=10, limit=4)
+    grouped = evaluate(fashion_checkpoints, None, options)
+    spelled = evaluate(fashion_checkpoints, crops=10, limit=4)  # keywords override the dataclass's fields
+    assert torch.equal(grouped.probabilities, spelled.probabilities) and grouped.cost == 20
+    assert options == EvalOptions(crops=10, limit=4)  # not changed by the call
+    with pytest.raises(UserError, match="no option 'crop'"):
+        evaluate(fashion_checkpoints, crop=10)

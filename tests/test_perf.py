@@ -165,13 +165,13 @@ def test_training_fusion_same_forward_gradients_and_update(name):
 def test_bench_inference_small_model(shared_data):
     from googlenet.bench import bench_inference
 
-    result = bench_inference("googlenet_torchvision", backends=["eager", "ort", "ort-folded"], batches=[2],
+    result = bench_inference("googlenet_torchvision", backends=["eager", "ort", "ort-fused"], batches=[2],
                              seconds=0.5, memory=False, model_kwargs=SMALL, data_dir=shared_data)
     rows = {r["backend"]: r for r in result["results"]}
-    assert set(rows) == {"tv-eager", "tv-ort", "eager", "ort", "ort-folded"}
+    assert set(rows) == {"tv-eager", "tv-ort", "eager", "ort", "ort-fused"}
     for r in rows.values():
         assert r["images_per_s"] > 0 and r["vs_tv_ort"] > 0
-    for name in ("eager", "ort", "ort-folded"):  # our optimized backends compute our model's function
+    for name in ("eager", "ort", "ort-fused"):  # our optimized backends compute our model's function
         assert rows[name]["max_abs_diff"] is not None and rows[name]["max_abs_diff"] < 1e-4, rows[name]
     assert rows["tv-eager"]["vs_tv_eager"] == 1.0
     assert result["load_before"] and result["machine"]["cores"]

@@ -1,12 +1,11 @@
-"""The inference backends the bench times: our fused model in eager/channels_last/compiled form, ONNX
-Runtime fp32 and int8, and torchvision's model as the anchors."""
-
-
+"""What the bench times: the registry's backends (:mod:`googlenet.deploy.backends`, the same objects ``eval``,
+``predict`` and ``serve`` run) beside its two anchors, torchvision's model eager and ONNX Runtime on
+torchvision's own ONNX export. The bench adds only these anchors and the timing (:mod:`.inference`)."""
 
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -14,12 +13,15 @@ import numpy as np
 import torch
 from torch import nn
 
-from ..deploy.ort import ort_session
+from ..deploy.backends import RENAMED, Backend, backend_names, backend_spec, build_backend
 from ..errors import UserError
 from .timing import Run
 
-BACKENDS = ("tv-eager", "tv-ort", "eager", "channels-last", "compile", "ort", "ort-folded", "int8")
 ANCHORS = ("tv-eager", "tv-ort")
+#: Every backend ``googlenet bench`` knows: the anchors, then the registry's (``auto`` is measured by itself).
+BACKENDS = ANCHORS + tuple(n for n in backend_names() if n != "auto")
+#: What ``googlenet bench`` times when no ``--backend`` is given (``compile`` takes minutes to compile).
+DEFAULT_BACKENDS = tuple(n for n in BACKENDS if n != "compile")
 
 
 @dataclass
@@ -29,88 +31,45 @@ class Prepared:
     name: str
     owner: str  # "ours" or "torchvision"
     make: Callable[[torch.Tensor], Run]
-    to_numpy: Callable[[Any], np.ndarray] = field(default=lambda out: out.detach().numpy())
+    to_numpy: Callable[[Any], np.ndarray]
+    precision: str = "fp32"
 
 
-def _ort_backend(name: str, owner: str, path: Path, threads: int) -> Prepared:
-    session = ort_session(path, threads)
-    input_name = session.get_inputs()[0].name
-
-    def make(x: torch.Tensor) -> Run:
-        feed = {input_name: x.numpy()}
-        return lambda: session.run(None, feed)[0]
-
-    return Prepared(name, owner, make, to_numpy=lambda out: out)
+def check_bench_backends(names: Sequence[str]) -> None:
+    for name in names:
+        if name in RENAMED:
+            backend_spec(name)  # the one-line message naming the new name
+        if name not in BACKENDS:
+            raise UserError(f"unknown backend {name!r}; choose from {', '.join(BACKENDS)}")
 
 
-def _torch_backend(name: str, owner: str, model: nn.Module, channels_last: bool) -> Prepared:
-    def make(x: torch.Tensor) -> Run:
-        if channels_last:
-            x = x.contiguous(memory_format=torch.channels_last)
+def _anchor(name: str, tv: nn.Module, workdir: Path, input_size: int, threads: int | None) -> Prepared:
+    from ..deploy.backends.eager import EagerBackend
+    from ..deploy.backends.ort import OrtBackend
+    from ..deploy.onnx import export_onnx
 
-        def run() -> torch.Tensor:
-            with torch.inference_mode():
-                return model(x)
-
-        return run
-
-    return Prepared(name, owner, make)
+    if name == "tv-eager":
+        backend: Backend = EagerBackend(tv)
+    else:
+        path = workdir / "torchvision.onnx"
+        if not path.exists():
+            export_onnx(tv, path, input_size=input_size, in_channels=getattr(tv, "in_channels", 3))
+        backend = OrtBackend(path, name=name, threads=threads)
+    return Prepared(name, "torchvision", backend.bind, backend.to_numpy)
 
 
 def prepare_backends(
-    names: Sequence[str], ours: nn.Module, tv: nn.Module, *, workdir: Path, input_size: int, threads: int,
+    names: Sequence[str], ours: nn.Module, tv: nn.Module, *, workdir: Path, input_size: int, threads: int | None,
     calibration: torch.Tensor | None = None,
 ) -> list[Prepared]:
-    """Build the requested backends (ONNX files go to ``workdir``)."""
-    from ..deploy.fusion import optimize_for_inference
-    from ..deploy.onnx import export_onnx
-
-    unknown = [n for n in names if n not in BACKENDS]
-    if unknown:
-        raise UserError(f"unknown backend {unknown[0]!r}; choose from {', '.join(BACKENDS)}")
-    in_channels = getattr(ours, "in_channels", 3)
-    fused = None
-    if any(n in names for n in ("eager", "ort", "int8")):
-        fused = optimize_for_inference(ours)
-    fused_cl = None
-    if any(n in names for n in ("channels-last", "compile")):
-        fused_cl = optimize_for_inference(ours, memory_format=torch.channels_last)
+    """Build the requested backends (ONNX files go to ``workdir``, shared between the backends)."""
+    check_bench_backends(names)
     out: list[Prepared] = []
     for name in names:
-        if name == "tv-eager":
-            out.append(_torch_backend(name, "torchvision", tv, channels_last=False))
-        elif name == "tv-ort":
-            path = workdir / "torchvision.onnx"
-            if not path.exists():
-                export_onnx(tv, path, input_size=input_size, in_channels=in_channels)
-            out.append(_ort_backend(name, "torchvision", path, threads))
-        elif name == "eager":
-            out.append(_torch_backend(name, "ours", fused, channels_last=False))
-        elif name == "channels-last":
-            out.append(_torch_backend(name, "ours", fused_cl, channels_last=True))
-        elif name == "compile":
-            compiled = torch.compile(fused_cl, dynamic=False)
-            out.append(_torch_backend(name, "ours", compiled, channels_last=True))
-        elif name in ("ort", "int8"):
-            path = workdir / "ours_fused.onnx"
-            if not path.exists():
-                export_onnx(fused, path, input_size=input_size, in_channels=in_channels)
-            if name == "int8":
-                from ..deploy.quantize import quantize_onnx
-
-                q_path = workdir / "ours_fused_int8.onnx"
-                if not q_path.exists():
-                    if calibration is None:
-                        raise UserError("the int8 backend needs calibration images")
-                    quantize_onnx(path, q_path, calibration)
-                path = q_path
-            out.append(_ort_backend(name, "ours", path, threads))
-        elif name == "ort-folded":
-            path = workdir / "ours_folded.onnx"
-            if not path.exists():
-                export_onnx(optimize_for_inference(ours, fuse_inception=False), path, input_size=input_size,
-                            in_channels=in_channels)
-            out.append(_ort_backend(name, "ours", path, threads))
+        if name in ANCHORS:
+            out.append(_anchor(name, tv, workdir, input_size, threads))
+            continue
+        backend = build_backend(name, ours, crop_size=input_size, channels=getattr(ours, "in_channels", 3),
+                                calibration=calibration, threads=threads, workdir=workdir)
+        out.append(Prepared(name, "ours", backend.bind, backend.to_numpy, backend_spec(name).precision))
     return out
-
-

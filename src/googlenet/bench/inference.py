@@ -6,22 +6,12 @@ Runtime on torchvision's own ONNX export -- in rounds (backend A, B, C, ... then
 warm-up, and reported as the median over rounds together with its ratio to the anchors. The load
 average (``os.getloadavg``) before and after is recorded beside the figures.
 
-Backends (``BACKENDS``):
-
-=================  ==========================================================================
-``tv-eager``       torchvision's model, eager, NCHW (anchor)
-``tv-ort``         ONNX Runtime on torchvision's ONNX export (anchor)
-``eager``          our model after :func:`~googlenet.deploy.fusion.optimize_for_inference` (BN folded,
-                   inception 1x1 convolutions fused), NCHW
-``channels-last``  the same, channels_last weights and input
-``compile``        the same, channels_last, ``torch.compile`` (inductor, static shapes)
-``ort``            ONNX Runtime on the ONNX export of our fused model
-``ort-folded``     ONNX Runtime on the export with batch norm folded but the 1x1 convolutions not fused:
-                   in ONNX Runtime the fused graph's ``Split`` costs an NCHWc reorder per module (measured
-                   0.93-0.96x), so this is our fastest fp32 ONNX graph (the same arithmetic as the anchor)
-``int8``           ONNX Runtime on our fused export quantized to int8 (static, calibrated on real
-                   images, :mod:`googlenet.quantize`)
-=================  ==========================================================================
+Backends (``BACKENDS``): the anchors ``tv-eager`` (torchvision's model, eager, NCHW) and ``tv-ort`` (ONNX
+Runtime on torchvision's ONNX export), then every backend of the registry (:mod:`googlenet.deploy.backends`:
+``eager`` our model as loaded, ``torch``, ``compile``, ``ort``, ``ort-fused``, ``int8``, ``openvino``,
+``openvino-bf16``, ``openvino-int8``), the same objects ``eval``, ``predict`` and ``serve`` run. Each row also
+gives the fraction of the CPU's peak multiply-adds it reaches at its precision
+(:func:`~googlenet.bench.machine.peak_macs_per_s`: cores x clock x multiply-adds per cycle).
 
 Peak memory is the peak resident set size of a fresh process that builds the backend and runs it
 at each batch size, minus that process's size after ``import torch, onnxruntime`` (so it counts
@@ -43,15 +33,16 @@ import torch
 
 from ..errors import UserError
 from ..system.threads import torch_threads
-from .backends import ANCHORS, BACKENDS, prepare_backends
+from .backends import ANCHORS, DEFAULT_BACKENDS, check_bench_backends, prepare_backends
 from .inputs import build_pair, real_images, same_layout, settle_batch_norm
-from .machine import load_average, machine
+from .machine import load_average, machine, peak_macs_per_s
 from .memory import measure_peak_memory
 from .timing import Measurement, time_interleaved
 
 
 def _bench_inference(
-    model_name: str = "googlenet_torchvision", *, backends: Sequence[str] = BACKENDS, batches: Sequence[int] = (1, 32),
+    model_name: str = "googlenet_torchvision", *, backends: Sequence[str] = DEFAULT_BACKENDS,
+    batches: Sequence[int] = (1, 32),
     input_size: int | None = None, seconds: float = 20.0, threads: int | None = None, memory: bool = True,
     model_kwargs: dict[str, Any] | None = None, data_dir: str | Path | None = None, workdir: str | Path | None = None,
     log: Callable[[str], None] | None = None,
@@ -69,13 +60,14 @@ def _bench_inference(
         raise UserError(f"batch sizes must be positive integers, got {list(batches)}; e.g. --batch 1 --batch 32")
     if seconds <= 0:
         raise UserError(f"--seconds must be positive, got {seconds}")
-    unknown = [b for b in backends if b not in BACKENDS]
-    if unknown:
-        raise UserError(f"unknown backend {unknown[0]!r}; choose from {', '.join(BACKENDS)}")
+    check_bench_backends(backends)
     info = model_info(model_name)
+    macs = info.macs * 1e9 if info.macs else None
     model_kwargs = dict(model_kwargs or {})
     if input_size is None:
         input_size = 32 if model_kwargs.get("small_input") else info.input_size
+    if macs and input_size != info.input_size:
+        macs *= (input_size / info.input_size) ** 2  # convolutions scale with the pixels
     names = list(dict.fromkeys(list(ANCHORS) + [b for b in backends if b not in ANCHORS]))
     load_before = load_average()
     ours, tv = build_pair(model_name, model_kwargs)
@@ -113,7 +105,8 @@ def _bench_inference(
                 ips = batch / sec
                 results.append(Measurement(p.name, p.owner, batch, round(ips, 2), round(sec * 1e3, 2), rounds, iters,
                                            diffs[p.name], round(ips / anchor["tv-eager"], 3),
-                                           round(ips / anchor["tv-ort"], 3)))
+                                           round(ips / anchor["tv-ort"], 3), precision=p.precision,
+                                           peak_fraction=_peak_fraction(ips, macs, p.precision)))
             del runs
             gc.collect()
         if memory:
@@ -130,6 +123,11 @@ def _bench_inference(
     return {"kind": "inference", "model": model_name, "model_kwargs": model_kwargs, "input_size": input_size,
             "threads": threads, "seconds_per_batch": seconds, "machine": machine(), "load_before": load_before,
             "load_after": load_average(), "results": [r.as_dict() for r in results]}
+
+
+def _peak_fraction(images_per_s: float, macs: float | None, precision: str) -> float | None:
+    peak = peak_macs_per_s(precision)
+    return None if not macs or not peak else round(images_per_s * macs / peak, 4)
 
 
 def bench_inference(*args: Any, threads: int | None = None, **kwargs: Any) -> dict[str, Any]:

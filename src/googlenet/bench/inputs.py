@@ -3,62 +3,25 @@
 
 from __future__ import annotations
 
-import functools
-import sys
 from pathlib import Path
 from typing import Any
 
 import torch
 from torch import nn
 
-from ..errors import DataError, UserError
-
 
 def real_images(n: int, size: int, *, channels: int = 3, data_dir: str | Path | None = None) -> torch.Tensor:
-    """``n`` real CIFAR-10 training photos (round-robin over the classes), resized to ``size`` and
-    normalized with ImageNet's mean and std; grey (``channels=1``) by averaging the colours.
+    """``n`` real photos (:func:`googlenet.data.calibration.calibration_photos`) normalized with ImageNet's mean
+    and std, as the benchmarked models read them."""
+    from ..data import IMAGENET_MEAN, IMAGENET_STD
+    from ..data.calibration import calibration_photos
 
-    The photos come through :func:`googlenet.data.load_dataset` (``data_dir``, else ``$GOOGLENET_DATA``).
-    With neither (a fresh clone), the package's own pictures (:mod:`googlenet.data.synthetic`) stand in,
-    and one note says so: int8 is then calibrated on them.
-    """
-    from ..data import IMAGENET_MEAN, IMAGENET_STD, load_dataset
-
-    if channels not in (1, 3):
-        raise UserError(f"real images have 1 or 3 channels, not {channels}; benchmark a model with "
-                        "in_channels 1 or 3")
-    try:
-        dataset = load_dataset("cifar10", "train", data_dir=data_dir, val_fraction=0.0)
-    except DataError:
-        if data_dir is not None:  # a folder the user named: its problem is theirs to fix
-            raise
-        from ..data.synthetic import synthetic_photos
-
-        _note_synthetic()
-        x = synthetic_photos(n, size)
-        mean, std = torch.tensor(IMAGENET_MEAN).view(1, 3, 1, 1), torch.tensor(IMAGENET_STD).view(1, 3, 1, 1)
-        x = (x - mean) / std
-        return (x.mean(1, keepdim=True) if channels == 1 else x).contiguous()
-    targets = dataset.targets
-    classes = int(targets.max()) + 1
-    per_class = [torch.nonzero(targets == c).flatten()[: -(-n // classes)] for c in range(classes)]
-    order = [int(i) for group in zip(*per_class, strict=False) for i in group][:n]
-    x = torch.stack([dataset[i][0] for i in order]).float() / 255.0
-    x = torch.nn.functional.interpolate(x, size=(size, size), mode="bilinear", align_corners=False)
-    mean, std = torch.tensor(IMAGENET_MEAN).view(1, 3, 1, 1), torch.tensor(IMAGENET_STD).view(1, 3, 1, 1)
-    x = (x - mean) / std
+    x = calibration_photos(n, size, channels=channels, data_dir=data_dir)
+    mean, std = torch.tensor(IMAGENET_MEAN), torch.tensor(IMAGENET_STD)
     if channels == 1:
-        x = x.mean(1, keepdim=True)
-    if len(x) < n:
-        x = x.repeat((n + len(x) - 1) // len(x), 1, 1, 1)[:n]
-    return x.contiguous()
+        mean, std = mean.mean(0, keepdim=True), std.mean(0, keepdim=True)
+    return ((x - mean.view(1, -1, 1, 1)) / std.view(1, -1, 1, 1)).contiguous()
 
-
-@functools.cache
-def _note_synthetic() -> None:  # once per process: inference and training both ask for images
-    print("googlenet: note: no CIFAR-10 photos (--data-dir / $GOOGLENET_DATA): the inputs, and int8's calibration, "
-          "are the package's synthetic pictures (googlenet.data.synthetic); pass --data-dir for real photos",
-          file=sys.stderr, flush=True)
 
 
 def settle_batch_norm(model: nn.Module, images: torch.Tensor, *, steps: int = 2) -> nn.Module:

@@ -27,6 +27,9 @@ class Measurement:
     vs_tv_eager: float | None = None
     vs_tv_ort: float | None = None
     peak_mem_mib: float | None = None
+    precision: str = "fp32"
+    #: images/s x the model's multiply-adds / the CPU's peak at this precision (bench.machine.peak_macs_per_s).
+    peak_fraction: float | None = None
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)

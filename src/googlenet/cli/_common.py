@@ -15,8 +15,11 @@ CIFAR_CALIBRATION = "calibrated on real CIFAR-10 photos from --data-dir / $GOOGL
 def add_backend_flag(parser: argparse.ArgumentParser, int8_calibration: str = CIFAR_CALIBRATION) -> None:
     """``--backend``, one help text for every command that runs a model (eval, predict, serve)."""
     parser.add_argument("--backend", default="auto", metavar="NAME", help=(
-        "what runs the model: auto (default: the fastest fp32 here, ONNX Runtime when installed), torch (folded and "
-        f"fused model, channels_last), ort (ONNX Runtime fp32), int8 (ONNX Runtime int8, {int8_calibration})"))
+        "what runs the model (googlenet.deploy.backends; docs/evaluation.md \"Backends\"): auto (default: the "
+        "fastest fp32/bf16 backend here within 0.1 pt top-1 of torch, measured once per model and machine, cached), "
+        "torch (folded and fused model, channels_last), ort (ONNX Runtime fp32), int8 (ONNX Runtime int8, "
+        f"{int8_calibration}), openvino (OpenVINO fp32), openvino-bf16 (where the CPU has native bf16), "
+        f"openvino-int8 (NNCF int8, {int8_calibration}), eager (the model as loaded), compile, ort-fused"))
 
 
 def add_json_flag(parser: argparse.ArgumentParser, help: str = "print JSON for machines instead of a table") -> None:

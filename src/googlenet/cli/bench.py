@@ -13,7 +13,7 @@ from ..system.threads import check_threads
 from ._common import add_json_flag, add_model_kwargs, model_kwargs_from
 
 INFERENCE_COLUMNS = ["backend", "owner", "batch", "images_per_s", "ms_per_batch", "vs_tv_eager", "vs_tv_ort",
-                     "peak_mem_mib", "max_abs_diff"]
+                     "peak_mem_mib", "max_abs_diff", "precision", "peak_fraction"]
 TRAINING_COLUMNS = ["backend", "owner", "batch", "input_size", "images_per_s", "ms_per_step", "vs_tv_eager",
                     "vs_tv_channels_last"]
 
@@ -27,7 +27,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     parser.add_argument("model", help="registered model name (see `googlenet models`), e.g. googlenet_torchvision")
     parser.add_argument("--backend", action="append", default=None, metavar="NAME",
-                        help="inference backend (repeatable; default all; a name it does not know lists the choices)")
+                        help="inference backend (repeatable; default all but compile; a name it does not know lists "
+                             "the choices)")
     parser.add_argument("--batch", action="append", type=int, default=None,
                         help="inference batch size (repeatable; default 1 and 32)")
     parser.add_argument("--input-size", type=int, default=None, help="image side (default: the model's)")
@@ -52,7 +53,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from ..bench import BACKENDS, DEFAULT_TRAIN_BACKENDS, bench_inference, bench_training
+    from ..bench import DEFAULT_BACKENDS, DEFAULT_TRAIN_BACKENDS, bench_inference, bench_training
 
     model_info(args.model)  # unknown model -> UserError naming close matches
     kwargs = model_kwargs_from(args)
@@ -64,7 +65,8 @@ def run(args: argparse.Namespace) -> int:
     result: dict = {}
     if not args.train_only:
         result["inference"] = bench_inference(
-            args.model, backends=args.backend or BACKENDS, batches=args.batch or (1, 32), input_size=args.input_size,
+            args.model, backends=args.backend or DEFAULT_BACKENDS, batches=args.batch or (1, 32),
+            input_size=args.input_size,
             seconds=args.seconds, threads=args.threads, memory=not args.no_memory, model_kwargs=kwargs,
             data_dir=args.data_dir, log=log)
     if args.train or args.train_only:

@@ -29,8 +29,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     # Checked in run(), not with choices=, so that a bad name is one line.
     add_backend_flag(parser, "calibrated on the first images of the split; prints its top-1 change against fp32")
     parser.add_argument("--no-compare", action="store_true",
-                        help="with --backend int8, skip the fp32 run on the same images that states int8's accuracy "
-                             "change")
+                        help="with an int8 or bf16 backend, skip the fp32 run on the same images that states its "
+                             "accuracy change")
     add_force_flag(parser, "metrics.json, confusion.json and confusion.png in --out")
     add_json_flag(parser)
     parser.set_defaults(func=run)
@@ -39,8 +39,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 def run(args: argparse.Namespace) -> int:
     import sys
 
+    from ..deploy.backends import backend_spec
     from ..errors import UserError
-    from ..evaluation import evaluate
+    from ..evaluation import EvalOptions, evaluate
     from ..evaluation.runner import EvalResult
     from ..system.files import check_output_dir
 
@@ -50,10 +51,10 @@ def run(args: argparse.Namespace) -> int:
         raise UserError(f"--limit must be at least 1, got {args.limit}")
     paths = list(args.checkpoint) + list(args.checkpoints)
     ensemble = load_ensemble(args, paths)
-    result = evaluate(ensemble, args.dataset, split=args.split, data_dir=args.data_dir, crops=args.crops,
-                      scales=parse_scales(args.scales), limit=args.limit,
-                      batch_size=args.batch_size, crop_batch=args.crop_batch, device=args.device,
-                      progress=sys.stderr.isatty(), backend=args.backend, compare=not args.no_compare)
+    options = EvalOptions(split=args.split, data_dir=args.data_dir, crops=args.crops, scales=parse_scales(args.scales),
+                          limit=args.limit, batch_size=args.batch_size, crop_batch=args.crop_batch, device=args.device,
+                          progress=sys.stderr.isatty(), backend=args.backend, compare=not args.no_compare)
+    result = evaluate(ensemble, args.dataset, options)
     m = result.metrics
     written = [str(p) for p in result.save(args.out, force=args.force)] if args.out else []
     if args.json:
@@ -77,7 +78,9 @@ def run(args: argparse.Namespace) -> int:
     print(format_table(rows, title=f"{result.dataset} {result.split}; {'; '.join(dict.fromkeys(result.protocols))}"))
     if result.reference is not None:
         ref = result.reference
-        print(f"int8 changes top-1 by {result.top1_change:+.2f} points ({m.top1:.2f}% vs {ref['top1']:.2f}% with fp32 "
+        precision = backend_spec(result.backends[0]).precision
+        print(f"{precision} changes top-1 by {result.top1_change:+.2f} points ({m.top1:.2f}% vs {ref['top1']:.2f}% "
+              "with fp32 "
               f"on {ref['backend']}, the same {m.num_images} images)")
     if args.per_class:
         rows = [{"class": n, "images": c, "accuracy %": (None if a != a else round(a, 2))}

@@ -11,11 +11,11 @@ from .ensemble import Ensemble, Member
 from .metrics import Metrics
 
 __all__ = ["CROP_SETTINGS", "PAPER_SCALES", "CropProtocol", "Ensemble", "Member", "Metrics", "evaluate",
-           "EvalResult"]
+           "EvalOptions", "EvalResult"]
 
 
 def __getattr__(name: str):
-    if name in ("evaluate", "EvalResult"):
+    if name in ("evaluate", "EvalOptions", "EvalResult"):
         from . import runner
 
         return getattr(runner, name)

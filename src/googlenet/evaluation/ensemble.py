@@ -7,8 +7,9 @@ for any number of model files, of any architectures, as long as they predict the
 member keeps its own preprocessing (crop size, mean/std, channels); members that read the same crop
 size share the crops, which are cut once per view.
 
-Each member runs its crops through a :class:`~googlenet.deploy.backends.Backend` (the model as loaded, the
-fused model in channels_last, ONNX Runtime fp32 or int8), built once per member and crop size. A member may
+Each member runs its crops through a :class:`~googlenet.deploy.backends.Backend` of the backend registry (the
+model as loaded, the fused model, ONNX Runtime, OpenVINO; fp32, bf16 or int8), built once per member and crop
+size. A member may
 also be an ``.onnx`` file written by ``googlenet export`` (its metadata holds the class names and the
 preprocessing); it runs on ONNX Runtime.
 
@@ -63,7 +64,7 @@ class Member:
     source: str = ""
     #: The model file's record as it stands (``trained_size`` and ``default_scales`` read what it records).
     preprocessing: PretrainedCfg = field(default_factory=PretrainedCfg)
-    #: ``eager`` (the model as loaded), ``torch``, ``ort`` or ``int8`` (see :mod:`googlenet.deploy.backends`).
+    #: A name of :mod:`googlenet.deploy.backends` (``eager``: the model as loaded); ``auto`` until built.
     backend: str = "eager"
     #: An exported ``.onnx`` file this member runs instead of ``model`` (``model`` is then None).
     onnx_path: Path | None = None
@@ -73,6 +74,8 @@ class Member:
     requested: str | None = None  # the backend asked for (``auto`` may fall back to torch if export fails)
     #: Where int8 finds real photos to calibrate on when no ``calibration`` images are given.
     calibration_dir: str | Path | None = None
+    #: Intra-op threads of ONNX Runtime and OpenVINO backends (None: PyTorch's count).
+    threads: int | None = None
     _backends: dict = field(default_factory=dict, repr=False)
 
     @classmethod
@@ -125,8 +128,9 @@ class Member:
                 f"drop --crop-size to test at {trained} px")
 
     def use_backend(self, kind: str | None, *, device: str = "cpu", calibration: list[Tensor] | None = None,
-                    data_dir: str | Path | None = None) -> str:
-        """Run this member on ``kind`` (``auto`` resolved here); backends are built on first use."""
+                    data_dir: str | Path | None = None, threads: int | None = None) -> str:
+        """Run this member on ``kind`` (checked here; ``auto`` measured when built); backends are built on first
+        use."""
         from ..deploy.backends import resolve_backend
 
         resolved = resolve_backend(kind, device, onnx_file=self.onnx_path is not None)
@@ -137,47 +141,46 @@ class Member:
             self.calibration = list(calibration)
         if data_dir is not None:
             self.calibration_dir = data_dir
+        if threads is not None:
+            self.threads = threads
         return resolved
 
     def runner(self, crop_size: int):
-        """The backend for ``crop_size`` crops, built once."""
+        """The backend for ``crop_size`` crops, built once (``auto`` measured here, then named by its pick)."""
         backend = self._backends.get(crop_size)
         if backend is None:
-            from ..deploy.backends import build_backend
+            from ..deploy.backends import backend_spec, build_backend
 
-            calibration = self.calibration_crops(crop_size) if self.backend == "int8" else None
+            spec = backend_spec(self.backend)
+            calibration = self.calibration_crops(crop_size, required=spec.calibrated) \
+                if spec.calibrated or spec.name == "auto" else None
             if self.model is not None:
                 self.model.to(self.device)
-            try:
-                backend = build_backend(self.backend, self.model, crop_size=crop_size, channels=self.channels,
-                                        device=self.device, onnx_path=self.onnx_path, calibration=calibration)
-            except Exception as exc:  # noqa: BLE001 - any exporter failure; only the automatic choice falls back
-                if self.requested != "auto" or self.model is None:
-                    raise
-                import sys
-
-                reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
-                print(f"googlenet: note: {self.source}: ONNX export failed ({reason[:160]}); running it on "
-                      "--backend torch", file=sys.stderr)
-                self.backend = "torch"
-                backend = build_backend("torch", self.model, crop_size=crop_size, channels=self.channels,
-                                        device=self.device)
+            backend = build_backend(self.backend, self.model, crop_size=crop_size, channels=self.channels,
+                                    device=self.device, onnx_path=self.onnx_path, calibration=calibration,
+                                    threads=self.threads)
+            self.backend = backend.name
             self._backends[crop_size] = backend
         return backend
 
-    def calibration_crops(self, crop_size: int) -> Tensor:
-        """int8 calibration input: the 1-crop test view of the calibration images, normalized for this model."""
+    def calibration_crops(self, crop_size: int, *, required: bool = True) -> Tensor | None:
+        """Calibration input (int8, auto's measurement): the 1-crop test view of the calibration images,
+        normalized for this model; without images, real photos from ``data/`` (None if there are none and they
+        are not ``required``: auto then measures speed on noise and says so)."""
         from ..deploy.backends import CALIBRATION_IMAGES
+        from ..errors import DataError
 
         images = self.calibration
         if not images:
-            from ..bench.inputs import real_images
-            from ..data import IMAGENET_MEAN, IMAGENET_STD
+            from ..data.calibration import calibration_photos
 
-            # No dataset (predict): real photos, given back in [0, 1] so this model's own normalization applies.
-            x = real_images(CALIBRATION_IMAGES, crop_size, data_dir=self.calibration_dir)
-            mean, std = torch.tensor(IMAGENET_MEAN).view(1, 3, 1, 1), torch.tensor(IMAGENET_STD).view(1, 3, 1, 1)
-            return self.prepare((x * std + mean).clamp(0, 1))
+            try:
+                x = calibration_photos(CALIBRATION_IMAGES, crop_size, data_dir=self.calibration_dir)
+            except DataError:
+                if required:
+                    raise
+                return None
+            return self.prepare(x)
         protocol = CropProtocol(1, crop_size, self.default_scales(1) if crop_size == self.crop_size else None)
         views = [next(protocol.views(_as_float(batch))) for batch in _same_size_batches(images[:CALIBRATION_IMAGES])]
         return self.prepare(torch.cat(views))
@@ -250,9 +253,10 @@ class Ensemble:
 
     def use_backend(self, kind: str | None, *, device: str = "cpu", calibration: Sequence[Tensor] | None = None,
                     data_dir: str | Path | None = None) -> list[str]:
-        """Run every member on ``kind`` (``auto``, ``torch``, ``ort``, ``int8``; None: the model as loaded, or
-        ONNX Runtime for an .onnx member). ``calibration``: images (C, H, W) that calibrate int8 (default:
-        real CIFAR-10 photos from ``data_dir`` or ``$GOOGLENET_DATA``). Returns each member's backend."""
+        """Run every member on ``kind`` (a name of :mod:`googlenet.deploy.backends`; None: the model as loaded, or
+        ONNX Runtime for an .onnx member). ``calibration``: images (C, H, W) that calibrate int8 and auto's
+        measurement (default: real CIFAR-10 photos from ``data_dir`` or ``$GOOGLENET_DATA``). Returns each
+        member's backend (``auto`` until built)."""
         return [m.use_backend(kind, device=device, calibration=list(calibration) if calibration else None,
                               data_dir=data_dir) for m in self.members]
 

@@ -151,7 +151,8 @@ def dataset_probabilities(
 
 
 def calibration_images(data, count: int | None = None) -> list[Tensor]:
-    """The first ``count`` images of the split, which calibrate int8 on the data it is evaluated on."""
+    """The first ``count`` images of the split, which calibrate int8 (and auto's measurement) on the data it is
+    evaluated on."""
     from ..deploy.backends import CALIBRATION_IMAGES
 
     count = min(count or CALIBRATION_IMAGES, len(data))
@@ -162,60 +163,103 @@ def calibration_images(data, count: int | None = None) -> list[Tensor]:
     return out
 
 
-def evaluate(
-    checkpoints: Sequence[str | Path] | Ensemble,
-    dataset: str | None = None,
-    *,
-    split: str = "test",
-    data_dir: str | Path | None = None,
-    crops: int = 1,
-    scales: Sequence[int] | None = None,
-    crop_size: int | None = None,
-    limit: int | None = None,
-    batch_size: int = 64,
-    crop_batch: int = 64,
-    device: str = "cpu",
-    progress: bool = False,
-    backend: str | None = None,
-    compare: bool = True,
-) -> EvalResult:
+@dataclass
+class EvalOptions:
+    """How :func:`evaluate` reads the split and runs the models (every field is also a keyword of it)."""
+
+    split: str = "test"
+    data_dir: str | Path | None = None
+    #: 1, 10 or 144 (section 7); ``scales`` overrides the test scales, ``crop_size`` the crop.
+    crops: int = 1
+    scales: Sequence[int] | None = None
+    crop_size: int | None = None
+    #: Evaluate the first ``limit`` images only.
+    limit: int | None = None
+    batch_size: int = 64
+    crop_batch: int = 64
+    device: str = "cpu"
+    progress: bool = False
+    #: A name of :mod:`googlenet.deploy.backends` (``auto``, ``torch``, ``ort``, ``openvino-int8``...); None: the
+    #: models as loaded. Calibrated backends (and auto's measurement) use the first images of the split.
+    backend: str | None = None
+    #: With an int8 or bf16 backend, also run its fp32 counterpart on the same images and record its top-1 and
+    #: top-5 in ``reference`` (the accuracy change the precision costs).
+    compare: bool = True
+
+    def with_changes(self, **changes: Any) -> EvalOptions:
+        from dataclasses import fields, replace
+
+        unknown = sorted(set(changes) - {f.name for f in fields(self)})
+        if unknown:
+            raise UserError(f"evaluate() has no option {unknown[0]!r}; the options are the fields of EvalOptions")
+        return replace(self, **changes)
+
+    def pass_options(self) -> dict[str, Any]:
+        """The keywords of :func:`dataset_probabilities`."""
+        return dict(scales=self.scales, batch_size=self.batch_size, crop_batch=self.crop_batch, limit=self.limit,
+                    device=self.device, progress=self.progress)
+
+
+def _timed_probabilities(ensemble: Ensemble, data, opts: EvalOptions) -> tuple[Tensor, Tensor, float]:
+    """:func:`dataset_probabilities` timed. When no member runs on PyTorch (ONNX Runtime, OpenVINO), PyTorch's own
+    work between the passes (resize, crop, normalize, softmax) runs on one thread: its OpenMP team would otherwise
+    spin against the backend's pool for the same cores after every pass (docs/performance.md "Eval beside the
+    bench")."""
+    from ..deploy.backends import backend_spec
+    from ..system.threads import torch_threads
+
+    off_torch = torch.device(opts.device).type == "cpu" and all(backend_spec(k).engine != "torch"
+                                                                for k in ensemble.backends)
+    with torch_threads(1 if off_torch else None):
+        started = time.perf_counter()
+        probs, targets = dataset_probabilities(ensemble, data, opts.crops, **opts.pass_options())
+        return probs, targets, time.perf_counter() - started
+
+
+def _reference_run(ensemble: Ensemble, data, targets: Tensor, opts: EvalOptions) -> dict[str, Any] | None:
+    """The fp32 counterpart of a reduced-precision backend on the same images: its top-1, top-5 and time."""
+    from ..deploy.backends import backend_spec
+
+    reference = backend_spec(opts.backend).fp32_reference if opts.backend and opts.compare else None
+    if reference is None:
+        return None
+    ensemble.use_backend(reference, device=opts.device)
+    ensemble.build_backends(opts.crops, opts.scales)
+    fp32 = ensemble.backends
+    ref_probs, _, seconds = _timed_probabilities(ensemble, data, opts)
+    ref = Metrics.from_probabilities(ref_probs.mean(0), targets, list(data.classes))
+    ensemble.use_backend(opts.backend, device=opts.device)
+    return {"backend": ",".join(dict.fromkeys(fp32)), "top1": ref.top1, "top5": ref.top5,
+            "seconds": round(seconds, 3)}
+
+
+def evaluate(checkpoints: Sequence[str | Path] | Ensemble, dataset: str | None = None,
+             options: EvalOptions | None = None, **changes: Any) -> EvalResult:
     """Top-1/top-5, per-class accuracy and confusion matrix of one model or an ensemble.
 
     Args:
         checkpoints: model files, run folders or ``.onnx`` exports (averaged at the softmax), or an
             :class:`Ensemble`.
         dataset: a name :func:`googlenet.data.load_dataset` knows; default the one the checkpoint records.
-        crops: 1, 10 or 144 (section 7); ``scales`` overrides the test scales, ``crop_size`` the crop.
-        limit: evaluate the first ``limit`` images only.
-        backend: ``auto`` (the fastest fp32), ``torch``, ``ort`` or ``int8``; None: the models as loaded.
-            int8 is calibrated on the first images of the split.
-        compare: with int8, also run the fp32 backend (``auto``) on the same images and record its top-1
-            and top-5 in ``reference`` (the accuracy change int8 costs).
+        options: an :class:`EvalOptions`; ``changes`` override its fields, e.g.
+            ``evaluate(paths, "imagenette", split="val", crops=10, backend="openvino")``.
     """
-    ensemble = checkpoints if isinstance(checkpoints, Ensemble) else Ensemble.load(checkpoints, crop_size=crop_size)
-    data = load_eval_dataset(ensemble, dataset, split, data_dir)
-    protocols = ensemble.protocols(crops, scales)
-    ensemble.use_backend(backend, device=device, calibration=calibration_images(data) if backend == "int8" else None)
-    options = dict(scales=scales, batch_size=batch_size, crop_batch=crop_batch, limit=limit, device=device,
-                   progress=progress)
-    ensemble.build_backends(crops, scales)
-    kinds = ensemble.backends  # after building: auto may have fallen back to torch
+    from ..deploy.backends import backend_spec
+
+    opts = (options or EvalOptions()).with_changes(**changes)
+    ensemble = checkpoints if isinstance(checkpoints, Ensemble) else Ensemble.load(checkpoints,
+                                                                                  crop_size=opts.crop_size)
+    data = load_eval_dataset(ensemble, dataset, opts.split, opts.data_dir)
+    protocols = ensemble.protocols(opts.crops, opts.scales)
+    spec = backend_spec(opts.backend) if opts.backend else None
+    calibrate = spec is not None and (spec.calibrated or spec.name == "auto")
+    ensemble.use_backend(opts.backend, device=opts.device, calibration=calibration_images(data) if calibrate else None)
+    ensemble.build_backends(opts.crops, opts.scales)
+    kinds = ensemble.backends  # after building: the backend auto picked
     data[0]  # opens the files (an archive's index) before the clock starts, as building the backends did
-    started = time.perf_counter()
-    probs, targets = dataset_probabilities(ensemble, data, crops, **options)
-    seconds = time.perf_counter() - started
+    probs, targets, seconds = _timed_probabilities(ensemble, data, opts)
     metrics = Metrics.from_probabilities(probs.mean(0), targets, list(data.classes))
-    reference = None
-    if backend == "int8" and compare:
-        ensemble.use_backend("auto", device=device)
-        ensemble.build_backends(crops, scales)
-        fp32 = ensemble.backends
-        started = time.perf_counter()
-        ref_probs, _ = dataset_probabilities(ensemble, data, crops, **options)
-        ref = Metrics.from_probabilities(ref_probs.mean(0), targets, list(data.classes))
-        reference = {"backend": ",".join(dict.fromkeys(fp32)), "top1": ref.top1, "top5": ref.top5,
-                     "seconds": round(time.perf_counter() - started, 3)}
-        ensemble.use_backend("int8", device=device)
-    return EvalResult(metrics, data.name, split, crops, sum(p.num_crops for p in protocols),
+    reference = _reference_run(ensemble, data, targets, opts)
+    return EvalResult(metrics, data.name, opts.split, opts.crops, sum(p.num_crops for p in protocols),
                       [p.describe() for p in protocols], [m.source for m in ensemble.members], seconds,
                       probs, targets, kinds, reference)

@@ -99,7 +99,7 @@ class _State:
                 self.model = await asyncio.to_thread(ServedModel.load, s.model, backend=s.backend,
                                                      threads=s.threads, data_dir=s.data_dir)
             if self.model.backend == "torch" and s.threads and s.backend != "torch":
-                import torch  # auto fell back to torch (the export failed): it needs the threads after all
+                import torch  # auto picked torch: it needs the threads after all
 
                 torch.set_num_threads(s.threads)
             await asyncio.to_thread(self.model.warm_up, s.max_batch)
@@ -221,33 +221,62 @@ def create_app(settings: ServeSettings, model: ServedModel | None = None):
                   description="Image classification with a googlenet model file: top-k classes, class activation "
                               "maps, health and metrics. docs/serving.md has curl and Python examples.")
     app.state.serve = state
+    _add_error_handlers(app, state)
+    _add_predict_route(app, state)
+    _add_explain_route(app, state)
+    _add_info_routes(app, state)
+    app.add_middleware(_Guard, state=state)
+    return app
 
-    errors = {code: {"model": ErrorResponse} for code in (400, 401, 408, 409, 413, 415, 422, 503)}
 
-    def refuse(error: ServeError) -> JSONResponse:
-        state.metrics.errors.labels(error.kind).inc()
-        return JSONResponse(error.as_json(), status_code=error.status, headers=error.headers)
+#: The error answers every image route documents.
+ERRORS = {code: {"model": ErrorResponse} for code in (400, 401, 408, 409, 413, 415, 422, 503)}
+
+
+def _refuse(state: _State, error: ServeError) -> JSONResponse:
+    state.metrics.errors.labels(error.kind).inc()
+    return JSONResponse(error.as_json(), status_code=error.status, headers=error.headers)
+
+
+def _add_error_handlers(app, state: _State) -> None:
+    """Every refusal as the JSON error body, counted by kind."""
 
     @app.exception_handler(ServeError)
     async def _serve_error(request, exc: ServeError):
-        return refuse(exc)
+        return _refuse(state, exc)
 
     @app.exception_handler(RequestValidationError)
     async def _bad_parameter(request, exc: RequestValidationError):
         first = exc.errors()[0] if exc.errors() else {}
         where = ".".join(str(p) for p in first.get("loc", ()) if p != "query")
-        return refuse(ServeError(422, "bad_parameter", f"parameter {where!r}: {first.get('msg', 'invalid')}"))
+        return _refuse(state, ServeError(422, "bad_parameter", f"parameter {where!r}: {first.get('msg', 'invalid')}"))
 
     @app.exception_handler(HTTPException)
     async def _http_error(request, exc: HTTPException):
         kind = {404: "not_found", 405: "method_not_allowed"}.get(exc.status_code, "http_error")
         hint = "; the routes are POST /v1/predict, POST /v1/explain, GET /healthz, GET /metrics, GET /"
-        return refuse(ServeError(exc.status_code, kind, f"{request.method} {request.url.path}: {exc.detail}{hint}"))
+        return _refuse(state, ServeError(exc.status_code, kind,
+                                         f"{request.method} {request.url.path}: {exc.detail}{hint}"))
 
-    def top_k_of(value: int | None, model: ServedModel) -> int:
-        return min(value or settings.top_k, model.num_classes)
 
-    @app.post("/v1/predict", response_model=PredictResponse, responses=errors, openapi_extra=IMAGE_BODY,
+def _top_k(state: _State, value: int | None, model: ServedModel) -> int:
+    return min(value or state.settings.top_k, model.num_classes)
+
+
+def _predictions(model: ServedModel, prepared: list, outputs: list, k: int) -> list[dict]:
+    results = []
+    for p, (probs, batch) in zip(prepared, outputs, strict=True):
+        top = probs.topk(k)
+        results.append({"image": p.name, "size": list(p.size), "batch_size": batch, "predictions": [
+            {"class": model.class_names[i], "index": i, "probability": v}
+            for i, v in zip(top.indices.tolist(), top.values.tolist(), strict=True)]})
+    return results
+
+
+def _add_predict_route(app, state: _State) -> None:
+    settings = state.settings
+
+    @app.post("/v1/predict", response_model=PredictResponse, responses=ERRORS, openapi_extra=IMAGE_BODY,
               summary="top-k classes and probabilities of one or several images")
     async def predict(request: Request, top_k: int | None = Query(None, ge=1, description="classes per image")):
         t0 = time.perf_counter()
@@ -263,20 +292,31 @@ def create_app(settings: ServeSettings, model: ServedModel | None = None):
                              f"{settings.max_queue}); retry in {exc.retry_after_s} s",
                              {"Retry-After": str(exc.retry_after_s)}) from None
         t3 = time.perf_counter()
-        k = top_k_of(top_k, model)
-        results = []
-        for p, (probs, batch) in zip(prepared, outputs, strict=True):
-            top = probs.topk(k)
-            results.append({"image": p.name, "size": list(p.size), "batch_size": batch, "predictions": [
-                {"class": model.class_names[i], "index": i, "probability": v}
-                for i, v in zip(top.indices.tolist(), top.values.tolist(), strict=True)]})
+        results = _predictions(model, prepared, outputs, _top_k(state, top_k, model))
         state.metrics.images.inc(len(results))
         t4 = time.perf_counter()
         return {"model": model.describe(), "results": results,
                 "time_ms": {"read": round((t1 - t0) * 1e3, 3), "decode": round((t2 - t1) * 1e3, 3),
                             "infer": round((t3 - t2) * 1e3, 3), "total": round((t4 - t0) * 1e3, 3)}}
 
-    @app.post("/v1/explain", responses={200: {"content": {"image/png": {}}}, **errors}, openapi_extra=IMAGE_BODY,
+
+def _explain_headers(model: ServedModel, done, t0: float) -> dict[str, str]:
+    import json
+
+    headers = {"X-Googlenet-Method": done.method, "X-Googlenet-Class": done.classes[0],
+               "X-Googlenet-Probability": f"{done.probabilities[0]:.6g}",
+               "X-Googlenet-Classes": json.dumps([{"class": c, "index": i, "probability": round(p, 6)}
+                                                 for c, i, p in zip(done.classes, done.indices,
+                                                                    done.probabilities, strict=True)]),
+               "X-Googlenet-Model": f"{model.name} {model.version}",
+               "X-Googlenet-Time-Ms": f"{(time.perf_counter() - t0) * 1e3:.1f}"}
+    if done.layer:
+        headers["X-Googlenet-Layer"] = done.layer
+    return {k: _ascii(v) for k, v in headers.items()}
+
+
+def _add_explain_route(app, state: _State) -> None:
+    @app.post("/v1/explain", responses={200: {"content": {"image/png": {}}}, **ERRORS}, openapi_extra=IMAGE_BODY,
               response_class=Response, summary="the class activation map of one image over it, as PNG")
     async def explain(request: Request,
                       class_index: int | None = Query(None, ge=0, description="the class to map (default the top)"),
@@ -289,21 +329,12 @@ def create_app(settings: ServeSettings, model: ServedModel | None = None):
         (prepared,) = await state.prepare(model, uploads)
         loop = asyncio.get_running_loop()
         done = await loop.run_in_executor(state.explain_pool, lambda: model.explain(
-            prepared, class_index=class_index, top_k=top_k_of(top_k, model)))
+            prepared, class_index=class_index, top_k=_top_k(state, top_k, model)))
         state.metrics.images.inc()
-        import json
+        return Response(done.png, media_type="image/png", headers=_explain_headers(model, done, t0))
 
-        headers = {"X-Googlenet-Method": done.method, "X-Googlenet-Class": done.classes[0],
-                   "X-Googlenet-Probability": f"{done.probabilities[0]:.6g}",
-                   "X-Googlenet-Classes": json.dumps([{"class": c, "index": i, "probability": round(p, 6)}
-                                                     for c, i, p in zip(done.classes, done.indices,
-                                                                        done.probabilities, strict=True)]),
-                   "X-Googlenet-Model": f"{model.name} {model.version}",
-                   "X-Googlenet-Time-Ms": f"{(time.perf_counter() - t0) * 1e3:.1f}"}
-        if done.layer:
-            headers["X-Googlenet-Layer"] = done.layer
-        return Response(done.png, media_type="image/png", headers={k: _ascii(v) for k, v in headers.items()})
 
+def _add_info_routes(app, state: _State) -> None:
     @app.get("/healthz", summary="200 once the model is loaded and warmed up, else 503",
              responses={503: {"description": "loading or failed"}})
     async def healthz():
@@ -322,9 +353,6 @@ def create_app(settings: ServeSettings, model: ServedModel | None = None):
     @app.get("/", response_class=HTMLResponse, include_in_schema=False)
     async def page():
         return HTMLResponse(resources.files(__package__).joinpath("page.html").read_text(encoding="utf-8"))
-
-    app.add_middleware(_Guard, state=state)
-    return app
 
 
 def _ascii(text: str) -> str:

@@ -27,7 +27,7 @@ def worker_threads(settings: ServeSettings) -> int:
     import torch
 
     threads = settings.threads or max(1, (os.cpu_count() or 1) // settings.workers)
-    torch.set_num_threads(threads if settings.backend == "torch" else 1)
+    torch.set_num_threads(threads if settings.backend in ("torch", "eager", "compile") else 1)
     settings.threads = threads
     return threads
 
