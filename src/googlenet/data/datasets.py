@@ -29,8 +29,8 @@ from torchvision import tv_tensors
 from torchvision.transforms.v2 import functional as TF
 
 from ..errors import DataError, UserError
-from ..weights.imagenet import IMAGENET_MEAN, IMAGENET_STD
 from .archives import IMAGENETTE_WNIDS, Member, archive_bytes
+from .imagenet import IMAGENET_MEAN, IMAGENET_STD
 from .images import decode_image
 from .preprocessing import PretrainedCfg
 from .transforms import EVAL_CROP_FRACTION
