@@ -126,7 +126,9 @@ def test_cli_table_json_and_plot(run_cli, tmp_path):
     assert "mult-adds" in lines[1]
     order = [line.split()[0] for line in lines[3:]]
     assert order == ["vgg11", "resnet18", "lenet5"]
-    assert "1.81G" in out and "paper Table 3: config A" in out
+    assert "mult-adds (G)" in lines[1] and "params (M)" in lines[1]  # one unit per column, in its header
+    resnet = next(line for line in lines if line.startswith("resnet18")).split()
+    assert resnet[5] == "1.814" and "paper Table 3" in out  # measured G mult-adds; the source's citation only
 
     code, out, _ = run_cli("compare", "--family", "squeezenet", "--json", "--plot", tmp_path / "sq")
     data = json.loads(out)
