@@ -63,6 +63,11 @@ class ImageClassifier(nn.Module):
                 continue
         return layers
 
+    def aux_head_names(self) -> list[str]:
+        """The attributes holding the auxiliary heads the model declares (``aux1``, ``aux2``; ``AuxLogits``),
+        built or not: what weight import, tables, fusion and diagrams treat as auxiliary."""
+        return aux_head_names(type(self))
+
     def aux_classifier_layers(self) -> dict[str, nn.Module]:
         """The auxiliary classifiers' final layers that were built, by path, in declared order (none when
         the model has no auxiliary heads or was built without them): what asks "which heads?" reads this."""
@@ -87,3 +92,9 @@ class ImageClassifier(nn.Module):
         else:
             raise TypeError(f"{type(self).__name__} must override new_classifier_layer for {type(old).__name__}")
         return new.to(device=old.weight.device, dtype=old.weight.dtype)
+
+
+def aux_head_names(model: nn.Module | type) -> list[str]:
+    """:meth:`ImageClassifier.aux_head_names` for any module or class (none for a model without the interface)."""
+    paths = getattr(model, "aux_classifier_paths", ())
+    return list(dict.fromkeys(p.split(".")[0] for p in paths))
