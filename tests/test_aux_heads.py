@@ -73,7 +73,9 @@ def test_the_log_has_one_loss_per_declared_head(monkeypatch, digits, tmp_path):
 def test_tables_weights_and_fusion_ask_the_model_for_its_heads(monkeypatch):
     _tripod_registered(monkeypatch)
     rows = {r.name: r for r in summary(Tripod(), 28).rows}
-    assert [n for n, r in rows.items() if r.auxiliary] == ["left", "middle", "right"]
+    aux = [n for n, r in rows.items() if r.auxiliary]
+    assert {n.split(".")[0] for n in aux} == {"left", "middle", "right"} and len(aux) == 6  # Flatten, Linear each
+    assert not rows["fc"].auxiliary
     assert aux_prefixes("tripod") == ("left.", "middle.", "right.")
     assert aux_prefixes("googlenet") == ("aux1.", "aux2.") and aux_prefixes("inception_v3") == ("AuxLogits.",)
     assert aux_prefixes("vgg16") == ()
