@@ -56,9 +56,9 @@ def time_interleaved(runs: dict[str, Run], *, batch: int, seconds: float, warmup
     for _ in range(rounds):
         for name, run in runs.items():
             # ONNX Runtime's (and OpenMP's) worker threads spin for a while after a call returns; without a
-            # pause they steal the cores from the next backend. Measured: an ORT session right after another
-            # ran 9% slower at batch 1 (30.2 vs 33.0 img/s, the same graph), which had every ORT backend but
-            # the anchor (which follows torchvision's eager model) at a disadvantage.
+            # pause they steal the cores from the next backend, which had every ORT backend but the anchor
+            # (which follows torchvision's eager model) at a disadvantage (docs/performance.md, "Quiet-machine
+            # figures (AVX2 host: 2026-11-23 19:40 UTC)").
             time.sleep(SETTLE_SECONDS)
             t0 = time.perf_counter()
             for _ in range(iters[name]):

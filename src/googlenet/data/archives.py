@@ -1,8 +1,8 @@
 """Class-folder tarballs (``train/<class>/*``, ``val/<class>/*``) read in place, and ImageNet class names.
 
 A tarball is never unpacked. Listing one means reading its whole (gzipped) stream, because tar keeps
-each member's header in front of its data: 0.94 s for the 132.6 MB ``imagenette-224.tar.gz`` (13,416
-members) on the 2-core EPYC. :func:`archive_index` therefore keeps the member list (name, size, mtime)
+each member's header in front of its data (the time for Imagenette: docs/training.md#data-costs).
+:func:`archive_index` therefore keeps the member list (name, size, mtime)
 in the cache folder, keyed by the tarball's path, size and mtime, so that a second run knows which
 images a tarball holds -- and whether the decoded cache (:mod:`googlenet.data.cache`) is still
 valid -- without reading it. The image bytes themselves are read only when something needs to decode

@@ -8,16 +8,12 @@ so that tests and users can check what was drawn. The default area range here is
 :data:`DEFAULT_SCALE` (35%-100%), the one fastai's Imagenette leaderboard entries train with: short
 runs on small images do better with milder crops than the paper's 8%, which suited 70-epoch ImageNet runs.
 
-How it is computed, measured on the 2-core EPYC (128 crops of a 144-px batch to 128 px, 2 threads;
-``benchmarks/data_pipeline.py`` prints these figures each run):
-
-* per-image ``F.interpolate(..., antialias=True)`` on uint8 crops of a channels-last batch: 6 ms --
-  PyTorch's uint8 antialiased resize kernel is vectorised for channels-last input only;
-* the same on channels-first uint8 crops: 740 ms; on float crops 160 ms;
-* ``torchvision.ops.roi_align`` (every crop and resize in one call, float): 26 ms at 1 sample per bin
-  (no antialiasing), 80 ms at 2;
-* ``transforms.v2.functional.resized_crop`` per image: 390 ms on channels-first images, 14 ms on
-  channels-last ones (the same kernel as the first line, plus its per-call overhead).
+How it is computed: per-image ``F.interpolate(..., antialias=True)`` on uint8 crops of a channels-last
+batch, because PyTorch's uint8 antialiased resize kernel is vectorised for channels-last input only. The
+alternatives -- the same on channels-first or float crops, ``torchvision.ops.roi_align`` (every crop in one
+call, float, no antialiasing at 1 sample per bin), ``transforms.v2.functional.resized_crop`` per image -- are
+all slower; ``benchmarks/data_pipeline.py`` times each of them every run (docs/training.md#photos, "The
+cache and batched augmentation", has the figures with their host).
 
 So crops stay uint8 and channels-last until :func:`normalize_batch`, which converts to float and
 normalizes in one pass; the batch that comes out is channels-last float, as ``--channels-last``
@@ -147,8 +143,8 @@ def normalize_batch(x: torch.Tensor, mean: Sequence[float], std: Sequence[float]
     """uint8 (N, C, H, W) -> float32 ``(x / 255 - mean) / std`` in one pass; keeps channels-last."""
     inv = torch.tensor([1.0 / (v * 255.0) for v in std], dtype=torch.float32)
     shift = -torch.tensor([m * 255.0 for m in mean], dtype=torch.float32) * inv
-    # x * inv - mean * inv in one fused op over the (N, H, W, C) view of a channels-last batch:
-    # 16 ms for 128 x 3 x 128 x 128, against 28 ms for (x - mean) / std in two passes.
+    # x * inv - mean * inv in one fused op over the (N, H, W, C) view of a channels-last batch, faster than
+    # (x - mean) / std in two passes (docs/training.md#data-costs).
     nhwc = x.contiguous(memory_format=torch.channels_last).permute(0, 2, 3, 1)
     return torch.addcmul(shift, nhwc.float(), inv).permute(0, 3, 1, 2)
 

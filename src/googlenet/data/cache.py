@@ -1,8 +1,8 @@
 """Decode once: a dataset's photos decoded, resized and kept as one uint8 memory-mapped array.
 
-Decoding a 224-px JPEG and resizing it costs 0.26 ms (torchvision.io + antialiased resize, one core of
-the 2-core EPYC); a GoogLeNet epoch on Imagenette would redo that 9,469 times, and per-image
-transforms.v2 pipelines cost more again. :func:`open_cache` does it once per dataset, split and
+Decoding a JPEG and resizing it is paid per image (docs/training.md#data-costs); a GoogLeNet epoch on
+Imagenette would pay it 9,469 times, and per-image transforms.v2 pipelines cost more again.
+:func:`open_cache` does it once per dataset, split and
 training scale ``S`` and keeps the result in ``<cache>/images/*.npy``, which every later epoch, run and
 torchrun rank maps read-only; :mod:`googlenet.data.augment` then crops and flips whole uint8 batches.
 
@@ -13,8 +13,8 @@ operation; the price is the two side strips of non-square photos (1/8 of each en
 which random-resized crops then never see. Imagenette-224 is square, so for it nothing is lost.
 Keeping whole images (short side S, long side free) would need ragged storage and per-image offsets
 for a few percent more crop variety; not worth it at these scales. Rows are stored channels-last
-(H, W, C, as decoders produce them), which is also what the resize kernels are fast on: cropping
-and resizing 128 crops of a 144-px batch took 6 ms channels-last against 110 ms channels-first.
+(H, W, C, as decoders produce them), which is also what the resize kernels are fast on (crops of a
+channels-last batch against channels-first: docs/training.md#photos, "The cache and batched augmentation").
 
 The file is keyed by a hash of the image list (path or tarball member name, size, mtime -- the
 tarball's member list comes from :func:`~googlenet.data.archives.archive_index`, so a valid cache is
@@ -112,8 +112,9 @@ def decode_resized(source: str | Path | bytes, size: int, channels: int = 3, *, 
                    ) -> tuple[torch.Tensor, int]:
     """``source`` decoded, its shorter side resized to ``size`` and centre-cropped: ((C, size, size) uint8, short side).
 
-    JPEGs go through ``torchvision.io.decode_jpeg`` (libjpeg-turbo; the same pixels as Pillow, 0.15 ms
-    against 0.24 ms at 224 px), with EXIF orientation applied and grey or CMYK converted to RGB; other
+    JPEGs go through ``torchvision.io.decode_jpeg`` (libjpeg-turbo; the same pixels as Pillow; the
+    timings of both: docs/training.md#data-costs), with EXIF orientation applied and grey or CMYK
+    converted to RGB; other
     formats and anything torchvision rejects go through :func:`~googlenet.data.images.decode_image`
     (Pillow: every mode, transparency over white). The second value is the original shorter side, so
     callers can tell the user about images that had to be upsampled.
@@ -370,11 +371,7 @@ def open_cache(dataset, size: int, *, cache_dir: str | Path | None = None, max_b
     shape = (count, size, size, channels)
     root = Path(cache_dir).expanduser() if cache_dir is not None else cache_root()
     folder = root / "images"
-    key = cache_key(rows, size, channels)
-    group = hashlib.sha256(f"{dataset.name}|{getattr(dataset, 'source_split', dataset.split)}|{size}|{channels}"
-                           .encode()).hexdigest()[:8]
-    stem = f"{_safe(Path(str(dataset.name)).name)}-{getattr(dataset, 'source_split', dataset.split)}-{size}px-{group}"
-    path = folder / f"{stem}-{key[:20]}.npy"
+    path, group = _cache_file(dataset, folder, cache_key(rows, size, channels), size, channels)
 
     def fly(reason: str) -> ImageStore:
         say(f"note: {reason}; decoding images on the fly instead (slower)")
@@ -394,19 +391,9 @@ def open_cache(dataset, size: int, *, cache_dir: str | Path | None = None, max_b
                 return opened(arr)
             say(f"note: the cache file {path.name} is damaged (its size or CRC-32 differs from the record made when "
                 "it was built); rebuilding it")
-        if nbytes > limit:
-            return fly(f"a cache of {count:,} images at {size} px would take {_mb(nbytes)}, over the {_mb(limit)} "
-                       "bound (raise GOOGLENET_CACHE_MAX_BYTES or lower the scale)")
-        try:
-            folder.mkdir(parents=True, exist_ok=True)
-            with tempfile.TemporaryFile(dir=folder):  # a unique name: threads share a pid
-                pass
-        except OSError as exc:
-            return fly(f"cache folder {str(folder)!r} cannot be written ({exc.strerror or exc}; set GOOGLENET_CACHE "
-                       "to a writable folder)")
-        free = shutil.disk_usage(folder).free
-        if nbytes + DISK_MARGIN_BYTES > free:
-            return fly(f"a cache of {_mb(nbytes)} does not fit in the {_mb(free)} free in {folder}")
+        reason = _cannot_build(folder, nbytes, limit, f"a cache of {count:,} images at {size} px")
+        if reason:
+            return fly(reason)
         arr = _build_locked(path, shape, source, names, size, channels, group, progress, say)
         if arr is None:
             return fly(f"the cache {str(path)!r} could not be written")
@@ -414,16 +401,50 @@ def open_cache(dataset, size: int, *, cache_dir: str | Path | None = None, max_b
 
     if not (distributed and world > 1):
         return local()  # one process, or torchrun ranks before init_process_group: the file lock orders them
+    return _across_ranks(rank, local, lambda: _open_array(path, shape) if path.is_file() else None, opened, fly)
+
+
+def _across_ranks(rank: int, local: Callable[[], ImageStore], reopen: Callable[[], np.ndarray | None],
+                  opened: Callable[[np.ndarray], ImageStore], fly: Callable[[str], ImageStore]) -> ImageStore:
+    """Every rank makes the same collective call whatever it finds on disk: rank 0 opens or builds the
+    file (``local``), the others wait at the barrier and then read what rank 0 left (or decode on the fly,
+    as it does)."""
     import torch.distributed as dist
 
-    # Every rank makes the same collective call whatever it finds on disk: rank 0 opens or builds the
-    # file, the others wait at the barrier and then read what rank 0 left (or decode on the fly, as it does).
     store = local() if rank == 0 else None
     dist.barrier()
     if store is not None:
         return store
-    arr = _open_array(path, shape) if path.is_file() else None
+    arr = reopen()
     return opened(arr) if arr is not None else fly("rank 0 built no cache")
+
+
+def _cache_file(dataset, folder: Path, key: str, size: int, channels: int) -> tuple[Path, str]:
+    """The cache file of ``dataset``'s split at ``size`` (named by the data's key) and its group: the tag that
+    every version of the same dataset, split, scale and channels shares, so a stale one can be found."""
+    split = getattr(dataset, "source_split", dataset.split)
+    group = hashlib.sha256(f"{dataset.name}|{split}|{size}|{channels}".encode()).hexdigest()[:8]
+    stem = f"{_safe(Path(str(dataset.name)).name)}-{split}-{size}px-{group}"
+    return folder / f"{stem}-{key[:20]}.npy", group
+
+
+def _cannot_build(folder: Path, nbytes: int, limit: int, what: str) -> str | None:
+    """Why a cache of ``nbytes`` (``what``) cannot be built in ``folder``: over the bound, an unwritable folder,
+    too little free disk; None when it can."""
+    if nbytes > limit:
+        return (f"{what} would take {_mb(nbytes)}, over the {_mb(limit)} bound (raise GOOGLENET_CACHE_MAX_BYTES "
+                "or lower the scale)")
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        with tempfile.TemporaryFile(dir=folder):  # a unique name: threads share a pid
+            pass
+    except OSError as exc:
+        return (f"cache folder {str(folder)!r} cannot be written ({exc.strerror or exc}; set GOOGLENET_CACHE "
+                "to a writable folder)")
+    free = shutil.disk_usage(folder).free
+    if nbytes + DISK_MARGIN_BYTES > free:
+        return f"a cache of {_mb(nbytes)} does not fit in the {_mb(free)} free in {folder}"
+    return None
 
 
 def _build_locked(path: Path, shape: tuple[int, ...], source, names, size: int, channels: int, group: str,

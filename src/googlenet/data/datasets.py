@@ -269,13 +269,17 @@ def holdout_split(n: int, val_fraction: float, seed: int) -> tuple[torch.Tensor,
     return perm[n_val:].sort().values, perm[:n_val].sort().values
 
 
+class MissingSplit(DataError):
+    """The data has no such split on disk (a folder without test/): the trainer then evaluates without it."""
+
+
 def pick_split(split: str, on_disk: Sequence[str], build: Callable[[str], ImageDataset], *,
-               val_fraction: float, seed: int, no_test: Callable[[], DataError]) -> ImageDataset:
+               val_fraction: float, seed: int, no_test: str) -> ImageDataset:
     """The one hold-out rule of every format: ``split`` as on disk (``build(name)`` reads one); without a
     val split on disk, "val" is a fixed-seed ``val_fraction`` of train and "train" the rest; a missing test
-    split raises ``no_test()``."""
+    split raises :class:`MissingSplit` with the message ``no_test``."""
     if split == "test" and "test" not in on_disk:
-        raise no_test()
+        raise MissingSplit(no_test)
     if split in on_disk and (split != "train" or "val" in on_disk):
         return build(split)
     full = build("train")
@@ -313,5 +317,5 @@ def compute_mean_std(dataset: ImageDataset, max_images: int | None = None) -> tu
 
 
 __all__ = ["IMAGENETTE_WNIDS", "IMAGENET_MEAN", "IMAGENET_STD", "SPLITS", "ArchiveImageDataset", "DatasetStats",
-           "EncodedImageDataset", "ImageDataset", "TensorImageDataset", "compute_mean_std", "data_roots",
-           "holdout_split", "photo_stats", "pick_split", "readable"]
+           "EncodedImageDataset", "ImageDataset", "MissingSplit", "TensorImageDataset", "compute_mean_std",
+           "data_roots", "holdout_split", "photo_stats", "pick_split", "readable"]

@@ -70,6 +70,7 @@ _DISCOVERED = False
 
 def register_dataset(spec: DatasetSpec) -> DatasetSpec:
     """Add ``spec`` to the registry (under its name and aliases); a format module calls it at import."""
+    _discover()  # the built-ins first: a clash with one of them is caught here, not on first use
     if spec.kind not in (SMALL, PHOTOS):
         raise ValueError(f"dataset {spec.name!r}: kind must be SMALL or PHOTOS, got {spec.kind!r}")
     for key in (spec.name, *spec.aliases):

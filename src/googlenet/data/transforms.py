@@ -36,7 +36,7 @@ _PAPER_INTERPOLATIONS = (
 
 def _finish(mean: Sequence[float], std: Sequence[float]) -> list:
     # ToPureTensor: a tv_tensors.Image routes every later op (the whole network) through Python's
-    # __torch_function__, which made training steps ~20x slower here.
+    # __torch_function__: Python overhead on every op (docs/training.md#data-costs).
     return [v2.ToDtype(torch.float32, scale=True), v2.Normalize(list(mean), list(std)), v2.ToPureTensor()]
 
 

@@ -30,6 +30,7 @@ from torch import Tensor, nn
 from ..errors import UserError
 from ..models.blocks import ConvBlock
 from ..models.googlenet import InceptionModule
+from ..models.interface import aux_head_names
 
 
 def fold_conv_bn(conv: nn.Conv2d, bn: nn.BatchNorm2d | None) -> nn.Conv2d:
@@ -152,7 +153,7 @@ def optimize_for_inference(
         raise UserError(f"optimize_for_inference expects a torch nn.Module, got {type(model).__name__}; "
                         "build one with googlenet.create_model(name)")
     fused = copy.deepcopy(model).eval()
-    for aux in ("aux1", "aux2"):
+    for aux in aux_head_names(fused):  # the heads the model declares (models/interface.py)
         if isinstance(getattr(fused, aux, None), nn.Module):
             setattr(fused, aux, None)
     if fuse_inception:

@@ -35,8 +35,8 @@ def quantize_onnx(
     """Quantize the fp32 ONNX model ``src`` to int8 at ``dst``, calibrated on the images ``calibration``
     (N, C, H, W, normalized like the model's training input).
 
-    ``reduce_range=None`` picks 7-bit weights on CPUs without VNNI (where ``vpmaddubsw`` saturates;
-    measured on a width-0.25 GoogLeNet: relative logit error 0.43 with 8-bit weights, 0.25 with 7-bit)."""
+    ``reduce_range=None`` picks 7-bit weights on CPUs without VNNI (where ``vpmaddubsw`` saturates: the
+    logit errors of 8-bit against 7-bit weights are in docs/performance.md, "The optimizations")."""
     from onnxruntime.quantization import (
         CalibrationDataReader,
         CalibrationMethod,

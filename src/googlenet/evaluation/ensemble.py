@@ -332,7 +332,7 @@ class Ensemble:
                 # resized copies (up to 352/224 of the crop side, and their mirror) stay proportionate to it.
                 for offset in range(0, n, per_pass):
                     # uint8 images are resized and cut as uint8 and converted per pass: torchvision's uint8
-                    # antialiased resize took 9 ms for 64 photos 224 -> 128 against 45 ms in float.
+                    # antialiased resize is faster than the float one (docs/training.md#data-costs).
                     group = _as_pixels(batch[offset:offset + per_pass]).to(device)
                     m, lo = group.shape[0], start + offset
                     for chunk in _chunks(protocol.weighted_views(group), per_pass):

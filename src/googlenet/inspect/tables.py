@@ -139,8 +139,45 @@ def summary(
         depth: 1 gives one row per top-level layer (Table 1's granularity); larger expands further.
 
     The model is copied and run in training mode (so auxiliary classifiers are measured too) on a batch
-    of two under ``torch.no_grad``; the original is untouched.
+    of two under ``torch.no_grad``; the original is untouched. The rows of the auxiliary heads are those
+    the model declares (``aux_classifier_paths``, models/interface.py).
     """
+    model, name, size = _summary_input(model, input_size, name, model_kwargs)
+    work = copy.deepcopy(model).train()
+    rows_modules = _row_modules(work, depth=depth)
+    shapes, connections, flops = _measure(work, rows_modules, size, name)
+    root = type(work).__name__
+    aux_roots = set(getattr(model, "aux_head_names", list)())
+    rows = []
+    for index, (row_name, module) in enumerate(rows_modules):
+        module_flops = sum(flops.get(f"{root}.{row_name}", {}).values())
+        rows.append(LayerRow(
+            name=row_name,
+            type=_type_name(module),
+            kernel=_kernel_text(module),
+            output_shape=shapes.get(index),
+            params=sum(p.numel() for p in module.parameters()),
+            macs=int(module_flops // 2 // _BATCH),
+            connections=connections[index] // _BATCH,
+            auxiliary=row_name.split(".")[0] in aux_roots,
+        ))
+    aux_rows = [r for r in rows if r.auxiliary]
+    total_flops = sum(flops.get("Global", {}).values())
+    return ModelSummary(
+        model=name,
+        input_size=size,
+        rows=rows,
+        params=sum(p.numel() for p in model.parameters()),
+        trainable_params=sum(p.numel() for p in model.parameters() if p.requires_grad),
+        macs=int(total_flops // 2 // _BATCH) - sum(r.macs for r in aux_rows),
+        aux_params=sum(r.params for r in aux_rows),
+        aux_macs=sum(r.macs for r in aux_rows),
+    )
+
+
+def _summary_input(model: nn.Module | str, input_size: int | Sequence[int] | None, name: str | None,
+                   model_kwargs: dict[str, Any]) -> tuple[nn.Module, str, tuple[int, int, int]]:
+    """The module (built from the registry for a name), its display name and the (C, H, W) input."""
     from ..models.registry import create_model, model_info
 
     if isinstance(model, str):
@@ -160,9 +197,17 @@ def summary(
         size = (channels, *size)
     if len(size) != 3 or min(size) < 1:
         raise UserError(f"input_size must be N, (H, W) or (C, H, W) with positive values, got {input_size}")
+    return model, name, size  # type: ignore[return-value]
 
-    work = copy.deepcopy(model).train()
-    rows_modules = _row_modules(work, depth=depth)
+
+#: Images per measuring pass: batch norm in training mode needs more than one value per channel.
+_BATCH = 2
+
+
+def _measure(work: nn.Module, rows_modules: list[tuple[str, nn.Module]], size: tuple[int, ...],
+             name: str) -> tuple[dict[int, tuple[int, ...]], list[int], dict[str, dict[Any, int]]]:
+    """One forward pass of ``work`` with hooks: each row's output shape, its connections (summed over the
+    batch) and FlopCounterMode's FLOPs by module."""
     row_of: dict[int, int] = {}
     for index, (_, module) in enumerate(rows_modules):
         for sub in module.modules():
@@ -170,6 +215,8 @@ def summary(
     shapes: dict[int, tuple[int, ...]] = {}
     connections = [0] * len(rows_modules)
     custom = {id(m) for _, m in rows_modules for m in m.modules() if hasattr(m, "connections")}
+    custom_children = {id(sub) for _, m in rows_modules for c in m.modules() if id(c) in custom
+                       for sub in c.modules() if sub is not c}
     hooks = []
 
     def record_shape(index: int):
@@ -186,23 +233,15 @@ def summary(
             return
         if id(module) in custom:
             connections[index] += int(module.connections(inputs, output))
-        elif not _inside_custom(module):
+        elif id(module) not in custom_children:
             connections[index] += _leaf_connections(module, output)
-
-    custom_children = {id(sub) for _, m in rows_modules for c in m.modules() if id(c) in custom
-                       for sub in c.modules() if sub is not c}
-
-    def _inside_custom(module: nn.Module) -> bool:
-        return id(module) in custom_children
 
     for index, (_, module) in enumerate(rows_modules):
         hooks.append(module.register_forward_hook(record_shape(index)))
         for sub in module.modules():
             if id(sub) in custom or isinstance(sub, (nn.Conv2d, nn.Linear)):
                 hooks.append(sub.register_forward_hook(record_connections))
-
-    batch = 2  # batch norm in training mode needs more than one value per channel
-    x = torch.randn(batch, *size)
+    x = torch.randn(_BATCH, *size)
     try:
         with torch.no_grad(), FlopCounterMode(display=False) as counter:
             work(x)
@@ -212,35 +251,7 @@ def summary(
     finally:
         for hook in hooks:
             hook.remove()
-    flops = counter.get_flop_counts()
-    root = type(work).__name__
-
-    rows = []
-    for index, (row_name, module) in enumerate(rows_modules):
-        module_flops = sum(flops.get(f"{root}.{row_name}", {}).values())
-        rows.append(LayerRow(
-            name=row_name,
-            type=_type_name(module),
-            kernel=_kernel_text(module),
-            output_shape=shapes.get(index),
-            params=sum(p.numel() for p in module.parameters()),
-            macs=int(module_flops // 2 // batch),
-            connections=connections[index] // batch,
-            auxiliary=row_name.split(".")[0] in ("aux1", "aux2", "AuxLogits", "aux"),
-        ))
-    aux_rows = [r for r in rows if r.auxiliary]
-    total_flops = sum(flops.get("Global", {}).values())
-    params = sum(p.numel() for p in model.parameters())
-    return ModelSummary(
-        model=name,
-        input_size=size,
-        rows=rows,
-        params=params,
-        trainable_params=sum(p.numel() for p in model.parameters() if p.requires_grad),
-        macs=int(total_flops // 2 // batch) - sum(r.macs for r in aux_rows),
-        aux_params=sum(r.params for r in aux_rows),
-        aux_macs=sum(r.macs for r in aux_rows),
-    )
+    return shapes, connections, counter.get_flop_counts()
 
 
 # --- Table 1 ---------------------------------------------------------------------------------------

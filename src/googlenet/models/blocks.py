@@ -36,10 +36,8 @@ class LocalResponseNorm(nn.LocalResponseNorm):
 
     b_c = a_c / (k + alpha / n * sum of a_j^2 over the n channels j around c)^beta, channels beyond the
     edges counting as zeros, exactly as torch's. torch sums the window with ``avg_pool3d`` (in fp32 even
-    under bf16 autocast); adding the n shifted slices of the padded squares into one buffer is faster.
-    benchmarks/lrn.py, 2-core AMD EPYC, 2 threads: the two LRNs of GoogLeNet 1.3-2.4x faster forward +
-    backward, and a whole training step of the paper-exact network 1.22x (fp32) and 1.48x (bf16 autocast)
-    faster at width 1/2, 112 px, batch 64; 1.40x at width 1, 224 px, batch 16, bf16.
+    under bf16 autocast); adding the n shifted slices of the padded squares into one buffer is faster
+    (``python benchmarks/lrn.py``; docs/performance.md, "LRN, the paper's normalization").
     Being a subclass, it prints, exports to ONNX and is recognised (tables, diagrams) as an LRN layer.
     """
 

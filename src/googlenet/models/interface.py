@@ -90,6 +90,11 @@ class ImageClassifier(nn.Module):
                 continue
         return layers
 
+    def aux_head_names(self) -> list[str]:
+        """The attributes holding the auxiliary heads the model declares (``aux1``, ``aux2``; ``AuxLogits``),
+        built or not: what weight import, tables, fusion and diagrams treat as auxiliary."""
+        return aux_head_names(type(self))
+
     def aux_classifier_layers(self) -> dict[str, nn.Module]:
         """The auxiliary classifiers' final layers that were built, by path, in declared order (none when
         the model has no auxiliary heads or was built without them): what asks "which heads?" reads this."""
@@ -127,3 +132,9 @@ def layer_inputs(layer: nn.Module) -> int:
     if centres is not None:
         return int(centres.shape[1])
     raise TypeError(f"cannot tell the input width of {type(layer).__name__}; give it an in_features attribute")
+
+
+def aux_head_names(model: nn.Module | type) -> list[str]:
+    """:meth:`ImageClassifier.aux_head_names` for any module or class (none for a model without the interface)."""
+    paths = getattr(model, "aux_classifier_paths", ())
+    return list(dict.fromkeys(p.split(".")[0] for p in paths))

@@ -2,8 +2,8 @@
 (zero-pad, random crop, horizontal flip) applied to a whole batch at once with tensor indexing.
 
 Per image, torchvision.transforms.v2 plus the per-sample seeding cost about as much CPU time as the
-forward and backward pass of the width-1/8 GoogLeNet (measured: a loader worker used 39 s of CPU while
-the training process used 56 s; docs/training.md). This does the same operations -- v2.RandomCrop with
+forward and backward pass of the width-1/8 GoogLeNet (docs/training.md, "Batched augmentation", has the
+loader worker's CPU time against the training process's). This does the same operations -- v2.RandomCrop with
 ``padding=pad`` (zero fill) then v2.RandomHorizontalFlip -- for 128 images in one indexing op.
 
 The random draws of epoch ``e`` come from a generator seeded by ``(seed, e)``, one per image index, so

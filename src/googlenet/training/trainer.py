@@ -36,7 +36,7 @@ from torch import nn
 from torch.utils.data import DataLoader, Dataset, DistributedSampler
 
 from ..data import dataset_stats, eval_transform, load_dataset, train_transform
-from ..data.datasets import ImageDataset
+from ..data.datasets import ImageDataset, MissingSplit
 from ..data.registry import is_small_image_dataset
 from ..errors import DataError, UserError
 from ..models.outputs import split_outputs
@@ -454,10 +454,8 @@ class Trainer:
         c = self.config
         try:
             ds = load_dataset(c.dataset, split, transform=transform, **common)
-        except DataError as exc:
-            if "no test/ folder" in str(exc):
-                return None
-            raise
+        except MissingSplit:  # a folder without test/: no test figures
+            return None
         return ds if len(ds) else None
 
     def _estimate(self, seconds: float, steps: int, side: int) -> None:

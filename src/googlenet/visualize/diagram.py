@@ -153,8 +153,8 @@ def _skipped(module: nn.Module, mode: str) -> bool:
     return mode == "compact" and (isinstance(module, _ACTIVATIONS) or type(module).__name__ == "ScaledTanh")
 
 
-def _is_aux(name: str, module: nn.Module) -> bool:
-    return name.lower().startswith("aux") or "aux" in type(module).__name__.lower()
+def _is_aux(name: str, model: nn.Module) -> bool:
+    return name.split(".")[0] in getattr(model, "aux_head_names", list)()  # declared by the model (interface.py)
 
 
 def trace(
@@ -192,7 +192,7 @@ def trace(
             calls[name] = count + 1
             node_id = name if count == 0 else f"{name}#{count + 1}"
             mod._diagram_node = node_id
-            kind = "aux" if _is_aux(name, mod) else _kind(mod)
+            kind = "aux" if _is_aux(name, model) else _kind(mod)
             nodes[node_id] = Node(node_id, kind, mod, name)
             for t in _tensors((args, kwargs)):
                 edge = (source_of(t), node_id)
@@ -242,7 +242,7 @@ def _sequential_fallback(model: nn.Module, input_shape: Sequence[int], mode: str
     nodes = [Node("input", "input", None, "input", tuple(input_shape))]
     for name, module in blocks(model):
         if not _skipped(module, mode):
-            nodes.append(Node(name, "aux" if _is_aux(name, module) else _kind(module), module, name))
+            nodes.append(Node(name, "aux" if _is_aux(name, model) else _kind(module), module, name))
     edges = [(a.id, b.id) for a, b in zip(nodes, nodes[1:], strict=False) if b.kind != "aux"]
     return nodes, edges
 

@@ -25,9 +25,6 @@ from ..data.preprocessing import PretrainedCfg
 from ..errors import DataError
 from .checkpoint import existing_file
 
-#: Key prefixes of auxiliary classifiers: a file may or may not carry them (torchvision's and BVLC's deploy nets).
-AUX_PREFIXES = ("aux1.", "aux2.", "AuxLogits.")
-
 _ZIP_MAGIC = b"PK\x03\x04"
 _PICKLE_PROTOCOL2 = b"\x80\x02"  # torch.save(..., _use_new_zipfile_serialization=False) and old torchvision files
 
@@ -147,6 +144,23 @@ def _shapes(name: str, kwargs_items: tuple[tuple[str, Any], ...]) -> dict[str, t
     return {k: tuple(v.shape) for k, v in model.state_dict().items()}
 
 
+def aux_prefixes(model: nn.Module | str) -> tuple[str, ...]:
+    """State-dict key prefixes of the auxiliary heads that ``model`` (or registry model ``model``) declares
+    (``aux1.``, ``aux2.``; ``AuxLogits.``): a file may or may not carry them (torchvision's and BVLC's deploy
+    nets)."""
+    if isinstance(model, str):
+        return _registry_aux_prefixes(model)
+    return tuple(f"{n}." for n in getattr(model, "aux_head_names", list)())
+
+
+@cache
+def _registry_aux_prefixes(name: str) -> tuple[str, ...]:
+    from ..models.registry import create_model
+
+    with torch.device("meta"):
+        return aux_prefixes(create_model(name))
+
+
 def model_shapes(name: str, **kwargs: Any) -> dict[str, tuple[int, ...]]:
     """Key -> shape of a registry model's state_dict, built on the meta device (cached)."""
     return _shapes(name, tuple(sorted(kwargs.items())))
@@ -156,7 +170,7 @@ def fit(candidate: Candidate, state: Mapping[str, Tensor]) -> Fit:
     """How well ``state`` fits ``candidate``: exact (score 1) with the file's class count and aux heads, or not."""
     mapped = candidate.map_keys(state)
     own = model_shapes(candidate.name, **candidate.kwargs)
-    aux_keys = {k for k in own if k.startswith(AUX_PREFIXES)}
+    aux_keys = {k for k in own if k.startswith(aux_prefixes(candidate.name))}
     has_aux = bool(aux_keys) and aux_keys <= set(mapped)
     wanted = set(own) if has_aux else set(own) - aux_keys
     common = wanted & set(mapped)

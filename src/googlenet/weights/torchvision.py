@@ -18,7 +18,16 @@ from torch import Tensor, nn
 
 from ..data.imagenet import class_names_for, rgb_preprocessing
 from ..errors import DataError, UserError
-from ._state import AUX_PREFIXES, Candidate, ImportedWeights, NotAFit, best_fit, describe, fit, read_state_dict
+from ._state import (
+    Candidate,
+    ImportedWeights,
+    NotAFit,
+    aux_prefixes,
+    best_fit,
+    describe,
+    fit,
+    read_state_dict,
+)
 
 #: Registry model -> torchvision model of the same keys and shapes.
 TORCHVISION_MODELS: dict[str, str] = {
@@ -64,7 +73,7 @@ def load_torchvision_state(model: nn.Module, state: Mapping[str, Tensor], *, str
     own = model.state_dict()
     missing = [k for k in own if k not in state]
     unexpected = [k for k in state if k not in own]
-    aux_only = all(k.startswith(AUX_PREFIXES) for k in missing)
+    aux_only = all(k.startswith(aux_prefixes(model)) for k in missing)
     if unexpected or (missing and (strict or not aux_only)):
         raise DataError(f"{source} does not fit {type(model).__name__}: {len(missing)} missing keys (e.g. "
                         f"{missing[:2]}), {len(unexpected)} unexpected (e.g. {unexpected[:2]}); build the "
@@ -107,7 +116,7 @@ def import_torchvision(path: str | Path, *, model: str | None = None, state: Map
                 "state_dict .pth file")
         name = found.candidate.name
     kwargs: dict[str, Any] = {"num_classes": found.num_classes, **WEIGHTS_KWARGS.get(name, {})}
-    if any(k.startswith(AUX_PREFIXES) for k in _shape_keys(name)):
+    if any(k.startswith(aux_prefixes(name)) for k in _shape_keys(name)):
         kwargs["aux_logits"] = found.aux
     kwargs.update(model_kwargs or {})
     net = create_model(name, **kwargs)

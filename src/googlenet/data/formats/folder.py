@@ -66,9 +66,8 @@ def _archive_dataset(path: Path, request: LoadRequest, stats: DatasetStats, expe
                                    classes=display_names(folders), channels=request.channels,
                                    transform=request.transform)
 
-    def no_test() -> DataError:
-        return DataError(f"no test/ folder in tarball {str(path)!r}; evaluate on split 'val'"
-                         f"{'' if 'val' in layout else ' (held out from train)'}")
+    no_test = (f"no test/ folder in tarball {str(path)!r}; evaluate on split 'val'"
+               f"{'' if 'val' in layout else ' (held out from train)'}")
 
     return pick_split(request.split, tuple(layout), build, val_fraction=request.val_fraction,
                       seed=request.split_seed, no_test=no_test)
@@ -95,8 +94,7 @@ def _folder_dataset(root: Path, request: LoadRequest, stats: DatasetStats, expec
         ds.skipped = special + ds.skipped  # counted with the unreadable images
         return ds
 
-    def no_test() -> DataError:
-        return DataError(f"no test/ folder in {str(root)!r}; add {root}/test/<class>/... or evaluate on split 'val'")
+    no_test = f"no test/ folder in {str(root)!r}; add {root}/test/<class>/... or evaluate on split 'val'"
 
     return pick_split(request.split, tuple(dirs), build, val_fraction=request.val_fraction,
                       seed=request.split_seed, no_test=no_test)
