@@ -230,6 +230,26 @@ def test_a_run_at_chance_warns_once(run_cli, tmp_path):
     assert code == 0, err
     warnings = [line for line in err.splitlines() if line.startswith("googlenet: warning:")]
     assert len(warnings) == 1 and "test top-1 50.00% is at chance for 2 classes" in warnings[0]
+    # Two classes: top-5 is 100% by construction, so no figure of it anywhere (console, summary, log, curves).
+    done = [line for line in out.splitlines() if line.startswith("done:")]
+    assert len(done) == 1 and "test top-1 50.00%" in done[0] and "top-5" not in out
+    summary = json.loads((tmp_path / "r" / "summary.json").read_text())
+    rows = [json.loads(line) for line in (tmp_path / "r" / "log.jsonl").read_text().splitlines()]
+    assert summary["test_top1"] == 50.0 and not [k for d in (summary, *rows) for k in d if "top5" in k]
+
+
+def test_the_start_line_and_estimate_honour_max_steps_and_ten_classes_keep_top5(run_cli, digits, tmp_path):
+    # 96 train images / batch 4 = 24 steps per epoch, and 2 epochs; --max-steps 7 ends the run long before.
+    code, out, err = run_cli("train", "--dataset", digits, "--width", "0.0625", "--in-channels", "1", "--small-input",
+                             "--no-aux", "--epochs", "2", "--batch-size", "4", "--threads", "1", "--val-fraction",
+                             "0.2", "--no-report", "--max-steps", "7", "--out", tmp_path / "r")
+    assert code == 0, err
+    start = next(line for line in out.splitlines() if line.startswith("training googlenet"))
+    assert "2 epochs x 24 steps (stops at --max-steps 7)" in start
+    estimate = next(line for line in out.splitlines() if "per epoch at" in line)
+    assert "--max-steps 7: about" in estimate and "2 epochs: about" not in estimate
+    rows = [json.loads(line) for line in (tmp_path / "r" / "log.jsonl").read_text().splitlines()]
+    assert rows[-1]["global_step"] == 7 and rows[-1]["val_top5"] is not None  # ten classes: top-5 means something
 
 
 @pytest.fixture

@@ -463,10 +463,16 @@ class Trainer:
         self._estimated = True
         if not (self.info.is_main and not self.quiet):
             return
+        c = self.config
         per_epoch = seconds / steps * self.steps_per_epoch
-        rate = steps * self.config.batch_size / seconds
+        rate = steps * c.batch_size / seconds
+        planned = c.epochs * self.steps_per_epoch
+        if c.max_steps is not None and c.max_steps < planned:  # the run stops there: time those steps
+            run = f"--max-steps {c.max_steps}: about {seconds / steps * c.max_steps / 60:.1f} min"
+        else:
+            run = f"{c.epochs} epochs: about {per_epoch * c.epochs / 60:.0f} min"
         print(f"googlenet: about {per_epoch:.0f} s per epoch at {side} px ({rate:.0f} img/s over the first {steps} "
-              f"steps); {self.config.epochs} epochs: about {per_epoch * self.config.epochs / 60:.0f} min", flush=True)
+              f"steps); {run}", flush=True)
 
     def _plan_budget(self, step_s: float, side: int | None = None, epoch_eval_s: float | None = None) -> None:
         """Fit the run into --time-budget (training/budget.py): set the step and epoch counts and a linear
@@ -650,7 +656,8 @@ class Trainer:
                 n_params = sum(p.numel() for p in self.model.parameters())
                 print(f"training {c.model} ({n_params / 1e6:.2f}M parameters, {self.model_kwargs}) on {c.dataset}: "
                       f"{len(self.train_set)} train / {len(self.val_set) if self.val_set else 0} val images, "
-                      f"recipe {c.recipe}, {c.epochs} epochs x {self.steps_per_epoch} steps, batch {c.batch_size}"
+                      f"recipe {c.recipe}, {c.epochs} epochs x {self.steps_per_epoch} steps"
+                      f"{_max_steps_note(c, self.steps_per_epoch)}, batch {c.batch_size}"
                       f"{f' over {info.world_size} processes' if info.enabled else ''}, device {self.device}; "
                       f"run folder {self.run_dir}", flush=True)
                 if self.amp[0] and self.device.type == "cpu" and not cpu_has_native_bf16():
@@ -838,7 +845,7 @@ class Trainer:
                          fast=self.val_fast)
             row.update(val_loss=v["loss"], val_top1=v["top1"], val_top5=v["top5"])
         row.update(images_per_s=t["n"] / max(epoch_time, 1e-9), epoch_time_s=epoch_time, wall_time_s=self.elapsed())
-        return row
+        return without_top5(row, len(self.classes))
 
     def _finish(self) -> dict[str, Any]:
         c, info = self.config, self.info
@@ -859,6 +866,7 @@ class Trainer:
             summary.update(test_loss=r["loss"], test_top1=r["top1"], test_top5=r["top5"], test_images=r["n"],
                            test_eval_s=time.perf_counter() - t0)
         summary["wall_time_s"] = self.elapsed()
+        summary = without_top5(summary, len(self.classes))
         if info.is_main:
             records.write_json(self.run_dir / records.SUMMARY, summary)
             if not self.quiet:
@@ -868,10 +876,22 @@ class Trainer:
         return summary
 
 
+def _max_steps_note(c: TrainConfig, steps_per_epoch: int) -> str:
+    """`` (stops at --max-steps 40)`` when --max-steps ends the run before its epochs do, else ``""``."""
+    return f" (stops at --max-steps {c.max_steps})" if c.max_steps and c.max_steps < c.epochs * steps_per_epoch else ""
+
+
+def without_top5(values: dict[str, Any], num_classes: int) -> dict[str, Any]:
+    """``values`` without its top-5 figures when there are 5 classes or fewer: top-5 is then 100% by construction,
+    so the console, summary.json, log.jsonl (hence curves, report) and TensorBoard leave it out."""
+    return values if num_classes > 5 else {k: v for k, v in values.items() if not k.endswith("top5")}
+
+
 def summary_line(s: dict[str, Any]) -> str:
     parts = [f"{s['model']} on {Path(s['dataset']).name}"]
     if s.get("test_top1") is not None:
-        parts.append(f"test top-1 {s['test_top1']:.2f}% top-5 {s['test_top5']:.2f}% ({s['test_images']} images)")
+        top5 = f" top-5 {s['test_top5']:.2f}%" if s.get("test_top5") is not None else ""
+        parts.append(f"test top-1 {s['test_top1']:.2f}%{top5} ({s['test_images']} images)")
     elif s.get("val_top1") is not None:
         parts.append(f"val top-1 {s['val_top1']:.2f}%")
     parts.append(f"{s['global_step']} steps in {s['wall_time_s']:.0f} s")
