@@ -271,8 +271,24 @@ def test_init_from_keeps_the_source_input_size_and_says_so(source_model, tmp_pat
     assert config.input_size == 40
     notes = [line for line in capsys.readouterr().err.splitlines() if "--init-from" in line]
     assert len(notes) == 1 and "40 px" in notes[0] and "--input-size" in notes[0]
+    assert "its normalization" in notes[0]
     assert make_config(dataset="mnist", init_from=str(source_model), input_size=32).input_size == 32  # told
-    assert "--init-from" not in capsys.readouterr().err
+    told = [line for line in capsys.readouterr().err.splitlines() if "--init-from" in line]
+    assert len(told) == 1 and "px" not in told[0] and "its normalization" in told[0]
+
+
+def test_fine_tuning_trains_with_the_source_input_size_and_normalization(source_model, digits, tmp_path):
+    from googlenet.training import make_config, train
+    from googlenet.training.config import source_normalization
+    from googlenet.weights.checkpoint import load_model
+
+    config = make_config(dataset=str(digits), init_from=str(source_model), out=str(tmp_path / "ft"), max_steps=1,
+                         epochs=1, batch_size=8, threads=1, eval_test=False, val_fraction=0.0, report=False)
+    train(config, quiet=True)
+    pre = load_model(tmp_path / "ft").preprocessing
+    assert pre["input_size"] == 40 and pre["mean"] == [0.25] and pre["std"] == [0.5]  # the source's, not MNIST's
+    caffe = {"mean": [104.0, 117.0, 123.0], "std": [1.0, 1.0, 1.0], "channel_order": "bgr", "scale": 255.0}
+    assert source_normalization(caffe) is None  # BGR 0-255: the pipelines cannot feed it, so the data's is used
 
 
 def test_the_recipe_note_states_the_settings_actually_used(class_folders, tmp_path, capsys):

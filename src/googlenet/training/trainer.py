@@ -43,9 +43,9 @@ from ..models.outputs import split_outputs
 from ..models.registry import create_model, model_info
 from ..system.files import check_run_dir, mark_run_dir
 from ..system.hardware import cpu_has_native_bf16
-from ..weights.checkpoint import load_model, save_model
+from ..weights.checkpoint import load_model, read_model_metadata, resolve_model_path, save_model
 from . import records
-from .config import FIELDS, TrainConfig, check_setting, make_config, parse_sizes
+from .config import FIELDS, TrainConfig, check_setting, make_config, parse_sizes, source_normalization
 from .config import validate as validate_config
 from .distributed import (
     DistInfo,
@@ -365,6 +365,8 @@ class Trainer:
         self.train_set: ImageDataset = load_dataset(c.dataset, "train", **common)
         input_size = int(c.input_size or stats.image_size or _probe_size(self.train_set))
         self.preprocessing = stats.preprocessing(input_size, channels)
+        if c.init_from:  # fine-tuning keeps the normalization the weights learned with (config's note says so)
+            self._keep_source_normalization(channels)
         mean, std = self.preprocessing["mean"], self.preprocessing["std"]
         hflip = stats.hflip if c.hflip is None else c.hflip
         self.sizes = parse_sizes(c.resize_schedule) if c.resize_schedule else [input_size]
@@ -447,6 +449,11 @@ class Trainer:
         # --time-budget plans a number of steps that may end inside an epoch (training/budget.py).
         return Schedule(c.schedule, self.steps_per_epoch, c.epochs, c.warmup_epochs, c.lr_step_epochs, c.lr_gamma,
                         c.flat_fraction, total_steps=c.max_steps if c.time_budget else None)
+
+    def _keep_source_normalization(self, channels: int) -> None:
+        kept = source_normalization(read_model_metadata(resolve_model_path(self.config.init_from))["preprocessing"])
+        if kept and len(kept[0]) == len(kept[1]) == channels:
+            self.preprocessing["mean"], self.preprocessing["std"] = kept
 
     def _optional_split(self, split: str, transform: Any, common: dict) -> ImageDataset | None:
         c = self.config
