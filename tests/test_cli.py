@@ -301,3 +301,22 @@ def test_the_recipe_note_states_the_settings_actually_used(class_folders, tmp_pa
     note = [line for line in capsys.readouterr().err.splitlines() if "recipe photos" in line]
     assert len(note) == 1 and "googlenet at width 0.25, 2 epochs (at most 40 steps) at 64 px" in note[0]
     assert "128 px" not in note[0] and "5 epochs" not in note[0]
+
+
+def test_a_finished_run_keeps_one_copy_of_its_weights_and_says_what_it_holds(run_cli, digits, tmp_path):
+    from safetensors.torch import load_file
+
+    run = tmp_path / "r"
+    flags = ("--dataset", digits, *TINY_FLAGS[:-1], "--no-report", "--out", run)
+    code, out, err = run_cli("train", *flags, "--max-steps", "2")
+    assert code == 0, err
+    assert (run / "model.safetensors").is_file() and not (run / "last.safetensors").exists()
+    held = [line for line in out.splitlines() if line.startswith(f"run folder {run} holds")]
+    assert len(held) == 1 and "model.safetensors" in held[0] and "train_state.pt" in held[0] and "MB" in held[0]
+    assert "delete it to keep only the model" in held[0]
+    before = load_file(run / "model.safetensors")
+    code, out, err = run_cli("train", "--resume", run, "--max-steps", "4")  # training on reads the one copy
+    assert code == 0, err
+    assert json.loads((run / "summary.json").read_text())["global_step"] == 4
+    after = load_file(run / "model.safetensors")
+    assert any(not bool((before[k] == after[k]).all()) for k in before) and not (run / "last.safetensors").exists()

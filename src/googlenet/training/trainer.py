@@ -576,15 +576,17 @@ class Trainer:
         state = load_training_state(self.run_dir / STATE_FILE)
         if state.get("format") != STATE_FORMAT:
             raise DataError(f"{str(self.run_dir / STATE_FILE)!r} is not a googlenet training state; start a new run")
+        # A finished run without weight averaging keeps one copy of its weights, model.safetensors (_finish).
+        last = self.run_dir / (LAST_FILE if (self.run_dir / LAST_FILE).exists() or self.ema is not None else MODEL_FILE)
         try:
-            weights = load_file(str(self.run_dir / LAST_FILE), device=str(self.device))
+            weights = load_file(str(last), device=str(self.device))
         except Exception:  # truncated, or not a safetensors file at all (never unpickled)
-            raise DataError(f"{str(self.run_dir / LAST_FILE)!r} is damaged or not a safetensors model file; "
+            raise DataError(f"{str(last)!r} is damaged or not a safetensors model file; "
                             "the run cannot continue: start a new run (with --init-from "
                             f"{self.run_dir / MODEL_FILE} if that file is sound)") from None
         own = self.model.state_dict()
         if set(weights) != set(own) or any(weights[k].shape != own[k].shape for k in own):
-            raise DataError(f"{str(self.run_dir / LAST_FILE)!r} does not fit the configured model (different "
+            raise DataError(f"{str(last)!r} does not fit the configured model (different "
                             "classes or options?); resume with the same data and settings or start a new run")
         self.model.load_state_dict(weights)
         self.opt.load_state_dict(state["optimizer"])
@@ -875,6 +877,8 @@ class Trainer:
         summary["wall_time_s"] = self.elapsed()
         summary = without_top5(summary, len(self.classes))
         if info.is_main:
+            if self.ema is None:  # model.safetensors holds the trained weights: one copy is enough (resume reads it)
+                (self.run_dir / LAST_FILE).unlink(missing_ok=True)
             records.write_json(self.run_dir / records.SUMMARY, summary)
             if not self.quiet:
                 print(summary_line(summary), flush=True)
