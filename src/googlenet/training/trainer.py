@@ -14,6 +14,8 @@ Checkpoints (rank 0, atomically): at every epoch end and on SIGINT/SIGTERM (at t
 boundary, mid-epoch), ``last.safetensors`` (the weights being trained), ``model.safetensors``
 (the weights to use: averaged when averaging is on) and ``train_state.pt`` (optimizer, scheduler,
 averaged weights, RNG, epoch and step, partial-epoch sums). ``train(..., resume=run_dir)`` continues.
+A finished run without averaging deletes ``last.safetensors`` (``model.safetensors`` holds the same weights,
+and resuming reads it), so the folder keeps one copy of its weights.
 """
 
 from __future__ import annotations
