@@ -214,3 +214,33 @@ def test_photos_recipe_says_what_it_fitted_on_a_small_photo_set(tmp_path, class_
     assert config.input_size == 80 and config.batch_size == MIN_BATCH and config.epochs > 5
     pinned = make_config(recipe="photos", dataset=str(root), batch_size=8, input_size=72)
     assert (pinned.batch_size, pinned.input_size) == (8, 72)
+
+
+@pytest.mark.slow
+def test_time_budget_under_torchrun_plans_alike_on_every_process(tmp_path, class_folders):
+    """Each process measures its own step time; planned apart, one would stop while the other waits in a
+    collective. Both plan from the slowest process's figures (distributed.all_max) and end together."""
+    import json
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    root = class_folders(tmp_path / "d", ["a", "b", "c"], per_class=16, size=(32, 32))
+    src = Path(__file__).resolve().parents[1] / "src"
+    slow = tmp_path / "slow"  # process 1's clock runs 1.5x fast: its steps seem slower, its own plan shorter
+    slow.mkdir()
+    (slow / "sitecustomize.py").write_text(
+        "import os, time\n"
+        "if os.environ.get('RANK') == '1':\n"
+        "    _real = time.perf_counter\n"
+        "    _t0 = _real()\n"
+        "    time.perf_counter = lambda: _t0 + 1.5 * (_real() - _t0)\n")
+    env = {**os.environ, "PYTHONPATH": f"{slow}{os.pathsep}{src}", "OMP_NUM_THREADS": "1"}
+    run = subprocess.run([sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc-per-node", "2",
+                          "-m", "googlenet", "train", "--dataset", str(root), "--recipe", "fast", "--time-budget",
+                          "25s", "--batch-size", "8", "--threads", "1", "--no-report", "--out", str(tmp_path / "run")],
+                         env=env, capture_output=True, text=True, timeout=150)
+    assert run.returncode == 0, run.stderr[-2000:]
+    rows = [json.loads(x) for x in (tmp_path / "run" / "log.jsonl").read_text().splitlines()]
+    assert rows and rows[-1]["wall_time_s"] <= 25 * 1.1

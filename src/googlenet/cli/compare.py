@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from ..system.text import format_table, human, to_json
+from ..system.text import format_table, to_json
 from ._common import add_json_flag
 
 SORT_KEYS = ("name", "year", "params", "macs", "top1", "top5", "speed")
@@ -41,7 +41,7 @@ def _sort_key(key: str):
 
 
 def run(args: argparse.Namespace) -> int:
-    from ..inspect.compare import compare, plot
+    from ..inspect.compare import compare, plot, table_rows
 
     rows = compare(args.models or None, family=args.family, task=args.task, measure_speed=args.measure,
                    batch_size=args.batch_size, seconds=args.seconds, threads=args.threads)
@@ -51,20 +51,9 @@ def run(args: argparse.Namespace) -> int:
     if args.json:
         print(to_json({"models": [r.as_dict() for r in rows], "plots": [str(p) for p in written]}))
         return 0
-    table = []
-    for r in rows:
-        row = {
-            "model": r.name, "year": r.year, "input": r.input_size,
-            "params": human(r.params), "ref": human(r.ref_params),
-            "mult-adds": human(r.macs), "ref ": f"{r.ref_macs:.3g}G" if r.ref_macs else "-",
-            "top-1": r.top1, "top-5": r.top5, "dataset": r.dataset,
-        }
-        if args.measure:
-            row["img/s"] = round(r.images_per_s, 1) if r.images_per_s else None
-        row["source"] = r.error and f"ERROR {r.error}" or r.accuracy_source
-        table.append(row)
+    table = table_rows(rows, speed=args.measure)
     title = (f"{len(rows)} models: params and mult-adds measured at the native input (one image); "
-             "ref = the paper's / torchvision's figure")
+             "ref = the paper's / torchvision's figure; source shortened (--json has it whole)")
     if args.measure:
         import torch
 

@@ -91,22 +91,22 @@ class Metrics:
         image = ax.imshow(rates.numpy(), cmap="Blues", vmin=0, vmax=1)
         fig.colorbar(image, ax=ax, fraction=0.046, pad=0.04, label="fraction of the true class")
         if k <= 40:
-            ax.set_xticks(range(k), self.class_names, rotation=90, fontsize=8)
-            ax.set_yticks(range(k), self.class_names, fontsize=8)
+            ax.set_xticks(range(k), self.class_names, rotation=90, fontsize=10)
+            ax.set_yticks(range(k), self.class_names, fontsize=10)
         if k <= 20:
             for i in range(k):
                 for j in range(k):
                     if matrix[i, j]:
-                        ax.text(j, i, int(matrix[i, j]), ha="center", va="center", fontsize=7,
+                        ax.text(j, i, int(matrix[i, j]), ha="center", va="center", fontsize=10,
                                 color="white" if rates[i, j] > 0.5 else "black")
         ax.set_xlabel("predicted class")
         ax.set_ylabel("true class")
         ax.set_title(title or f"top-1 {self.top1:.2f}%  top-5 {self.top5:.2f}%  ({self.num_images} images)",
-                     fontsize=9)
+                     fontsize=10)
         fig.tight_layout()
 
         def write(tmp: Path) -> None:
-            fig.savefig(tmp, format="png", dpi=100)
+            fig.savefig(tmp, format=Path(path).suffix.lstrip(".").lower() or "png", dpi=100)  # .svg for reports
 
         try:
             return atomic_write(path, write)

@@ -15,7 +15,7 @@ and Inception v3's auxiliary classifiers) are not counted, so the figures match 
 
 from __future__ import annotations
 
-import math
+import re
 import time
 from collections.abc import Iterable, Sequence
 from dataclasses import asdict, dataclass
@@ -170,48 +170,122 @@ def compare(
     return rows
 
 
-def plot(rows: Sequence[Comparison], path: str | Path, *, title: str | None = None) -> list[Path]:
-    """Accuracy against multiply-adds, bubble area proportional to parameters (ImageNet classifiers with
-    a published accuracy). Writes ``<path>.png`` and ``<path>.svg``; returns their paths."""
+def short_source(text: str, width: int = 40) -> str:
+    """The accuracy source's citation only ("paper Table 2", "torchvision ResNet18_Weights.IMAGENET1K_V1"),
+    for a table a terminal can show; the full text stays in ``accuracy_source`` (``--json``)."""
+    cut = min((i for i in (text.find(": "), text.find(" (")) if i > 0), default=len(text))
+    short = re.sub(r"(_Weights)\.\S+", r"\1", text[:cut].strip())  # torchvision's enum: the class names it
+    return short if len(short) <= width else short[: width - 3].rstrip() + "..."
+
+
+def table_rows(rows: Sequence[Comparison], *, speed: bool = False) -> list[dict[str, Any]]:
+    """The rows of ``googlenet compare``'s table: parameters in M and multiply-adds in G throughout (one
+    unit per column, so lenet5's 0.000326 sits under AlexNet's 0.724), the source shortened."""
+    from ..system.text import in_unit
+
+    table = []
+    for r in rows:
+        row: dict[str, Any] = {
+            "model": r.name, "year": r.year, "input": r.input_size,
+            "params (M)": in_unit(r.params, "M"), "ref (M)": in_unit(r.ref_params, "M"),
+            "mult-adds (G)": in_unit(r.macs, "G"), "ref (G)": in_unit(r.ref_macs * 1e9 if r.ref_macs else None, "G"),
+            "top-1": r.top1, "top-5": r.top5, "dataset": r.dataset,
+        }
+        if speed:
+            row["img/s"] = round(r.images_per_s, 1) if r.images_per_s else None
+        row["source"] = f"ERROR {r.error}" if r.error else short_source(r.accuracy_source)
+        table.append(row)
+    return table
+
+
+# Bubble area (points^2) of the largest model; small enough that VGG's bubbles do not cover their neighbours.
+_BIGGEST_AREA = 900.0
+
+
+def _area(params: float, biggest: float) -> float:
+    return 25 + _BIGGEST_AREA * params / biggest
+
+
+def draw_zoo(rows: Sequence[Comparison], *, title: str | None = None) -> Any:
+    """The accuracy / multiply-adds figure (matplotlib ``Figure``, two panels: top-1 and top-5) of the
+    ImageNet classifiers with a published accuracy; labels placed by adjustText so none overlap."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    stem = Path(path)
-    stem = stem.with_suffix("") if stem.suffix.lower() in (".png", ".svg", ".pdf") else stem
-    if not stem.parent.is_dir():
-        raise UserError(f"cannot write the chart: folder {str(stem.parent)!r} does not exist; create it first")
     points = [r for r in rows if r.dataset == "ImageNet" and r.macs and r.params and (r.top1 or r.top5)]
     if not points:
         raise UserError("no model with a published ImageNet accuracy to plot; include e.g. resnet50 or vgg16")
     families = sorted({r.family for r in points})
     colours = {f: plt.get_cmap("tab10")(i % 10) for i, f in enumerate(families)}
     biggest = max(r.params for r in points)
-    fig, axes = plt.subplots(1, 2, figsize=(15, 6.5), sharex=True)
+    fig, axes = plt.subplots(1, 2, figsize=(15, 7.5), sharex=True, layout="constrained")
     for ax, metric in zip(axes, ("top1", "top5"), strict=True):
-        for r in points:
-            acc = getattr(r, metric)
-            if acc is None:
-                continue
-            size = 40 + 2400 * r.params / biggest
-            ax.scatter(r.macs / 1e9, acc, s=size, color=colours[r.family], alpha=0.55, edgecolors="black",
-                       linewidths=0.5)
-            ax.annotate(r.name, (r.macs / 1e9, acc), fontsize=7, ha="center", va="bottom",
-                        xytext=(0, 4 + math.sqrt(size) / 2), textcoords="offset points")
-        ax.set_xscale("log")
-        ax.set_xlabel("multiply-adds per image at native input (G, measured)")
-        ax.set_ylabel(f"published ImageNet {'top-1' if metric == 'top1' else 'top-5'} accuracy (%)")
-        ax.grid(True, which="both", alpha=0.3)
-    handles = [plt.Line2D([], [], marker="o", ls="", color=colours[f], label=f) for f in families]
+        _zoo_panel(ax, [r for r in points if getattr(r, metric) is not None], metric, colours, biggest)
+    handles = [plt.Line2D([], [], marker="o", ls="", markersize=9, color=colours[f], label=f) for f in families]
     for params in (1e6, 10e6, 100e6):
-        handles.append(plt.scatter([], [], s=40 + 2400 * params / biggest, color="grey", alpha=0.4,
-                                   label=f"{params / 1e6:g}M params"))
-    axes[1].legend(handles=handles, loc="lower right", fontsize=8, labelspacing=1.6, borderpad=1.0)
-    fig.suptitle(title or "Accuracy against computation; bubble area = parameters")
-    fig.tight_layout()
+        handles.append(plt.scatter([], [], s=_area(params, biggest), color="grey", alpha=0.4, edgecolors="black",
+                                   linewidths=0.5, label=f"{params / 1e6:g}M params"))
+    fig.legend(handles=handles, loc="outside lower center", ncol=len(handles), fontsize=10, frameon=False,
+               title="family (colour) and parameters (bubble area)", title_fontsize=10)
+    fig.suptitle(title or "Accuracy against computation; bubble area = parameters", fontsize=13)
+    return fig
+
+
+def _zoo_panel(ax: Any, points: Sequence[Comparison], metric: str, colours: dict, biggest: float) -> None:
+    from matplotlib.ticker import FuncFormatter, LogLocator, NullFormatter
+
+    # Largest bubbles at the back and most transparent, so small models stay visible in front of VGG's.
+    for z, r in enumerate(sorted(points, key=lambda r: -r.params)):
+        ax.scatter(r.macs / 1e9, getattr(r, metric), s=_area(r.params, biggest), color=colours[r.family],
+                   alpha=0.75 - 0.4 * r.params / biggest, edgecolors="black", linewidths=0.5, zorder=2 + z)
+    ax.set_xscale("log")
+    ax.xaxis.set_major_locator(LogLocator(base=10, subs=(1.0, 2.0, 5.0)))
+    ax.xaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:g}"))
+    ax.xaxis.set_minor_locator(LogLocator(base=10, subs=tuple(range(1, 10))))
+    ax.xaxis.set_minor_formatter(NullFormatter())
+    ax.set_xlabel("multiply-adds per image at native input (G, measured; log scale)", fontsize=11)
+    ax.set_ylabel(f"published ImageNet {'top-1' if metric == 'top1' else 'top-5'} accuracy (%)", fontsize=11)
+    ax.grid(True, which="major", alpha=0.35)
+    ax.grid(True, which="minor", alpha=0.12)
+    ax.margins(x=0.08, y=0.08)
+    xs, ys = [r.macs / 1e9 for r in points], [getattr(r, metric) for r in points]
+    texts = [ax.text(x, y, r.name, fontsize=9, ha="center", va="center", zorder=100,
+                     bbox={"boxstyle": "square,pad=0.05", "facecolor": "white", "edgecolor": "none", "alpha": 0.6})
+             for x, y, r in zip(xs, ys, points, strict=True)]
+    place_labels(ax, texts, xs, ys)
+
+
+def place_labels(ax: Any, texts: list, xs: Sequence[float], ys: Sequence[float]) -> None:
+    """Move ``texts`` apart, and off the points (``xs``, ``ys``), with adjustText; leader lines lead back."""
+    try:
+        from adjustText import adjust_text
+    except ImportError:
+        raise UserError("the zoo chart places its labels with adjustText; install it with "
+                        "`pip install adjustText` (or googlenet[vis])") from None
+    ax.figure.canvas.draw()  # adjustText measures the texts with the renderer
+    # An iteration bound, not a time one, so a busy machine places the labels as well as an idle one.
+    adjust_text(texts, x=list(xs), y=list(ys), ax=ax, expand=(1.15, 1.4), force_text=(0.3, 0.6), iter_lim=1000,
+                arrowprops={"arrowstyle": "-", "color": "#555555", "lw": 0.6, "zorder": 99})
+
+
+def plot(rows: Sequence[Comparison], path: str | Path, *, title: str | None = None) -> list[Path]:
+    """Accuracy against multiply-adds, bubble area proportional to parameters (ImageNet classifiers with
+    a published accuracy; :func:`draw_zoo`). Writes ``<path>.png`` and ``<path>.svg``; returns their paths."""
+    import matplotlib.pyplot as plt
+
+    from ..system.files import atomic_write
+
+    stem = Path(path)
+    stem = stem.with_suffix("") if stem.suffix.lower() in (".png", ".svg", ".pdf") else stem
+    if not stem.parent.is_dir():
+        raise UserError(f"cannot write the chart: folder {str(stem.parent)!r} does not exist; create it first")
+    fig = draw_zoo(rows, title=title)
     out = [stem.with_suffix(".png"), stem.with_suffix(".svg")]
-    for p in out:
-        fig.savefig(p, dpi=120)
-    plt.close(fig)
+    try:
+        for p in out:
+            atomic_write(p, lambda tmp, fmt=p.suffix[1:]: fig.savefig(tmp, format=fmt, dpi=100))
+    finally:
+        plt.close(fig)
     return out

@@ -18,6 +18,27 @@ def human(n: float | None, *, digits: int = 3) -> str:
     return f"{n:.{digits}g}" if isinstance(n, float) else str(n)
 
 
+def shape_text(shape: Sequence[int] | None) -> str:
+    """A tensor shape per image as the paper's Table 1 writes its "output size": (C, H, W) -> 'HxWxC'
+    ('28x28x256'); other ranks as they are ('1024'). The one convention of summary, diagram and report."""
+    if not shape:
+        return "-"
+    if len(shape) == 3:
+        c, h, w = shape
+        return f"{h}x{w}x{c}"
+    return "x".join(map(str, shape))
+
+
+def in_unit(n: float | None, unit: str, *, decimals: int = 3) -> str:
+    """``n`` in one fixed ``unit`` (K, M or G; the column's header names it), with fixed ``decimals`` so a
+    column reads at a glance: 724e6 in G -> '0.724'; a value too small for them keeps 3 significant
+    figures (326e3 -> '0.000326'); None -> '-'."""
+    if n is None or (isinstance(n, float) and math.isnan(n)):
+        return "-"
+    value = n / {"K": 1e3, "M": 1e6, "G": 1e9}[unit]
+    return f"{value:.{decimals}f}" if value == 0 or abs(value) >= 10 ** -decimals else f"{value:.3g}"
+
+
 def format_table(rows: Sequence[dict[str, Any]], columns: Sequence[str] | None = None, *,
                  headers: dict[str, str] | None = None, title: str | None = None) -> str:
     """Align ``rows`` (dicts) under ``columns``; numbers right-aligned, text left-aligned."""
@@ -60,6 +81,13 @@ def _json_default(obj: Any) -> Any:
 
 
 def _is_number(value: Any) -> bool:
+    """A number, or a number already formatted ("0.724", "1,234"), so such columns align right too."""
+    if isinstance(value, str):
+        try:
+            float(value.replace(",", ""))
+        except ValueError:
+            return value == "-"
+        return True
     return isinstance(value, (int, float)) and not isinstance(value, bool)
 
 

@@ -58,6 +58,16 @@ def all_sum(values: list[float], info: DistInfo, device: torch.device) -> list[f
     return t.tolist()
 
 
+def all_max(values: list[float], info: DistInfo, device: torch.device) -> list[float]:
+    """Element-wise maximum of ``values`` over all processes: the slowest process's figures, so that every
+    process makes the same plan (--time-budget) and none waits in a collective for one that stopped."""
+    if not info.enabled:
+        return values
+    t = torch.tensor(values, dtype=torch.float64, device=device)
+    dist.all_reduce(t, op=dist.ReduceOp.MAX)
+    return t.tolist()
+
+
 def any_flag(flag: bool, info: DistInfo, device: torch.device) -> bool:
     """True on every process when ``flag`` is true on any (so all stop at the same step)."""
     if not info.enabled:

@@ -51,6 +51,7 @@ from .config import FIELDS, TrainConfig, check_setting, make_config, parse_sizes
 from .config import validate as validate_config
 from .distributed import (
     DistInfo,
+    all_max,
     all_sum,
     any_flag,
     is_lost_peer,
@@ -496,7 +497,9 @@ class Trainer:
         n_test = len(self.test_set) if self.test_set is not None else 0
         if first:
             epoch_eval_s = eval_seconds(n_val, self.local_batch, step_s)
-        budget = plan(parse_duration(c.time_budget), elapsed_s=self.elapsed(), steps_done=self.global_step,
+        # Under torchrun every process plans from the slowest one's figures, so all stop at the same step.
+        step_s, epoch_eval_s, elapsed = all_max([step_s, epoch_eval_s, self.elapsed()], self.info, self.device)
+        budget = plan(parse_duration(c.time_budget), elapsed_s=elapsed, steps_done=self.global_step,
                       step_s=step_s, steps_per_epoch=self.steps_per_epoch, epoch_eval_s=epoch_eval_s,
                       final_eval_s=eval_seconds(n_test, self.local_batch, step_s), can_stop_now=not first)
         c.max_steps, c.epochs, c.schedule = budget.total_steps, budget.epochs, "linear"

@@ -45,6 +45,10 @@ class Explanation:
     method: str = "cam"
     layer: str | None = None
     path: Path | None = None  # the overlay PNG, when one was written
+    # The photo at its own resolution (C, H, W) in [0, 1] and where the model's view lies in it (x, y, width,
+    # height in its pixels), for overlays at the photo's resolution; None for a tensor batch.
+    photo: Tensor | None = field(repr=False, default=None)
+    view_box: tuple[float, float, float, float] | None = None
 
     def as_dict(self) -> dict[str, Any]:
         peaks = [list(np.unravel_index(int(m.argmax()), m.shape)) for m in self.maps]
@@ -184,38 +188,102 @@ def _display(image: Tensor) -> np.ndarray:
     return array[0] if array.shape[0] == 1 else array.transpose(1, 2, 0)
 
 
-def save_overlay(explanation: Explanation, path: str | Path, *, alpha: float = 0.5) -> Path:
-    """The image, then the map of each top-k class laid over it (jet colours, ``alpha``), as one PNG."""
+#: What the overlay's colour bar says: each map is scaled to [0, 1] on its own (``_normalise``).
+COLOUR_BAR_LABEL = "class evidence ({what})\nper map: 0 = least, 1 = most"
+
+
+def save_overlay(explanation: Explanation, path: str | Path, *, alpha: float = 0.5, panel: float = 2.6) -> Path:
+    """The image, then the map of each top-k class laid over it (jet colours, ``alpha``), with a colour bar,
+    as one PNG. With ``explanation.photo``, a second row lays the maps over the photo at its own resolution
+    (the model's view outlined). ``panel``: inches per picture (100 px an inch)."""
+    import matplotlib.pyplot as plt
+
+    from ..system.files import atomic_write
+
+    fig = overlay_figure(explanation, alpha=alpha, panel=panel)
+    try:
+        return atomic_write(path, lambda tmp: fig.savefig(tmp, format="png", dpi=100))
+    finally:
+        plt.close(fig)
+
+
+def overlay_figure(explanation: Explanation, *, alpha: float = 0.5, panel: float = 2.6) -> Any:
+    """The matplotlib ``Figure`` of :func:`save_overlay` (rows: the model's view, then the photo if any)."""
+    import textwrap
+
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    from ..system.files import atomic_write
+    e = explanation
+    rows = 2 if e.photo is not None else 1
+    k = len(e.maps)
+    fig, axes = plt.subplots(rows, k + 1, figsize=(panel * (k + 1) + 1.0, panel * rows + 0.7), squeeze=False,
+                             layout="constrained")
+    view = _display(e.image)
+    side = f"{view.shape[1]}x{view.shape[0]}"
+    _overlay_row(axes[0], view, e, alpha, f"the model's view, {side}", None)
+    if e.photo is not None:
+        photo = _display(e.photo)
+        _overlay_row(axes[1], photo, e, alpha, f"the photo, {photo.shape[1]}x{photo.shape[0]}", e.view_box)
+    scale = matplotlib.cm.ScalarMappable(matplotlib.colors.Normalize(0, 1), "jet")  # unblended colours
+    bar = fig.colorbar(scale, ax=axes.ravel().tolist(), fraction=0.04, pad=0.02, ticks=[0, 0.5, 1])
+    what = "CAM" if e.method == "cam" else f"Grad-CAM of {e.layer}"
+    bar.set_label(COLOUR_BAR_LABEL.format(what=what), fontsize=9)
+    bar.ax.tick_params(labelsize=9)
+    name = Path(e.source).name
+    title = f"{name}: {'CAM' if e.method == 'cam' else 'Grad-CAM'} (+ marks each map's maximum)"
+    width = fig.get_size_inches()[0] * 100 / 7  # characters of 10 pt at 100 px an inch
+    fig.suptitle("\n".join(textwrap.wrap(title, int(width))), fontsize=10)
+    return fig
 
-    picture = _display(explanation.image)
+
+def _overlay_row(axes: Any, picture: np.ndarray, e: Explanation, alpha: float, title: str,
+                 box: tuple[float, float, float, float] | None) -> None:
+    """One row: ``picture`` alone, then each map over it (the maps cover ``box``, default the whole picture)."""
+
+    from matplotlib.patches import Rectangle
+
     grey = picture.ndim == 2
-    k = len(explanation.maps)
-    fig, axes = plt.subplots(1, k + 1, figsize=(2.4 * (k + 1), 2.7), squeeze=False)
-    axes = axes[0]
+    h, w = picture.shape[:2]
+    x0, y0, bw, bh = box or (0, 0, w, h)
+    extent = (x0 - 0.5, x0 + bw - 0.5, y0 + bh - 0.5, y0 - 0.5)  # imshow's pixel-centre convention
     axes[0].imshow(picture, cmap="gray" if grey else None, vmin=0, vmax=1)
-    axes[0].set_title(Path(explanation.source).name[:28], fontsize=8)
-    for ax, name, p, heat in zip(axes[1:], explanation.classes, explanation.probabilities, explanation.maps,
-                                 strict=True):
+    axes[0].set_title(_wrap(title, axes[0]), fontsize=9)
+    for ax, name, p, heat in zip(axes[1:], e.classes, e.probabilities, e.maps, strict=True):
         ax.imshow(picture, cmap="gray" if grey else None, vmin=0, vmax=1)
-        ax.imshow(heat, cmap="jet", alpha=alpha, vmin=0, vmax=1)
-        y, x = np.unravel_index(int(heat.argmax()), heat.shape)
-        ax.plot([x], [y], marker="+", color="white", markersize=8)
-        ax.set_title(f"{name[:20]} {p:.1%}", fontsize=8)
+        ax.imshow(heat, cmap="jet", alpha=alpha, vmin=0, vmax=1, extent=extent, interpolation="bilinear")
+        if box is not None:
+            ax.add_patch(Rectangle((x0 - 0.5, y0 - 0.5), bw, bh, fill=False, edgecolor="white", lw=1, ls="--"))
+        ax.set_xlim(-0.5, w - 0.5)
+        ax.set_ylim(h - 0.5, -0.5)
+        ax.plot(*_peak_marker(heat, extent), marker="+", color="white", markersize=9, markeredgewidth=2,
+                clip_on=False)
+        ax.set_title(_wrap(f"{name} {p:.1%}", ax), fontsize=9)
     for ax in axes:
         ax.axis("off")
-    label = "CAM" if explanation.method == "cam" else f"Grad-CAM ({explanation.layer})"
-    fig.suptitle(label, fontsize=8, y=0.99)
-    fig.tight_layout()
-    try:
-        return atomic_write(path, lambda tmp: fig.savefig(tmp, format="png", dpi=100))
-    finally:
-        plt.close(fig)
+
+
+def _wrap(text: str, ax: Any) -> str:
+    """``text`` wrapped to the width of ``ax``'s panel (9 pt: about 6 px a character at 100 px an inch)."""
+    import textwrap
+
+    width = ax.figure.get_size_inches()[0] / ax.get_subplotspec().get_gridspec().ncols * 100 / 6
+    return "\n".join(textwrap.wrap(text, max(8, int(width))))
+
+
+def _peak_marker(heat: np.ndarray, extent: tuple[float, float, float, float]) -> tuple[list, list]:
+    """The map's maximum in the picture's coordinates, kept more than a marker's half-width (8% of the side)
+    from the border so the whole cross shows."""
+    hh, hw = heat.shape
+    y, x = np.unravel_index(int(heat.argmax()), heat.shape)
+    left, right, bottom, top = extent
+    margin_x, margin_y = 0.08 * (right - left), 0.08 * (bottom - top)
+    px = left + (x + 0.5) / hw * (right - left)
+    py = top + (y + 0.5) / hh * (bottom - top)
+    return [float(np.clip(px, left + margin_x, right - margin_x))], [float(np.clip(py, top + margin_y,
+                                                                                   bottom - margin_y))]
 
 
 def model_views(loaded: Any, images: Sequence[Tensor]) -> tuple[list[Tensor], list[Tensor]]:
@@ -269,6 +337,88 @@ def _prepare_files(loaded: Any, paths: Sequence[str | Path], skipped: list | Non
     return shown, inputs, [str(p) for p in files]
 
 
+#: The photo row of an overlay shows a photo at most this many pixels on its shorter side.
+PHOTO_SIDE = 768
+
+
+def photos_at_own_resolution(loaded: Any, files: Sequence[str | Path]) -> list[tuple[Tensor, tuple]]:
+    """Each file decoded again for display (shorter side at most :data:`PHOTO_SIDE`) in [0, 1], with the box
+    (x, y, width, height, in its pixels) that the model's 1-crop view covers: the shorter side resized to
+    the test scale, then the centre ``crop_size`` square (:class:`~googlenet.evaluation.crops.CropProtocol`)."""
+    from ..evaluation.crops import CropProtocol
+    from ..evaluation.ensemble import Member
+    from ..evaluation.predict import load_image
+
+    member = Member.from_loaded(loaded)
+    scale = CropProtocol(1, member.crop_size, member.default_scales(1)).scales[0]
+    out = []
+    for path in files:
+        photo = load_image(path, member.channels, max_short_side=PHOTO_SIDE)[0].float() / 255.0
+        h, w = photo.shape[-2:]
+        side = member.crop_size * min(h, w) / scale
+        out.append((photo, ((w - side) / 2, (h - side) / 2, side, side)))
+    return out
+
+
+def _check_explain_args(method: str, layer: str | None, top_k: int) -> None:
+    if method not in METHODS:
+        raise UserError(f"unknown explanation method {method!r}; use cam or gradcam")
+    if top_k < 1:
+        raise UserError(f"--top-k must be at least 1, got {top_k}")
+    if method == "cam" and layer:
+        raise UserError("CAM always reads the last feature map; --layer is for --method gradcam")
+
+
+def _explain_inputs(loaded: Any, images: Any, skipped: list | None) -> tuple[list, list, list[str]]:
+    """(display images, model inputs, source names) of a tensor batch or of image files."""
+    if isinstance(images, (str, Path)):
+        images = [images]
+    if isinstance(images, Tensor):
+        batch = images if images.dim() == 4 else images.unsqueeze(0)
+        inputs = list(batch.float())
+        return [_normalise(t) for t in inputs], inputs, [f"image{i}" for i in range(len(inputs))]
+    if loaded is None:
+        raise UserError("image files need a model file (its preprocessing); pass the run folder or "
+                        "model.safetensors, or a tensor batch with a plain module")
+    return _prepare_files(loaded, images, skipped)
+
+
+def _overlay_names(sources: Sequence[str], method: str) -> list[str]:
+    """One PNG name per source, ``<stem>-<method>.png``, numbered where two stems are equal."""
+    used: set[str] = set()
+    names = []
+    for source in sources:
+        stem = Path(source).stem
+        name, n = stem, 1
+        while name in used:
+            n += 1
+            name = f"{stem}-{n}"
+        used.add(name)
+        names.append(f"{name}-{method}.png")
+    return names
+
+
+def _explain_batches(module: nn.Module, shown: list, inputs: list, sources: list[str], names: list[str],
+                     settings: dict[str, Any]) -> list[Explanation]:
+    method, layer, top_k, batch_size = (settings[k] for k in ("method", "layer", "top_k", "batch_size"))
+    results: list[Explanation] = []
+    for start in range(0, len(inputs), batch_size):
+        x = torch.stack(inputs[start:start + batch_size])
+        if method == "cam":
+            maps, logits, index = class_activation_map(module, x, top_k=top_k)
+        else:
+            maps, logits, index, layer = gradcam_map(module, x, layer=layer, top_k=top_k)
+        probs = F.softmax(logits.float(), dim=1)
+        for i in range(x.shape[0]):
+            idx = index[i].tolist()
+            j = start + i
+            results.append(Explanation(
+                sources[j], shown[j].cpu(), [names[c] if c < len(names) else str(c) for c in idx], idx,
+                [float(probs[i, c]) for c in idx], [m.cpu().numpy() for m in maps[i]], method,
+                layer if method == "gradcam" else None))
+    return results
+
+
 def explain(
     model: Any,
     images: Tensor | Sequence[str | Path] | str | Path,
@@ -282,7 +432,8 @@ def explain(
     skipped: list | None = None,
     force: bool = False,
 ) -> list[Explanation]:
-    """CAM or Grad-CAM for each image's ``top_k`` classes, with an overlay PNG per image in ``out_dir``.
+    """CAM or Grad-CAM for each image's ``top_k`` classes, with an overlay PNG per image in ``out_dir``
+    (for image files: over the model's view and over the photo at its own resolution).
 
     Args:
         model: a model file or run folder (path), a :class:`~googlenet.checkpoint.LoadedModel`, or a module.
@@ -299,65 +450,28 @@ def explain(
     """
     from ..weights.checkpoint import LoadedModel, load_model
 
-    if method not in METHODS:
-        raise UserError(f"unknown explanation method {method!r}; use cam or gradcam")
-    if top_k < 1:
-        raise UserError(f"--top-k must be at least 1, got {top_k}")
-    if method == "cam" and layer:
-        raise UserError("CAM always reads the last feature map; --layer is for --method gradcam")
+    _check_explain_args(method, layer, top_k)
     if isinstance(model, (str, Path)):
         model = load_model(model)
-    if isinstance(model, LoadedModel):
-        loaded, module = model, model.model
-        names = list(class_names or loaded.class_names or [])
-    else:
-        loaded, module, names = None, model, list(class_names or [])
-    if isinstance(images, (str, Path)):
-        images = [images]
-    if isinstance(images, Tensor):
-        batch = images if images.dim() == 4 else images.unsqueeze(0)
-        inputs = list(batch.float())
-        shown = [_normalise(t) for t in inputs]
-        sources = [f"image{i}" for i in range(len(inputs))]
-    else:
-        if loaded is None:
-            raise UserError("image files need a model file (its preprocessing); pass the run folder or "
-                            "model.safetensors, or a tensor batch with a plain module")
-        shown, inputs, sources = _prepare_files(loaded, images, skipped)
-    names_out: list[str] = []
+    loaded = model if isinstance(model, LoadedModel) else None
+    module = loaded.model if loaded else model
+    names = list(class_names or (loaded.class_names if loaded else None) or [])
+    shown, inputs, sources = _explain_inputs(loaded, images, skipped)
+    files = out_dir is not None and not isinstance(images, Tensor)
     if out_dir is not None:
         from ..system.files import check_output_dir
 
-        used: set[str] = set()
-        for source in sources:
-            stem = Path(source).stem
-            name, n = stem, 1
-            while name in used:
-                n += 1
-                name = f"{stem}-{n}"
-            used.add(name)
-            names_out.append(f"{name}-{method}.png")
-        check_output_dir(out_dir, force=force, names=tuple(names_out))
+        pngs = _overlay_names(sources, method)
+        check_output_dir(out_dir, force=force, names=tuple(pngs))
     module.eval()
-    results: list[Explanation] = []
-    for start in range(0, len(inputs), batch_size):
-        x = torch.stack(inputs[start:start + batch_size])
-        if method == "cam":
-            maps, logits, index = class_activation_map(module, x, top_k=top_k)
-        else:
-            maps, logits, index, layer = gradcam_map(module, x, layer=layer, top_k=top_k)
-        probs = F.softmax(logits.float(), dim=1)
-        for i in range(x.shape[0]):
-            idx = index[i].tolist()
-            j = start + i
-            results.append(Explanation(
-                sources[j], shown[j].cpu(), [names[c] if c < len(names) else str(c) for c in idx], idx,
-                [float(probs[i, c]) for c in idx], [m.cpu().numpy() for m in maps[i]], method,
-                layer if method == "gradcam" else None))
+    settings = {"method": method, "layer": layer, "top_k": top_k, "batch_size": batch_size}
+    results = _explain_batches(module, shown, inputs, sources, names, settings)
     if out_dir is not None:
-        out = Path(out_dir)
-        for r, name in zip(results, names_out, strict=True):
-            r.path = save_overlay(r, out / name)
+        if files:  # the photo row: the same maps over the photo at its own resolution
+            for r, (photo, box) in zip(results, photos_at_own_resolution(loaded, sources), strict=True):
+                r.photo, r.view_box = photo, box
+        for r, png in zip(results, pngs, strict=True):
+            r.path = save_overlay(r, Path(out_dir) / png)
     return results
 
 

@@ -421,12 +421,9 @@ def _residual_tail(module: nn.Module) -> list[str]:
 
 
 def _shape_text(shape: tuple[int, ...] | None) -> str:
-    if not shape:
-        return ""
-    if len(shape) == 3:
-        c, h, w = shape
-        return f"{h}x{w}x{c}"  # the paper's tables write H x W x C
-    return "x".join(map(str, shape))
+    from ..system.text import shape_text  # H x W x C, as the paper's tables (and summary, report) write it
+
+    return shape_text(shape) if shape else ""
 
 
 def _esc(text: str) -> str:
@@ -528,14 +525,22 @@ def build_diagram(
     shortcut: dict[str, str] = {}  # Inception-ResNet: the node that adds the shortcut
     for node in nodes:
         _draw_node(dot, node, mode, entry, exit_, shortcut, shapes)
+    _draw_edges(dot, nodes, edges, entry, exit_, shortcut)
+    return Diagram(name, mode, nodes, edges, input_shape, dot, traced)
+
+
+def _draw_edges(dot: Any, nodes: list[Node], edges: list[tuple[str, str]], entry: dict, exit_: dict,
+                shortcut: dict) -> None:
     by_id = {n.id: n for n in nodes}
-    for src, dst in edges:
-        style = {"style": "dashed"} if by_id.get(dst) and by_id[dst].kind == "aux" else {}
+    to_aux = [by_id.get(dst) is not None and by_id[dst].kind == "aux" for _, dst in edges]
+    # The trunk's edges first and heavy, the aux heads' after: with ordering=out the heads go to the right
+    # and the trunk stays one straight column (section 5's classifiers are side branches).
+    for (src, dst), aux in sorted(zip(edges, to_aux, strict=True), key=lambda pair: pair[1]):
+        style = {"style": "dashed"} if aux else {"weight": "10"}
         for head in entry.get(dst, [dst]):
             dot.edge(exit_.get(src, src), head, **style)
         if dst in shortcut:
             dot.edge(exit_.get(src, src), shortcut[dst], style="dotted", label="shortcut")
-    return Diagram(name, mode, nodes, edges, input_shape, dot, traced)
 
 
 def _draw_node(dot: Any, node: Node, mode: str, entry: dict, exit_: dict, shortcut: dict, shapes: bool) -> None:
@@ -590,24 +595,19 @@ def _draw_expanded(dot: Any, node: Node, steps: list[list[str]], entry: dict, ex
     m = node.module
     kind = "inception" if node.kind == "inception" else "mixed"
     with dot.subgraph(name=f"cluster_{node.id}") as sub:
-        sub.attr(label=f"{node.title}", style="rounded,dashed", color="#888888", fontsize="10",
-                 **{"class": kind})
-        heads = []
+        # The module's name is written in its DepthConcat box, not as the cluster's label, which the edges
+        # fanning out of the previous module (and to the aux heads) would cross wherever it sat.
+        sub.attr(label="", style="rounded,dashed", color="#888888", **{"class": kind})
         concat = f"{node.id}/concat"
-        for b, row in enumerate(steps):
-            previous = None
-            for s, text in enumerate(row):
-                step_id = f"{node.id}/b{b}s{s}"
-                fill = COLOURS["pool"] if "Pool" in text else COLOURS["conv"]
-                sub.node(step_id, text, fillcolor=fill)
-                if previous is None:
-                    heads.append(step_id)
-                else:
-                    sub.edge(previous, step_id)
-                previous = step_id
-            if previous is not None:
-                sub.edge(previous, concat)
-        sub.node(concat, f"DepthConcat\n{_shape_text(node.shape)}", fillcolor=COLOURS["concat"])
+        heads, rows = _draw_branches(sub, node.id, steps, concat)
+        for row in rows:  # one rank per row, left to right in concatenation order (Figure 2(b))
+            if len(row) > 1:
+                with sub.subgraph() as same:
+                    same.attr(rank="same")
+                    for left, right in zip(row, row[1:], strict=False):
+                        same.edge(left, right, style="invis")
+        sub.node(concat, _html_box(f"DepthConcat ({node.title})", [], _shape_text(node.shape)),
+                 fillcolor=COLOURS["concat"])
         out = concat
         if isinstance(m, ScaledResidual):
             for i, text in enumerate(_residual_tail(m)):
@@ -623,6 +623,29 @@ def _draw_expanded(dot: Any, node: Node, steps: list[list[str]], entry: dict, ex
             shortcut[node.id] = add
     entry[node.id] = heads
     exit_[node.id] = out
+
+
+def _draw_branches(sub: Any, node_id: str, steps: list[list[str]], concat: str) -> tuple[list[str], list[list[str]]]:
+    """The branches' boxes, bottom-aligned so every branch's last layer sits on one row (Figure 2(b)'s
+    1x1 beside the 3x3 and the 5x5). Returns each branch's first box and the boxes of each row."""
+    depth = max(len(row) for row in steps)
+    heads: list[str] = []
+    rows: list[list[str]] = [[] for _ in range(depth)]
+    for b, row in enumerate(steps):
+        previous = None
+        for s, text in enumerate(row):
+            step_id = f"{node_id}/b{b}s{s}"
+            fill = COLOURS["pool"] if "Pool" in text else COLOURS["conv"]
+            sub.node(step_id, text, fillcolor=fill)
+            rows[depth - len(row) + s].append(step_id)
+            if previous is None:
+                heads.append(step_id)
+            else:
+                sub.edge(previous, step_id)
+            previous = step_id
+        if previous is not None:
+            sub.edge(previous, concat)
+    return heads, rows
 
 
 def render_diagram(

@@ -1,9 +1,9 @@
 """Feature maps of any layer and the first layer's filters, as image grids.
 
 * :func:`feature_maps` records the output of one named layer (a ``model.get_submodule`` path such as
-  ``inception3a`` or ``inception3a.branch2``) for one image; :func:`save_feature_maps` tiles its
-  channels, each scaled to its own range, into one picture (an inception module's output shows its four
-  branches one after the other, in concatenation order: #1x1, #3x3, #5x5, pool proj channels).
+  ``inception3a`` or ``inception3a.branch2``) for one image; :func:`save_feature_maps` tiles its most
+  active channels (or the first ones), each scaled to its own range and titled with its channel number
+  and, for an inception module, its branch (#1x1, #3x3, #5x5, pool proj, in concatenation order).
 * :func:`first_conv_filters` / :func:`save_filters` show the first convolution's kernels: RGB kernels in
   colour (all filters scaled together around zero, so colour and contrast compare across filters, as in
   AlexNet's Figure 3), single-channel kernels in grey.
@@ -13,8 +13,10 @@ The grids are built with ``torchvision.utils.make_grid``.
 
 from __future__ import annotations
 
+import textwrap
 from pathlib import Path
 
+import numpy as np
 import torch
 from torch import Tensor, nn
 
@@ -69,28 +71,82 @@ def _save(picture: Tensor, path: str | Path, title: str, grey: bool, scale: floa
     ax.imshow(array[..., 0] if grey else array, cmap="gray" if grey else None, vmin=0, vmax=1,
               interpolation="nearest")
     ax.axis("off")
-    fig.suptitle(title, fontsize=8, y=0.995)
+    fig.suptitle(title, fontsize=10, y=0.995)
     try:
         return atomic_write(path, lambda tmp: fig.savefig(tmp, format="png", dpi=100))
     finally:
         plt.close(fig)
 
 
+CHANNEL_ORDERS = ("active", "index")
+
+
+def choose_channels(maps: Tensor, count: int, order: str = "active") -> list[int]:
+    """Which ``count`` channels of ``maps`` (C, H, W) to show: the most active (highest mean activation,
+    strongest first) or the first ones (``order="index"``, concatenation order)."""
+    if order not in CHANNEL_ORDERS:
+        raise UserError(f"unknown channel order {order!r}; use active or index")
+    if count < 1:
+        raise UserError(f"the number of channels to show must be at least 1, got {count}")
+    count = min(count, maps.shape[0])
+    if order == "index":
+        return list(range(count))
+    return maps.flatten(1).mean(1).topk(count).indices.tolist()
+
+
+def _branch_names(model: nn.Module, layer: str) -> list[str] | None:
+    """For an inception module, the branch each output channel comes from (Table 1's column names)."""
+    from ..models.googlenet import InceptionModule
+    from .diagram import table1_numbers
+
+    try:
+        module = model.get_submodule(layer)
+    except AttributeError:
+        return None
+    if not isinstance(module, InceptionModule):
+        return None
+    numbers = table1_numbers(module)
+    widths = [("1x1", numbers["#1x1"]), ("3x3", numbers["#3x3"]), ("5x5", numbers["#5x5"]),
+              ("pool proj", numbers["pool proj"])]
+    return [name for name, n in widths for _ in range(n)]
+
+
 def save_feature_maps(
-    model: nn.Module, x: Tensor, layer: str, path: str | Path, *, max_channels: int = 64, nrow: int | None = None,
+    model: nn.Module, x: Tensor, layer: str, path: str | Path, *, max_channels: int = 32, nrow: int | None = None,
+    order: str = "active",
 ) -> Path:
-    """The first ``max_channels`` channels of ``layer``'s output for image ``x``, tiled, as a PNG."""
+    """``max_channels`` channels of ``layer``'s output for image ``x`` as a PNG, each tile titled with its
+    channel number (and, for an inception module, its branch) and scaled to its own range. ``order``:
+    ``active`` (default: the channels with the highest mean activation, strongest first) or ``index``."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from ..system.files import atomic_write
+
     maps = feature_maps(model, x, layer)
-    c = maps.shape[0]
-    shown = maps[:max_channels]
-    flat = shown.flatten(1)
-    low, high = flat.min(1).values[:, None, None], flat.max(1).values[:, None, None]
-    shown = ((shown - low) / (high - low).clamp(min=1e-12)).unsqueeze(1)  # each channel to its own range
-    nrow = nrow or max(1, int(round(shown.shape[0] ** 0.5)))
-    picture = _grid(shown, nrow)
-    scale = max(1.0, 256 / picture.shape[-1])
-    title = f"{layer}: {min(c, max_channels)} of {c} channels, {maps.shape[1]}x{maps.shape[2]}"
-    return _save(picture, path, title, grey=True, scale=scale)
+    chosen = choose_channels(maps, max_channels, order)
+    branches = _branch_names(model, layer)
+    ncol = nrow or max(1, int(np.ceil(len(chosen) ** 0.5)))
+    nrows = int(np.ceil(len(chosen) / ncol))
+    tile = 1.15  # inches (100 px an inch): a 14x14 map at 8 screen pixels per cell
+    fig, axes = plt.subplots(nrows, ncol, figsize=(tile * ncol, tile * nrows + 0.8), squeeze=False,
+                             layout="constrained")
+    for ax in axes.ravel():
+        ax.axis("off")
+    for ax, c in zip(axes.ravel(), chosen, strict=False):
+        ax.imshow(maps[c].numpy(), cmap="gray", interpolation="nearest")  # each channel on its own range
+        ax.set_title(f"#{c}" + (f" ({branches[c]})" if branches else ""), fontsize=9, pad=2)
+    which = (f"the {len(chosen)} most active (highest mean)" if order == "active"
+             else f"the first {len(chosen)}")
+    title = (f"{layer}: {which} of {maps.shape[0]} channels, {maps.shape[1]}x{maps.shape[2]} each; "
+             "white = strongest, per channel")
+    fig.suptitle("\n".join(textwrap.wrap(title, int(tile * ncol * 100 / 7))), fontsize=10)  # ~7 px a character
+    try:
+        return atomic_write(path, lambda tmp: fig.savefig(tmp, format="png", dpi=100))
+    finally:
+        plt.close(fig)
 
 
 def first_conv_filters(model: nn.Module) -> tuple[str, Tensor]:

@@ -37,18 +37,24 @@ from ..errors import DataError, UserError
 REPORT = "report.html"
 SECTIONS = ("config", "curves", "confusion", "per-class", "mistakes", "model")
 
+# Every text at least 11 px at 100% zoom (16 px base): tables 14 px, cards 13 px. Pictures are SVG shown at
+# their own size (no downscaling on a 1280-px window: content is at most 1068 px wide), so their fonts
+# (matplotlib's 9-10 pt, i.e. 12-13 px) stay readable too.
 _CSS = """
 body{font-family:system-ui,-apple-system,'Segoe UI',Helvetica,Arial,sans-serif;margin:24px auto;max-width:1100px;
-color:#222;line-height:1.4;padding:0 16px}
+color:#222;line-height:1.4;padding:0 16px;font-size:16px}
 h1{font-size:1.5em;margin-bottom:0}h2{font-size:1.2em;border-bottom:1px solid #ddd;padding-bottom:4px;margin-top:2em}
-.sub{color:#666;margin-top:2px}table{border-collapse:collapse;font-size:0.85em;margin:8px 0}
+.sub{color:#666;margin-top:2px}table{border-collapse:collapse;font-size:14px;margin:8px 0}
 td,th{border:1px solid #ddd;padding:3px 8px;text-align:left;vertical-align:top}th{background:#f4f4f4}
 td.num{text-align:right;font-variant-numeric:tabular-nums}img{max-width:100%;height:auto}
 .note{color:#8a6d3b;background:#fcf8e3;padding:6px 10px;border-radius:4px}
-.grid{display:flex;flex-wrap:wrap;gap:12px}.card{border:1px solid #ddd;border-radius:6px;padding:6px;font-size:0.8em}
-.card img{image-rendering:pixelated;width:300px}.bar{background:#6d9eeb;height:10px;display:inline-block}
+.grid{display:flex;flex-wrap:wrap;gap:12px}.card{border:1px solid #ddd;border-radius:6px;padding:6px;font-size:13px}
+.bar{background:#6d9eeb;height:10px;display:inline-block}
 details summary{cursor:pointer;color:#555}
 """
+
+#: The narrowest a page's content gets on a 1280-px window (max-width 1100 less 2 x 16 px padding).
+CONTENT_WIDTH_PX = 1068
 
 
 # ------------------------------------------------------------------------------------------- helpers
@@ -62,12 +68,15 @@ def data_uri(data: bytes, mime: str) -> str:
     return f"data:{mime};base64,{base64.b64encode(data).decode('ascii')}"
 
 
-def _figure_png(fig: Any) -> bytes:
+def _figure_svg(fig: Any) -> bytes:
+    """``fig`` as SVG with real text (``svg.fonttype: none``): sharp at any zoom, and its font sizes are
+    the page's to check."""
     import matplotlib.pyplot as plt
 
     buffer = io.BytesIO()
     try:
-        fig.savefig(buffer, format="png", dpi=100)
+        with plt.rc_context({"svg.fonttype": "none"}):
+            fig.savefig(buffer, format="svg")
     finally:
         plt.close(fig)
     return buffer.getvalue()
@@ -137,10 +146,27 @@ def _load_run(run_dir: str | Path) -> dict[str, Any]:
 
 _CURVES = (("train_loss", "train loss", "-"), ("val_loss", "val loss", "--"))
 _ACCURACY = (("train_top1", "train top-1", "-"), ("val_top1", "val top-1", "--"), ("val_top5", "val top-5", ":"))
+#: One colour per series of a run (train blue, val orange, val top-5 green: matplotlib's first three);
+#: with several runs, tab20's dark and light shade of one hue per run (train dark, val light).
+SERIES_COLOURS = {"train": "#1f77b4", "val": "#ff7f0e", "val_top5": "#2ca02c"}
 
 
-def curves_png(runs: Sequence[dict[str, Any]]) -> bytes | None:
-    """Loss and top-1 against epoch; several runs overlaid, one colour per run."""
+def _series_colour(key: str, run_index: int, runs: int) -> str:
+    import matplotlib
+
+    if runs == 1:
+        return SERIES_COLOURS["val_top5" if key == "val_top5" else key.split("_")[0]]
+    pair = matplotlib.colormaps["tab20"].colors[2 * (run_index % 10): 2 * (run_index % 10) + 2]
+    return matplotlib.colors.to_hex(pair[0] if key.startswith("train") else pair[1])
+
+
+def epochs_seen(runs: Sequence[dict[str, Any]]) -> list[int]:
+    return sorted({r.get("epoch") for run in runs for r in run["log"] if r.get("epoch") is not None})
+
+
+def curves_svg(runs: Sequence[dict[str, Any]]) -> bytes | None:
+    """Loss and top-1 against epoch (SVG): train and val in distinct colours, with a legend; several runs
+    overlaid, a hue per run."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -149,29 +175,55 @@ def curves_png(runs: Sequence[dict[str, Any]]) -> bytes | None:
 
     if not any(r["log"] for r in runs):
         return None
-    fig, (ax_loss, ax_acc) = plt.subplots(1, 2, figsize=(10, 3.8), constrained_layout=True)
-    colours = plt.rcParams["axes.prop_cycle"].by_key()["color"]
+    fig, (ax_loss, ax_acc) = plt.subplots(1, 2, figsize=(10, 4), layout="constrained")
     for i, run in enumerate(runs):
         rows = run["log"]
         epochs = [r.get("epoch") for r in rows]
         prefix = f"{run['name']}: " if len(runs) > 1 else ""
-        colour = colours[i % len(colours)]
         for ax, series in ((ax_loss, _CURVES), (ax_acc, _ACCURACY)):
             for key, label, style in series:
                 ys = [r.get(key) for r in rows]
                 if any(y is not None for y in ys):
-                    ax.plot(epochs, [math.nan if y is None else y for y in ys], style, marker="o", markersize=3,
-                            color=colour, label=prefix + label)
+                    ax.plot(epochs, [math.nan if y is None else y for y in ys], style, marker="o", markersize=5,
+                            lw=2, color=_series_colour(key, i, len(runs)), label=prefix + label)
     ax_loss.set(xlabel="epoch", ylabel="cross-entropy", title="loss")
     ax_acc.set(xlabel="epoch", ylabel="accuracy (%)", title="accuracy")
-    epochs_seen = sorted({r.get("epoch") for run in runs for r in run["log"] if r.get("epoch") is not None})
+    seen = epochs_seen(runs)
     for ax in (ax_loss, ax_acc):
         ax.grid(alpha=0.3)
-        ax.legend(fontsize=7)
+        ax.legend(fontsize=10)
         ax.xaxis.set_major_locator(MaxNLocator(integer=True))
-        if len(epochs_seen) == 1:  # one point: the locator would invent fractional epochs around it
-            ax.set_xticks(epochs_seen)
-    return _figure_png(fig)
+        if len(seen) == 1:  # one point: the locator would invent fractional epochs around it
+            ax.set_xticks(seen)
+    return _figure_svg(fig)
+
+
+_EPOCH_COLUMNS = (("train_loss", "train loss"), ("val_loss", "val loss"), ("train_top1", "train top-1 (%)"),
+                  ("val_top1", "val top-1 (%)"), ("val_top5", "val top-5 (%)"), ("lr", "learning rate"),
+                  ("images_per_s", "images/s"))
+
+
+def epochs_html(runs: Sequence[dict[str, Any]]) -> str:
+    """The log as a table, one row per run and epoch: what a run of one epoch shows instead of curves of
+    single dots."""
+    rows = []
+    for run in runs:
+        for r in run["log"]:
+            row = {"run": run["name"]} if len(runs) > 1 else {}
+            row["epoch"] = _fmt(r.get("epoch"))
+            row.update({label: _fmt(r.get(key)) for key, label in _EPOCH_COLUMNS if r.get(key) is not None})
+            rows.append(row)
+    return _table(rows, numeric=("epoch",) + tuple(label for _, label in _EPOCH_COLUMNS))
+
+
+def curves_html(runs: Sequence[dict[str, Any]], alt: str) -> str:
+    """The curves; a table of the epochs instead when there is one epoch (a curve needs two points)."""
+    if not any(r["log"] for r in runs):
+        return _note("log.jsonl has no epochs yet")
+    if len(epochs_seen(runs)) == 1:
+        return ("<p>One epoch was trained, so there is no curve to draw: its figures are in the table.</p>"
+                + epochs_html(runs))
+    return _img(curves_svg(runs), alt, "image/svg+xml")
 
 
 # ------------------------------------------------------------------------------------------- evaluation
@@ -201,12 +253,14 @@ def _evaluate(run: dict[str, Any], *, max_images: int, data_dir: str | Path | No
     raise DataError("; ".join(errors) or "no test or validation images")
 
 
-def confusion_png(metrics: Any) -> bytes:
+def confusion_svg(metrics: Any) -> bytes:
+    """The evaluation's confusion matrix (``Metrics.save_confusion_png``) as SVG with real text."""
     import tempfile
 
-    with tempfile.TemporaryDirectory() as tmp:
-        path = metrics.save_confusion_png(Path(tmp) / "confusion.png")
-        return path.read_bytes()
+    import matplotlib.pyplot as plt
+
+    with tempfile.TemporaryDirectory() as tmp, plt.rc_context({"svg.fonttype": "none"}):
+        return metrics.save_confusion_png(Path(tmp) / "confusion.svg").read_bytes()
 
 
 def per_class_html(metrics: Any) -> str:
@@ -222,9 +276,13 @@ def per_class_html(metrics: Any) -> str:
             f"<tbody>{''.join(rows)}</tbody></table>")
 
 
+#: Inches per picture in a mistake's card: two cards a row within CONTENT_WIDTH_PX, fonts kept at 9 pt.
+MISTAKE_PANEL = 1.4
+
+
 def mistakes_html(loaded: Any, data: Any, probs: torch.Tensor, targets: torch.Tensor, count: int) -> str:
     """The ``count`` wrong predictions made with the highest confidence, each with CAMs of both classes."""
-    from .cam import Explanation, class_activation_map, gradcam_map, model_views, save_overlay
+    from .cam import Explanation, class_activation_map, gradcam_map, model_views, overlay_figure
 
     predicted = probs.argmax(1)
     wrong = torch.nonzero(predicted != targets).flatten()
@@ -245,35 +303,25 @@ def mistakes_html(loaded: Any, data: Any, probs: torch.Tensor, targets: torch.Te
         method = "gradcam"
     names = list(data.classes)
     cards = []
-    with tempfile_dir() as tmp:
-        for j, i in enumerate(chosen):
-            p, t = int(predicted[i]), int(targets[i])
-            e = Explanation(f"image {i}", shown[j], [f"said {names[p]}", f"true {names[t]}"], [p, t],
-                            [float(probs[i, p]), float(probs[i, t])], [m.cpu().numpy() for m in maps[j]],
-                            method, layer)
-            png = save_overlay(e, Path(tmp) / f"{j}.png").read_bytes()
-            cards.append(f'<div class="card">{_img(png, f"image {i}: predicted {names[p]}, true {names[t]}")}'
-                         f"<br>#{i}: <b>{_esc(names[p])}</b> ({probs[i, p]:.1%}), true {_esc(names[t])} "
-                         f"({probs[i, t]:.1%})</div>")
+    for j, i in enumerate(chosen):
+        p, t = int(predicted[i]), int(targets[i])
+        e = Explanation(f"image {i}", shown[j], [f"said {names[p]}", f"true {names[t]}"], [p, t],
+                        [float(probs[i, p]), float(probs[i, t])], [m.cpu().numpy() for m in maps[j]],
+                        method, layer)
+        svg = _figure_svg(overlay_figure(e, panel=MISTAKE_PANEL))
+        alt = f"image {i}: predicted {names[p]}, true {names[t]}"
+        cards.append(f'<div class="card">{_img(svg, alt, "image/svg+xml")}'
+                     f"<br>#{i}: <b>{_esc(names[p])}</b> ({probs[i, p]:.1%}), true {_esc(names[t])} "
+                     f"({probs[i, t]:.1%})</div>")
     what = "CAM" if method == "cam" else f"Grad-CAM of {layer}"
     return (f"<p>The {len(chosen)} most confident of {len(wrong)} mistakes. Each shows the image the model read, "
             f"the {what} of the class it chose and of the true class (red = most evidence).</p>"
             f'<div class="grid">{"".join(cards)}</div>')
 
 
-class tempfile_dir:  # noqa: N801 - a tiny context manager with the usual tempfile spelling
-    def __enter__(self) -> str:
-        import tempfile
-
-        self._dir = tempfile.TemporaryDirectory()
-        return self._dir.name
-
-    def __exit__(self, *exc: Any) -> None:
-        self._dir.cleanup()
-
-
 def model_html(run: dict[str, Any], loaded: Any | None) -> str:
     from ..inspect.tables import summary
+    from ..system.text import shape_text
 
     if loaded is None:
         from ..weights.checkpoint import load_model
@@ -283,7 +331,7 @@ def model_html(run: dict[str, Any], loaded: Any | None) -> str:
     size = int(pre.get("input_size") or 224)
     result = summary(loaded.model, size, name=loaded.model_name)
     rows = [{"layer": r.name + (" (aux)" if r.auxiliary else ""), "type": r.type, "patch/stride": r.kernel,
-             "output": "x".join(map(str, r.output_shape)) if r.output_shape else "-",
+             "output": shape_text(r.output_shape),
              "params": f"{r.params:,}", "mult-adds": f"{r.macs:,}"} for r in result.rows]
     head = (f"<p>{_esc(loaded.model_name)} {_esc(json.dumps(loaded.model_kwargs))}: {result.params:,} parameters, "
             f"{result.macs / 1e6:,.1f} M multiply-adds per {size}x{size} image.</p>")
@@ -310,10 +358,32 @@ def _page(title: str, subtitle: str, sections: Sequence[tuple[str, str, str]]) -
             f"{body}</body></html>\n")
 
 
+#: What a person reads for each key of summary.json (and config.json) in the report's tables.
+LABELS = {
+    "test_top1": "test top-1 (%)", "test_top5": "test top-5 (%)", "test_images": "test images",
+    "val_top1": "val top-1 (%)", "val_top5": "val top-5 (%)", "train_top1": "train top-1 (%)",
+    "epochs": "epochs", "global_step": "optimizer steps", "device": "device", "world_size": "processes",
+    "wall_time_s": "wall time", "model": "model", "dataset": "dataset", "recipe": "recipe",
+    "model_kwargs": "model arguments",
+}
+
+
+def _duration(seconds: Any) -> str:
+    if not isinstance(seconds, (int, float)) or math.isnan(seconds):
+        return _fmt(seconds)
+    minutes, rest = divmod(round(seconds), 60)
+    hours, minutes = divmod(minutes, 60)
+    return f"{hours} h {minutes:02d} min" if hours else (f"{minutes} min {rest:02d} s" if minutes else f"{rest} s")
+
+
+def _value(key: str, value: Any) -> str:
+    return _duration(value) if key.endswith("_time_s") else _fmt(value)
+
+
 def _result_rows(summary: dict[str, Any]) -> list[dict[str, str]]:
     keys = ("test_top1", "test_top5", "test_images", "val_top1", "val_top5", "train_top1", "epochs", "global_step",
             "device", "world_size", "wall_time_s")
-    return [{"figure": k, "value": _fmt(summary[k])} for k in keys if k in summary]
+    return [{"figure": LABELS[k], "value": _value(k, summary[k])} for k in keys if k in summary]
 
 
 def run_report(
@@ -330,9 +400,7 @@ def run_report(
     sections.append(("config", "Configuration and results",
                      _table(_result_rows(summary), numeric=("value",)) + "<details><summary>config.json"
                      "</summary>" + _table(config_rows) + "</details>"))
-    png = curves_png([run])
-    sections.append(("curves", "Training curves",
-                     _img(png, "training curves") if png else _note("log.jsonl has no epochs yet")))
+    sections.append(("curves", "Training curves", curves_html([run], "training curves")))
     loaded = None
     try:
         loaded, data, split, probs, targets = _evaluate(run, max_images=max_images, data_dir=data_dir)
@@ -340,7 +408,8 @@ def run_report(
         top5 = f", top-5 {metrics.top5:.2f}%" if len(data.classes) > 5 else ""  # else 100% by construction
         note = (f"<p>{split} split of {_esc(data.name)}, first {metrics.num_images} images, 1 crop: top-1 "
                 f"{metrics.top1:.2f}%{top5}.</p>")
-        sections.append(("confusion", "Confusion matrix", note + _img(confusion_png(metrics), "confusion matrix")))
+        matrix = _img(confusion_svg(metrics), "confusion matrix", "image/svg+xml")
+        sections.append(("confusion", "Confusion matrix", note + matrix))
         sections.append(("per-class", "Per-class accuracy", per_class_html(metrics)))
         sections.append(("mistakes", "Most confident mistakes", mistakes_html(loaded, data, probs, targets, mistakes)))
     except (UserError, DataError, OSError) as exc:
@@ -380,17 +449,16 @@ def compare_report(run_dirs: Sequence[str | Path]) -> str:
     for key in _COMPARE_KEYS:
         values = [r["summary"].get(key, r["config"].get(key)) for r in runs]
         if any(v is not None for v in values):
-            rows.append({"": key, **{r["name"]: _fmt(v) for r, v in zip(runs, values, strict=True)}})
-    kw_row = {"": "model_kwargs", **{r["name"]: _fmt(r["summary"].get("model_kwargs", r["config"].get("model_kwargs")))
-                                     for r in runs}}
+            rows.append({"": LABELS[key], **{r["name"]: _value(key, v) for r, v in zip(runs, values, strict=True)}})
+    kw_row = {"": LABELS["model_kwargs"],
+              **{r["name"]: _fmt(r["summary"].get("model_kwargs", r["config"].get("model_kwargs"))) for r in runs}}
     differing = [k for k in sorted({k for r in runs for k in r["config"]})
                  if k != "out" and len({json.dumps(r["config"].get(k), sort_keys=True) for r in runs}) > 1]
     diff_rows = [{"setting": k, **{r["name"]: _fmt(r["config"].get(k)) for r in runs}} for k in differing]
-    png = curves_png(runs)
     sections = [
         ("config", "Runs side by side", _table(rows + [kw_row], numeric=tuple(r["name"] for r in runs))
          + "<h3>Settings that differ</h3>" + _table(diff_rows)),
-        ("curves", "Curves overlaid", _img(png, "training curves of all runs") if png else _note("no epochs logged")),
+        ("curves", "Curves overlaid", curves_html(runs, "training curves of all runs")),
     ]
     return _page(f"{len(runs)} runs compared", ", ".join(r["name"] for r in runs), sections)
 
