@@ -230,6 +230,26 @@ def test_a_run_at_chance_warns_once(run_cli, tmp_path):
     assert code == 0, err
     warnings = [line for line in err.splitlines() if line.startswith("googlenet: warning:")]
     assert len(warnings) == 1 and "test top-1 50.00% is at chance for 2 classes" in warnings[0]
+    # Two classes: top-5 is 100% by construction, so no figure of it anywhere (console, summary, log, curves).
+    done = [line for line in out.splitlines() if line.startswith("done:")]
+    assert len(done) == 1 and "test top-1 50.00%" in done[0] and "top-5" not in out
+    summary = json.loads((tmp_path / "r" / "summary.json").read_text())
+    rows = [json.loads(line) for line in (tmp_path / "r" / "log.jsonl").read_text().splitlines()]
+    assert summary["test_top1"] == 50.0 and not [k for d in (summary, *rows) for k in d if "top5" in k]
+
+
+def test_the_start_line_and_estimate_honour_max_steps_and_ten_classes_keep_top5(run_cli, digits, tmp_path):
+    # 96 train images / batch 4 = 24 steps per epoch, and 2 epochs; --max-steps 7 ends the run long before.
+    code, out, err = run_cli("train", "--dataset", digits, "--width", "0.0625", "--in-channels", "1", "--small-input",
+                             "--no-aux", "--epochs", "2", "--batch-size", "4", "--threads", "1", "--val-fraction",
+                             "0.2", "--no-report", "--max-steps", "7", "--out", tmp_path / "r")
+    assert code == 0, err
+    start = next(line for line in out.splitlines() if line.startswith("training googlenet"))
+    assert "2 epochs x 24 steps (stops at --max-steps 7)" in start
+    estimate = next(line for line in out.splitlines() if "per epoch at" in line)
+    assert "--max-steps 7: about" in estimate and "2 epochs: about" not in estimate
+    rows = [json.loads(line) for line in (tmp_path / "r" / "log.jsonl").read_text().splitlines()]
+    assert rows[-1]["global_step"] == 7 and rows[-1]["val_top5"] is not None  # ten classes: top-5 means something
 
 
 @pytest.fixture
@@ -251,8 +271,24 @@ def test_init_from_keeps_the_source_input_size_and_says_so(source_model, tmp_pat
     assert config.input_size == 40
     notes = [line for line in capsys.readouterr().err.splitlines() if "--init-from" in line]
     assert len(notes) == 1 and "40 px" in notes[0] and "--input-size" in notes[0]
+    assert "its normalization" in notes[0]
     assert make_config(dataset="mnist", init_from=str(source_model), input_size=32).input_size == 32  # told
-    assert "--init-from" not in capsys.readouterr().err
+    told = [line for line in capsys.readouterr().err.splitlines() if "--init-from" in line]
+    assert len(told) == 1 and "px" not in told[0] and "its normalization" in told[0]
+
+
+def test_fine_tuning_trains_with_the_source_input_size_and_normalization(source_model, digits, tmp_path):
+    from googlenet.training import make_config, train
+    from googlenet.training.config import source_normalization
+    from googlenet.weights.checkpoint import load_model
+
+    config = make_config(dataset=str(digits), init_from=str(source_model), out=str(tmp_path / "ft"), max_steps=1,
+                         epochs=1, batch_size=8, threads=1, eval_test=False, val_fraction=0.0, report=False)
+    train(config, quiet=True)
+    pre = load_model(tmp_path / "ft").preprocessing
+    assert pre["input_size"] == 40 and pre["mean"] == [0.25] and pre["std"] == [0.5]  # the source's, not MNIST's
+    caffe = {"mean": [104.0, 117.0, 123.0], "std": [1.0, 1.0, 1.0], "channel_order": "bgr", "scale": 255.0}
+    assert source_normalization(caffe) is None  # BGR 0-255: the pipelines cannot feed it, so the data's is used
 
 
 def test_the_recipe_note_states_the_settings_actually_used(class_folders, tmp_path, capsys):
@@ -265,3 +301,22 @@ def test_the_recipe_note_states_the_settings_actually_used(class_folders, tmp_pa
     note = [line for line in capsys.readouterr().err.splitlines() if "recipe photos" in line]
     assert len(note) == 1 and "googlenet at width 0.25, 2 epochs (at most 40 steps) at 64 px" in note[0]
     assert "128 px" not in note[0] and "5 epochs" not in note[0]
+
+
+def test_a_finished_run_keeps_one_copy_of_its_weights_and_says_what_it_holds(run_cli, digits, tmp_path):
+    from safetensors.torch import load_file
+
+    run = tmp_path / "r"
+    flags = ("--dataset", digits, *TINY_FLAGS[:-1], "--no-report", "--out", run)
+    code, out, err = run_cli("train", *flags, "--max-steps", "2")
+    assert code == 0, err
+    assert (run / "model.safetensors").is_file() and not (run / "last.safetensors").exists()
+    held = [line for line in out.splitlines() if line.startswith(f"run folder {run} holds")]
+    assert len(held) == 1 and "model.safetensors" in held[0] and "train_state.pt" in held[0] and "MB" in held[0]
+    assert "delete it to keep only the model" in held[0]
+    before = load_file(run / "model.safetensors")
+    code, out, err = run_cli("train", "--resume", run, "--max-steps", "4")  # training on reads the one copy
+    assert code == 0, err
+    assert json.loads((run / "summary.json").read_text())["global_step"] == 4
+    after = load_file(run / "model.safetensors")
+    assert any(not bool((before[k] == after[k]).all()) for k in before) and not (run / "last.safetensors").exists()

@@ -77,7 +77,7 @@ def finished_run(digits, tmp_path_factory) -> Path:
 def test_run_files_follow_the_umask(finished_run):
     mask = os.umask(0)
     os.umask(mask)
-    for name in ("model.safetensors", "last.safetensors", "train_state.pt", "config.json", "summary.json"):
+    for name in ("model.safetensors", "train_state.pt", "config.json", "summary.json"):
         mode = stat.S_IMODE((finished_run / name).stat().st_mode)
         assert mode == 0o666 & ~mask, (name, oct(mode))
 
@@ -101,15 +101,15 @@ def _copy(run: Path, to: Path) -> Path:
 
 def test_damaged_run_folders_are_one_line(run_cli, finished_run, tmp_path):
     truncated = _copy(finished_run, tmp_path / "truncated")
-    last = truncated / "last.safetensors"
+    last = truncated / "model.safetensors"  # a finished run without averaging resumes from its one copy
     last.write_bytes(last.read_bytes()[: last.stat().st_size // 2])
     code, _, err = run_cli("train", "--resume", truncated, "--max-steps", "4")
-    assert code == 2 and "last.safetensors" in one_line(err) and "damaged" in err
+    assert code == 2 and "model.safetensors" in one_line(err) and "damaged" in err
 
     pickled = _copy(finished_run, tmp_path / "pickled")
-    (pickled / "last.safetensors").write_bytes(pickle.dumps({"w": [1, 2, 3]}))
+    (pickled / "model.safetensors").write_bytes(pickle.dumps({"w": [1, 2, 3]}))
     code, _, err = run_cli("train", "--resume", pickled, "--max-steps", "4")
-    assert code == 2 and "last.safetensors" in one_line(err)
+    assert code == 2 and "model.safetensors" in one_line(err)
 
     bad_json = _copy(finished_run, tmp_path / "badjson")
     (bad_json / "config.json").write_text("{not json")

@@ -65,7 +65,8 @@ def test_loss_adds_aux_losses_with_weight(digits, tmp_path):
     from googlenet import create_model
 
     fresh = create_model("googlenet", num_classes=10, **TINY).state_dict()
-    a, b = load_file(tmp_path / "a" / "last.safetensors"), load_file(tmp_path / "b" / "last.safetensors")
+    # No averaging: a finished run keeps its trained weights once, in model.safetensors.
+    a, b = load_file(tmp_path / "a" / "model.safetensors"), load_file(tmp_path / "b" / "model.safetensors")
     assert torch.equal(a["aux1.fc2.weight"], fresh["aux1.fc2.weight"])
     assert not torch.equal(b["aux1.fc2.weight"], fresh["aux1.fc2.weight"])
     assert not torch.equal(a["fc.weight"], fresh["fc.weight"])
@@ -129,7 +130,7 @@ def test_torchrun_two_processes_match_one_process_with_the_same_global_batch(dig
                                     "aux_dropout": 0}), quiet=True)
     summary = json.loads((tmp_path / "ddp" / "summary.json").read_text())
     assert summary["world_size"] == 2 and summary["global_step"] == 3
-    a, b = load_file(tmp_path / "ddp" / "last.safetensors"), load_file(tmp_path / "one" / "last.safetensors")
+    a, b = load_file(tmp_path / "ddp" / "model.safetensors"), load_file(tmp_path / "one" / "model.safetensors")
     for k in a:
         assert torch.allclose(a[k], b[k], rtol=1e-4, atol=1e-6), (k, (a[k] - b[k]).abs().max())
     # ... and the 3 steps did move the weights away from the seed-0 initialisation by far more than that.

@@ -7,6 +7,7 @@ help and group come from the field, so a new setting is one new field there.
 from __future__ import annotations
 
 import argparse
+from pathlib import Path
 from typing import Any
 
 from ..errors import UserError
@@ -90,6 +91,10 @@ def run(args: argparse.Namespace) -> int:
     warning = chance_warning(summary)
     if warning and _is_main_process():
         print(f"googlenet: warning: {warning}", file=sys.stderr, flush=True)
+    if summary.get("run_dir") and _is_main_process() and Path(summary["run_dir"]).is_dir():
+        from ..training.records import describe_run_dir
+
+        print(describe_run_dir(summary["run_dir"]), file=sys.stderr if args.json else sys.stdout, flush=True)
     if args.json and _is_main_process():
         from ..system.text import to_json
 

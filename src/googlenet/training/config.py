@@ -337,13 +337,31 @@ def _fine_tuning_settings(init_from: str, recipe_settings: dict[str, Any], *, to
     recipe_settings["model_kwargs"] = {k: v for k, v in meta["model_kwargs"].items()
                                        if k != "num_classes"}  # in_channels: the data is converted to it
     pre = meta.get("preprocessing") or {}
-    size = pre.get("input_size") if isinstance(pre, dict) else getattr(pre, "input_size", None)
+    size = _field(pre, "input_size")
+    kept = [f"its input size, {int(size)} px" if size and not told_size else "",
+            "its normalization" if source_normalization(pre) else ""]
     if size and not told_size:
         recipe_settings["input_size"] = int(size)
         recipe_settings["resize_schedule"] = None
-        print(f"googlenet: note: --init-from {Path(init_from).name}: training at its input size, {int(size)} px, "
-              "with its normalization (--input-size N for another size)", file=sys.stderr, flush=True)
+    if any(kept):
+        print(f"googlenet: note: --init-from {Path(init_from).name}: training with {' and '.join(k for k in kept if k)}"
+              f"{' (--input-size N for another size)' if kept[0] else ''}", file=sys.stderr, flush=True)
     return str(meta["model"])
+
+
+def _field(record: Any, name: str) -> Any:
+    """A field of a model file's preprocessing record, a dict or a dataclass."""
+    return record.get(name) if isinstance(record, dict) else getattr(record, name, None)
+
+
+def source_normalization(pre: Any) -> tuple[list[float], list[float]] | None:
+    """The mean and std a pretrained model was trained with, when the training pipelines can feed them (RGB or
+    grey pixels in [0, 1]); None for Caffe's BGR 0-255 input or a record without them."""
+    mean, std = _field(pre, "mean"), _field(pre, "std")
+    order, scale = _field(pre, "channel_order") or "rgb", _field(pre, "scale") or 1.0
+    if not mean or not std or str(order).lower() not in ("rgb", "grey", "gray", "l") or float(scale) != 1.0:
+        return None
+    return [float(m) for m in mean], [float(s) for s in std]
 
 
 def make_config(recipe: str | None = None, file: str | Path | None = None, **overrides: Any) -> TrainConfig:

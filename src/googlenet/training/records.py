@@ -28,6 +28,34 @@ def read_log(run_dir: str | Path) -> list[dict[str, Any]]:
     return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
 
 
+#: What each file of a run folder is for, as `googlenet train` says at the end of a run.
+ROLES = {
+    "model.safetensors": "the weights (predict, eval, export, --init-from)",
+    "last.safetensors": "the last iterate beside the averaged weights, to train on",
+    "train_state.pt": "optimizer and schedule state, to train on with --resume; delete it to keep only the model",
+    "report.html": "the report", "curves.png": "the curves", LOG: "per-epoch figures", SUMMARY: "the results",
+    CONFIG: "the settings", "tensorboard": "TensorBoard events",
+}
+
+
+def describe_run_dir(run_dir: str | Path) -> str:
+    """``runs/x holds 1.2 MB: model.safetensors 0.4 MB (the weights ...), ...``: the folder's files, their sizes
+    and what each is for, the largest first."""
+    run_dir = Path(run_dir)
+
+    def size(p: Path) -> int:
+        return sum(f.stat().st_size for f in p.rglob("*") if f.is_file()) if p.is_dir() else p.stat().st_size
+
+    entries = sorted(((p.name, size(p)) for p in run_dir.iterdir() if not p.name.startswith(".")),
+                     key=lambda e: -e[1])
+    parts = [f"{name} {_mb(n)}{f' ({ROLES[name]})' if name in ROLES else ''}" for name, n in entries]
+    return f"run folder {run_dir} holds {_mb(sum(n for _, n in entries))}: " + ", ".join(parts)
+
+
+def _mb(n: int) -> str:
+    return f"{n / 1e6:.1f} MB" if n >= 1e5 else f"{n / 1e3:.0f} kB"
+
+
 def write_json(path: Path, data: Any) -> None:
     atomic_write(path, lambda tmp: tmp.write_text(json.dumps(data, indent=2) + "\n"))
 

@@ -14,6 +14,8 @@ Checkpoints (rank 0, atomically): at every epoch end and on SIGINT/SIGTERM (at t
 boundary, mid-epoch), ``last.safetensors`` (the weights being trained), ``model.safetensors``
 (the weights to use: averaged when averaging is on) and ``train_state.pt`` (optimizer, scheduler,
 averaged weights, RNG, epoch and step, partial-epoch sums). ``train(..., resume=run_dir)`` continues.
+A finished run without averaging deletes ``last.safetensors`` (``model.safetensors`` holds the same weights,
+and resuming reads it), so the folder keeps one copy of its weights.
 """
 
 from __future__ import annotations
@@ -43,9 +45,9 @@ from ..models.outputs import split_outputs
 from ..models.registry import create_model, model_info
 from ..system.files import check_run_dir, mark_run_dir
 from ..system.hardware import cpu_has_native_bf16
-from ..weights.checkpoint import load_model, save_model
+from ..weights.checkpoint import load_model, read_model_metadata, resolve_model_path, save_model
 from . import records
-from .config import FIELDS, TrainConfig, check_setting, make_config, parse_sizes
+from .config import FIELDS, TrainConfig, check_setting, make_config, parse_sizes, source_normalization
 from .config import validate as validate_config
 from .distributed import (
     DistInfo,
@@ -366,6 +368,8 @@ class Trainer:
         self.train_set: ImageDataset = load_dataset(c.dataset, "train", **common)
         input_size = int(c.input_size or stats.image_size or _probe_size(self.train_set))
         pre = stats.preprocessing(input_size, channels)
+        if c.init_from:  # fine-tuning keeps the normalization the weights learned with (config's note says so)
+            pre = self._source_normalization(pre, channels)
         mean, std = pre.mean, pre.std
         hflip = stats.hflip if c.hflip is None else c.hflip
         self.sizes = parse_sizes(c.resize_schedule) if c.resize_schedule else [input_size]
@@ -450,6 +454,13 @@ class Trainer:
         return Schedule(c.schedule, self.steps_per_epoch, c.epochs, c.warmup_epochs, c.lr_step_epochs, c.lr_gamma,
                         c.flat_fraction, total_steps=c.max_steps if c.time_budget else None)
 
+    def _source_normalization(self, pre: Any, channels: int) -> Any:
+        """``pre`` with the mean and std the ``init_from`` weights were trained with, where they fit the data."""
+        kept = source_normalization(read_model_metadata(resolve_model_path(self.config.init_from))["preprocessing"])
+        if kept and len(kept[0]) == len(kept[1]) == channels:
+            return replace(pre, mean=tuple(kept[0]), std=tuple(kept[1]))
+        return pre
+
     def _optional_split(self, split: str, transform: Any, common: dict) -> ImageDataset | None:
         c = self.config
         try:
@@ -463,10 +474,16 @@ class Trainer:
         self._estimated = True
         if not (self.info.is_main and not self.quiet):
             return
+        c = self.config
         per_epoch = seconds / steps * self.steps_per_epoch
-        rate = steps * self.config.batch_size / seconds
+        rate = steps * c.batch_size / seconds
+        planned = c.epochs * self.steps_per_epoch
+        if c.max_steps is not None and c.max_steps < planned:  # the run stops there: time those steps
+            run = f"--max-steps {c.max_steps}: about {seconds / steps * c.max_steps / 60:.1f} min"
+        else:
+            run = f"{c.epochs} epochs: about {per_epoch * c.epochs / 60:.0f} min"
         print(f"googlenet: about {per_epoch:.0f} s per epoch at {side} px ({rate:.0f} img/s over the first {steps} "
-              f"steps); {self.config.epochs} epochs: about {per_epoch * self.config.epochs / 60:.0f} min", flush=True)
+              f"steps); {run}", flush=True)
 
     def _plan_budget(self, step_s: float, side: int | None = None, epoch_eval_s: float | None = None) -> None:
         """Fit the run into --time-budget (training/budget.py): set the step and epoch counts and a linear
@@ -565,15 +582,17 @@ class Trainer:
         state = load_training_state(self.run_dir / STATE_FILE)
         if state.get("format") != STATE_FORMAT:
             raise DataError(f"{str(self.run_dir / STATE_FILE)!r} is not a googlenet training state; start a new run")
+        # A finished run without weight averaging keeps one copy of its weights, model.safetensors (_finish).
+        last = self.run_dir / (LAST_FILE if (self.run_dir / LAST_FILE).exists() or self.ema is not None else MODEL_FILE)
         try:
-            weights = load_file(str(self.run_dir / LAST_FILE), device=str(self.device))
+            weights = load_file(str(last), device=str(self.device))
         except Exception:  # truncated, or not a safetensors file at all (never unpickled)
-            raise DataError(f"{str(self.run_dir / LAST_FILE)!r} is damaged or not a safetensors model file; "
+            raise DataError(f"{str(last)!r} is damaged or not a safetensors model file; "
                             "the run cannot continue: start a new run (with --init-from "
                             f"{self.run_dir / MODEL_FILE} if that file is sound)") from None
         own = self.model.state_dict()
         if set(weights) != set(own) or any(weights[k].shape != own[k].shape for k in own):
-            raise DataError(f"{str(self.run_dir / LAST_FILE)!r} does not fit the configured model (different "
+            raise DataError(f"{str(last)!r} does not fit the configured model (different "
                             "classes or options?); resume with the same data and settings or start a new run")
         self.model.load_state_dict(weights)
         self.opt.load_state_dict(state["optimizer"])
@@ -652,7 +671,8 @@ class Trainer:
                 n_params = sum(p.numel() for p in self.model.parameters())
                 print(f"training {c.model} ({n_params / 1e6:.2f}M parameters, {self.model_kwargs}) on {c.dataset}: "
                       f"{len(self.train_set)} train / {len(self.val_set) if self.val_set else 0} val images, "
-                      f"recipe {c.recipe}, {c.epochs} epochs x {self.steps_per_epoch} steps, batch {c.batch_size}"
+                      f"recipe {c.recipe}, {c.epochs} epochs x {self.steps_per_epoch} steps"
+                      f"{_max_steps_note(c, self.steps_per_epoch)}, batch {c.batch_size}"
                       f"{f' over {info.world_size} processes' if info.enabled else ''}, device {self.device}; "
                       f"run folder {self.run_dir}", flush=True)
                 if self.amp[0] and self.device.type == "cpu" and not cpu_has_native_bf16():
@@ -840,7 +860,7 @@ class Trainer:
                          fast=self.val_fast)
             row.update(val_loss=v["loss"], val_top1=v["top1"], val_top5=v["top5"])
         row.update(images_per_s=t["n"] / max(epoch_time, 1e-9), epoch_time_s=epoch_time, wall_time_s=self.elapsed())
-        return row
+        return without_top5(row, len(self.classes))
 
     def _finish(self) -> dict[str, Any]:
         c, info = self.config, self.info
@@ -861,7 +881,10 @@ class Trainer:
             summary.update(test_loss=r["loss"], test_top1=r["top1"], test_top5=r["top5"], test_images=r["n"],
                            test_eval_s=time.perf_counter() - t0)
         summary["wall_time_s"] = self.elapsed()
+        summary = without_top5(summary, len(self.classes))
         if info.is_main:
+            if self.ema is None:  # model.safetensors holds the trained weights: one copy is enough (resume reads it)
+                (self.run_dir / LAST_FILE).unlink(missing_ok=True)
             records.write_json(self.run_dir / records.SUMMARY, summary)
             if not self.quiet:
                 print(summary_line(summary), flush=True)
@@ -870,10 +893,22 @@ class Trainer:
         return summary
 
 
+def _max_steps_note(c: TrainConfig, steps_per_epoch: int) -> str:
+    """`` (stops at --max-steps 40)`` when --max-steps ends the run before its epochs do, else ``""``."""
+    return f" (stops at --max-steps {c.max_steps})" if c.max_steps and c.max_steps < c.epochs * steps_per_epoch else ""
+
+
+def without_top5(values: dict[str, Any], num_classes: int) -> dict[str, Any]:
+    """``values`` without its top-5 figures when there are 5 classes or fewer: top-5 is then 100% by construction,
+    so the console, summary.json, log.jsonl (hence curves, report) and TensorBoard leave it out."""
+    return values if num_classes > 5 else {k: v for k, v in values.items() if not k.endswith("top5")}
+
+
 def summary_line(s: dict[str, Any]) -> str:
     parts = [f"{s['model']} on {Path(s['dataset']).name}"]
     if s.get("test_top1") is not None:
-        parts.append(f"test top-1 {s['test_top1']:.2f}% top-5 {s['test_top5']:.2f}% ({s['test_images']} images)")
+        top5 = f" top-5 {s['test_top5']:.2f}%" if s.get("test_top5") is not None else ""
+        parts.append(f"test top-1 {s['test_top1']:.2f}%{top5} ({s['test_images']} images)")
     elif s.get("val_top1") is not None:
         parts.append(f"val top-1 {s['val_top1']:.2f}%")
     parts.append(f"{s['global_step']} steps in {s['wall_time_s']:.0f} s")

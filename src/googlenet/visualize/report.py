@@ -404,8 +404,9 @@ def run_report(
     try:
         loaded, data, split, probs, targets = _evaluate(run, max_images=max_images, data_dir=data_dir)
         metrics = Metrics.from_probabilities(probs, targets, list(data.classes))
+        top5 = f", top-5 {metrics.top5:.2f}%" if len(data.classes) > 5 else ""  # else 100% by construction
         note = (f"<p>{split} split of {_esc(data.name)}, first {metrics.num_images} images, 1 crop: top-1 "
-                f"{metrics.top1:.2f}%, top-5 {metrics.top5:.2f}%.</p>")
+                f"{metrics.top1:.2f}%{top5}.</p>")
         matrix = _img(confusion_svg(metrics), "confusion matrix", "image/svg+xml")
         sections.append(("confusion", "Confusion matrix", note + matrix))
         sections.append(("per-class", "Per-class accuracy", per_class_html(metrics)))
