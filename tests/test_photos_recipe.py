@@ -174,19 +174,19 @@ def test_time_budget_run_prints_its_plan_and_ends_inside_the_budget(run_cli, tmp
 # -- fit to the data (issue 22, item 3) ---------------------------------------------------------------------------
 from googlenet.training.datafit import MIN_BATCH, REFERENCE_STEPS, DataFacts, fit  # noqa: E402
 
-RECIPE = dict(batch_size=32, epochs=5, input_size=128, warmup_epochs=0.5)
+RECIPE = dict(batch_size=64, epochs=5, input_size=128, warmup_epochs=0.5)
 
 
 def test_fit_gives_imagenette_the_recipes_own_settings():
     chosen = fit(DataFacts(images=9469, classes=10, median_side=224), **RECIPE)
-    assert (chosen.batch_size, chosen.epochs, chosen.input_size, chosen.warmup_epochs) == (32, 5, 128, 0.5)
+    assert (chosen.batch_size, chosen.epochs, chosen.input_size, chosen.warmup_epochs) == (64, 5, 128, 0.5)
 
 
 @pytest.mark.parametrize("images", [200, 600, 3000, 30000, 120000])
 def test_fit_keeps_the_step_budget_and_a_real_batch(images):
     chosen = fit(DataFacts(images=images, classes=7, median_side=500), **RECIPE)
     steps = chosen.epochs * (images // chosen.batch_size)
-    assert MIN_BATCH <= chosen.batch_size <= 32
+    assert MIN_BATCH <= chosen.batch_size <= 64
     assert 2 <= chosen.epochs <= 60
     # the step count carries over from Imagenette, except where the epoch bounds stop it
     assert 0.6 * REFERENCE_STEPS <= steps <= 1.6 * REFERENCE_STEPS or chosen.epochs in (2, 60)
@@ -200,7 +200,7 @@ def test_fit_never_upsamples_the_typical_photo_and_keeps_what_the_user_set():
     assert tiny.input_size == 64  # GoogLeNet's floor: a 2x2 map after five stride-2 stages
     kept = fit(DataFacts(images=300, classes=3, median_side=100), **RECIPE,
                pinned=("batch_size", "epochs", "input_size"))
-    assert (kept.batch_size, kept.epochs, kept.input_size) == (32, 5, 128)
+    assert (kept.batch_size, kept.epochs, kept.input_size) == (64, 5, 128)
     assert "kept as you set them: batch_size, epochs, input_size" in kept.line()
 
 

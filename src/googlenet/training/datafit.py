@@ -1,7 +1,7 @@
 """The photos recipe's settings that follow from the data, not from constants tuned on Imagenette.
 
-The recipe was decided on Imagenette (9,469 photos, 10 classes; docs/training.md#photos): batch 32 for 5 epochs
-is about 1,480 optimizer steps, and its schedule and learning rate were tuned for that many. A photo set of a few
+The recipe was decided on Imagenette (9,469 photos, 10 classes; docs/training.md#photos): batch 64 for 5 epochs
+is about 740 optimizer steps, and its schedule and learning rate were tuned for that many. A photo set of a few
 hundred photos would get a few dozen steps from the same constants and stop untrained; one of 100,000 would take
 ten times the wall time for no better schedule. So the number of *steps* is what carries over: the batch shrinks
 for small sets (so an epoch still has a few dozen steps and batch norm still sees a batch), the epochs follow the
@@ -18,8 +18,8 @@ from dataclasses import dataclass
 
 import torch
 
-#: The recipe's budget in optimizer steps: Imagenette's 9,469 photos at batch 32 for 5 epochs.
-REFERENCE_STEPS = 1480
+#: The recipe's budget in optimizer steps: Imagenette's 9,469 photos at batch 64 for 5 epochs.
+REFERENCE_STEPS = 740
 #: Fewest steps per epoch before the batch shrinks, and the smallest batch (batch norm's statistics).
 MIN_STEPS_PER_EPOCH, MIN_BATCH = 40, 16
 #: Epochs are kept within these bounds whatever the data size.
@@ -72,7 +72,7 @@ def fit(facts: DataFacts, *, batch_size: int, epochs: int, input_size: int, warm
         pinned: tuple[str, ...] = ()) -> Fit:
     """The recipe's ``batch_size``/``epochs``/``input_size``/``warmup_epochs`` refitted to ``facts``.
 
-    Imagenette gets the recipe's own values back (batch 32, 5 epochs, 128 px), so the fit changes nothing
+    Imagenette gets the recipe's own values back (batch 64, 5 epochs, 128 px), so the fit changes nothing
     where the recipe was measured."""
     batch = batch_size
     if "batch_size" not in pinned and facts.images < batch_size * MIN_STEPS_PER_EPOCH:
