@@ -21,7 +21,7 @@ def calibration_photos(n: int, size: int, *, channels: int = 3, data_dir: str | 
     averaging the colours. They come through :func:`googlenet.data.load_dataset` (``data_dir``, else
     ``$GOOGLENET_DATA``); fewer photos than ``n`` repeat. With neither (a fresh clone), the package's own
     pictures (:mod:`googlenet.data.synthetic`) stand in, and one note says so."""
-    from .datasets import load_dataset
+    from .registry import load_dataset
 
     if channels not in (1, 3):
         raise UserError(f"real photos have 1 or 3 channels, not {channels}; use a model with in_channels 1 or 3")
