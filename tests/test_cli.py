@@ -168,11 +168,11 @@ def test_eval_and_predict_share_one_preamble_and_print_fixed_digits(run_cli, two
 
 def test_bench_runs_without_data_dir_on_the_packages_pictures(run_cli, monkeypatch, tmp_path):
     # A fresh clone: no --data-dir, no $GOOGLENET_DATA. int8 is calibrated on the synthetic pictures, one note.
-    from googlenet.bench import inputs
+    from googlenet.data import calibration
 
     monkeypatch.delenv("GOOGLENET_DATA", raising=False)
     monkeypatch.chdir(tmp_path)
-    inputs._note_synthetic.cache_clear()
+    calibration._note_synthetic.cache_clear()
     code, out, err = run_cli("bench", "googlenet_torchvision", "--input-size", "64", "--seconds", "0.2", "--batch",
                              "1", "--backend", "int8", "--no-memory", "--threads", "1", "--json")
     assert code == 0, err
@@ -181,7 +181,7 @@ def test_bench_runs_without_data_dir_on_the_packages_pictures(run_cli, monkeypat
     notes = [line for line in err.splitlines() if line.startswith("googlenet: note:")]
     assert len(notes) == 1 and "synthetic" in notes[0]
     with pytest.raises(Exception, match="not found"):  # a folder the user named still has to hold the photos
-        inputs.real_images(2, 32, data_dir=tmp_path)
+        calibration.calibration_photos(2, 32, data_dir=tmp_path)
 
 
 def test_synthetic_pictures_are_photo_like_and_repeatable():
@@ -286,7 +286,7 @@ def test_fine_tuning_trains_with_the_source_input_size_and_normalization(source_
                          epochs=1, batch_size=8, threads=1, eval_test=False, val_fraction=0.0, report=False)
     train(config, quiet=True)
     pre = load_model(tmp_path / "ft").preprocessing
-    assert pre["input_size"] == 40 and pre["mean"] == [0.25] and pre["std"] == [0.5]  # the source's, not MNIST's
+    assert pre.input_size == 40 and list(pre.mean) == [0.25] and list(pre.std) == [0.5]  # the source's, not MNIST's
     caffe = {"mean": [104.0, 117.0, 123.0], "std": [1.0, 1.0, 1.0], "channel_order": "bgr", "scale": 255.0}
     assert source_normalization(caffe) is None  # BGR 0-255: the pipelines cannot feed it, so the data's is used
 
