@@ -11,14 +11,15 @@ GPU, March 2021). The target here: >= 87.5% in 5 epochs at 128 px in <= 15 minut
 CPU, the decode-once cache build included (set-up excluded); docs/training.md#photos has what was measured.
 
 ``ours`` is ``googlenet train --dataset imagenette`` (the photos recipe, docs/training.md#photos): photos
-decoded once into a memory-mapped uint8 cache, random-resized crops and flips applied to whole uint8
-batches, channels_last, bf16 autocast where the CPU computes bf16 natively. It prints val top-1, the wall
-time (cache build included), images/s and the input pipeline's share of a training step.
+decoded once into a memory-mapped uint8 cache, the recipe's augmentation (the whole photo resized, and flips)
+applied to whole uint8 batches, channels_last, bf16 autocast where the CPU computes bf16 natively. It prints
+val top-1, the wall time (cache build included), images/s and the input pipeline's share of a training step.
 
 ``plain`` is what a PyTorch user writes first: ``torchvision.datasets.ImageFolder`` on the unpacked
-photos, ``transforms.v2`` (RandomResizedCrop, flip, normalize) decoding every JPEG every epoch, a
-``DataLoader`` with 2 workers, the same model, optimizer, batch, epochs, label smoothing, channels_last
-and autocast, and torch's ``OneCycleLR`` (the same peak and warm-up). Accuracy and time sit side by side.
+photos, ``transforms.v2`` (the recipe's resize or random-resized crop, flip, normalize) decoding every JPEG
+every epoch, a ``DataLoader`` with 2 workers, the same model, optimizer (Ranger from pytorch-optimizer where
+the recipe names it), batch, epochs, label smoothing, channels_last and autocast, and the recipe's schedule
+from torch's own schedulers. Accuracy and time sit side by side.
 """
 
 from __future__ import annotations
