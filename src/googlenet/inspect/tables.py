@@ -298,7 +298,7 @@ def table1(model_summary: ModelSummary, model: nn.Module, *, tolerance: float = 
         spec = getattr(module, "spec", None)
         kernel = members[0].kernel if label != "convolution" or len(names) == 1 else members[-1].kernel
         row: dict[str, Any] = {
-            "type": label,
+            "type": _table1_label(label, module if label != "convolution" else model.get_submodule(names[0])),
             "patch size/stride": "" if spec is not None else kernel,
             "output size": "x".join(map(str, (*last.output_shape[1:], last.output_shape[0])))
             if last.output_shape and len(last.output_shape) == 3 else
@@ -343,7 +343,27 @@ def render_summary(result: ModelSummary, model: nn.Module, *, paper_table: bool 
     else:
         show_connections = connections or any(hasattr(m, "connections") for m in model.modules())
         body = format_layers(result, show_connections)
-    return body + "\n" + format_totals(result, ref_params, ref_macs)
+    return body + "\n" + format_totals(result, ref_params, ref_macs) + _additions_line(model)
+
+
+def additions(model: nn.Module) -> list[str]:
+    """The builder options beyond the paper a model was built with, in words (GoogLeNetOptions.additions)."""
+    options = getattr(model, "options", None)
+    return options.additions() if hasattr(options, "additions") else []
+
+
+def _additions_line(model: nn.Module) -> str:
+    found = additions(model)
+    return ("\nbuilt with options beyond the paper: " + "; ".join(found)) if found else ""
+
+
+def _table1_label(label: str, module: nn.Module) -> str:
+    """Table 1's row name, marked where the module is not the paper's (a deep stem, squeeze-excitation)."""
+    from ..models.googlenet import DeepStem
+
+    if isinstance(module, DeepStem):
+        return "deep stem (3x3/2, 3x3, 3x3)"
+    return label + " + SE" if hasattr(module, "se") else label
 
 
 def format_table1(table: list[dict], result: ModelSummary) -> str:

@@ -27,6 +27,7 @@ from typing import Any, NamedTuple
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
+from torchvision.ops import SqueezeExcitation
 
 from ..errors import UserError
 from .blocks import (
@@ -83,6 +84,7 @@ class InceptionModule(nn.Module):
         kernel_5x5: int = 5,
         pool_ceil_mode: bool = True,
         activation: str = "relu",
+        se_reduction: int | None = None,
     ) -> None:
         super().__init__()
         self.spec = spec
@@ -98,13 +100,19 @@ class InceptionModule(nn.Module):
         self.branch4 = nn.Sequential(
             nn.MaxPool2d(3, stride=1, padding=1, ceil_mode=pool_ceil_mode), conv(in_channels, spec.pool_proj, 1)
         )
+        # Beyond the paper: squeeze-excitation (Hu et al. 2018, Figure 2's "SE-Inception module": the module's
+        # concatenated output is rescaled channel by channel). Absent by default, so the keys stay Table 1's.
+        if se_reduction is not None:
+            out = spec.out_channels
+            self.se = SqueezeExcitation(out, max(1, out // se_reduction))
 
     @property
     def out_channels(self) -> int:
         return self.spec.out_channels
 
     def forward(self, x: Tensor) -> Tensor:
-        return torch.cat([self.branch1(x), self.branch2(x), self.branch3(x), self.branch4(x)], dim=1)
+        y = torch.cat([self.branch1(x), self.branch2(x), self.branch3(x), self.branch4(x)], dim=1)
+        return self.se(y) if hasattr(self, "se") else y
 
 
 class NaiveSpec(NamedTuple):
@@ -233,7 +241,22 @@ class AuxClassifier(nn.Module):
         return self.fc2(x)
 
 
+class DeepStem(nn.Sequential):
+    """Beyond the paper: three 3x3 convolutions (stride 2, 1, 1; 32, 32, 64 channels) in place of Table 1's
+    7x7/2 convolution -- the "ResNet-C" stem of He et al. 2019 (*Bag of Tricks*, section 4.2), also the
+    Imagenette leaderboard's. Same output as conv1 (64 channels at half the input side), so everything after
+    it is Table 1's. Cost at 224 px: 3x3x3x32 + 3x3x32x32 + 3x3x32x64 = 28,512 weights (conv1: 9,408)."""
+
+    def __init__(self, in_channels: int, width: float, conv: Any) -> None:
+        c = lambda n: scale_channels(n, width)  # noqa: E731
+        super().__init__()
+        self.conv_a = conv(in_channels, c(32), 3, 2)
+        self.conv_b = conv(c(32), c(32), 3)
+        self.conv_c = conv(c(32), c(64), 3)
+
+
 HEADS = ("gap", "fc")
+STEMS = ("paper", "deep")
 
 
 def _pool_side(n: int, kernel: int, stride: int = 2) -> int:
@@ -267,7 +290,8 @@ class GoogLeNetOptions:
     short trainings on photos (docs/training.md#photos): ``pool="maxblur"`` anti-aliases the four stride-2
     max pools (Zhang 2019, "Making convolutional networks shift-invariant again": max at stride 1, then a
     3x3 binomial blur at stride 2; kornia's ``MaxBlurPool2D``), ``activation="mish"`` replaces every ReLU
-    of the convolutions.
+    of the convolutions, ``stem="deep"`` is :class:`DeepStem` and ``se_reduction=r`` puts squeeze-excitation
+    on every inception module's output. :meth:`additions` names them.
     """
 
     aux_logits: bool = True
@@ -286,6 +310,22 @@ class GoogLeNetOptions:
     input_size: int = 224
     pool: str = "max"
     activation: str = "relu"
+    se_reduction: int | None = None
+    stem: str = "paper"
+
+    def additions(self) -> list[str]:
+        """The options beyond the paper (and torchvision's variant) in this build, in words; empty for both.
+        ``googlenet summary`` and ``googlenet diagram`` print them, so a model is never taken for Table 1's."""
+        out = []
+        if self.stem == "deep":
+            out.append("deep stem (3x3/2, 3x3, 3x3 in place of 7x7/2)")
+        if self.se_reduction is not None:
+            out.append(f"squeeze-excitation on every inception output (reduction {self.se_reduction})")
+        if self.pool == "maxblur":
+            out.append("anti-aliased stride-2 pools (MaxBlurPool)")
+        if self.activation != "relu":
+            out.append(f"{self.activation} in place of ReLU")
+        return out
 
     def check(self, num_classes: int) -> None:
         check_width(self.width)
@@ -298,11 +338,27 @@ class GoogLeNetOptions:
         if self.kernel_5x5 not in (3, 5) or self.maxpool4_kernel not in (2, 3):
             raise UserError(f"kernel_5x5 must be 3 or 5 and maxpool4_kernel 2 or 3, got {self.kernel_5x5} and "
                             f"{self.maxpool4_kernel}")
+        self._check_additions()
+
+    def _check_additions(self) -> None:
+        if self.stem not in STEMS:
+            raise UserError(f"stem must be one of {', '.join(STEMS)}, got {self.stem!r}; e.g. stem='deep'")
+        if self.stem == "deep" and self.small_input:
+            raise UserError("stem='deep' replaces the 224-pixel stem, which small_input=True already replaces; "
+                            "use one of them")
+        r = self.se_reduction
+        if r is not None and (isinstance(r, bool) or not isinstance(r, int) or r < 1):
+            raise UserError(f"se_reduction must be a whole number >= 1 (squeeze-excitation's channel reduction) or "
+                            f"None, got {r!r}; e.g. se_reduction=16")
+        if r is not None and self.naive_modules:
+            raise UserError("se_reduction applies to the reduced modules of Figure 2(b); drop naive_modules=True "
+                            "or se_reduction")
 
     @property
     def min_input_size(self) -> int:
         """Smallest side that survives the stem and pools (the paper's aux pool needs a 5x5 grid at 4a)."""
-        return 8 if self.small_input else (80 if self.aux_logits else 32)
+        # Batch norm's aux heads pool adaptively (AuxClassifier's paper_pool=False), so they need no 5x5 grid.
+        return 8 if self.small_input else (80 if self.aux_logits and not self.batch_norm else 32)
 
     @classmethod
     def parse(cls, options: dict[str, Any]) -> GoogLeNetOptions:
@@ -363,6 +419,9 @@ class GoogLeNet(ImageClassifier):
             unused by ``"gap"``. Other sizes are refused with an error naming the fix.
         pool: ``"max"`` (the paper) or ``"maxblur"`` (anti-aliased stride-2 pools).
         activation: ``"relu"`` (the paper) or ``"mish"``.
+        se_reduction: ``None`` (the paper) or r: squeeze-excitation with ``channels // r`` hidden units on
+            every inception module's output (Hu et al. 2018).
+        stem: ``"paper"`` (7x7/2) or ``"deep"`` (:class:`DeepStem`, three 3x3 convolutions).
 
     Normalization variants (Figure 3 has "LocalRespNorm" after the first max pool and after the 3x3
     convolution; batch norm came later, in Ioffe & Szegedy 2015): ``lrn=True, batch_norm=False`` (the
@@ -401,6 +460,8 @@ class GoogLeNet(ImageClassifier):
         lrn = lambda: LocalResponseNorm(5, alpha=1e-4, beta=0.75, k=1.0) if o.lrn else nn.Identity()  # noqa: E731
         if o.small_input:
             self.conv1 = self._conv(o, self.in_channels, c(64), 3)
+        elif o.stem == "deep":
+            self.conv1 = DeepStem(self.in_channels, o.width, lambda cin, cout, k, s=1: self._conv(o, cin, cout, k, s))
         else:
             self.conv1 = self._conv(o, self.in_channels, c(64), 7, stride=2)
         self.maxpool1 = downsampling_pool(o.pool)
@@ -417,8 +478,9 @@ class GoogLeNet(ImageClassifier):
                 self.add_module(row, downsampling_pool(o.pool, o.maxpool4_kernel if row == "maxpool4" else 3))
                 continue
             block = NaiveInceptionModule if o.naive_modules else InceptionModule
+            extra = {"se_reduction": o.se_reduction} if o.se_reduction is not None else {}
             module = block(channels, row.scaled(o.width), batch_norm=o.batch_norm, kernel_5x5=o.kernel_5x5,
-                           activation=o.activation)
+                           activation=o.activation, **extra)
             self.add_module(f"inception{row.name}", module)
             channels = module.out_channels
         return channels

@@ -36,6 +36,7 @@ import torch
 from torch import Tensor, nn
 
 from ..errors import UserError
+from ..inspect.tables import additions
 
 MODES = ("compact", "expanded")
 FORMATS = ("svg", "png", "pdf", "dot")
@@ -516,7 +517,8 @@ def build_diagram(
 
     dot = graphviz.Digraph(name=name, graph_attr={
         "rankdir": rankdir, "fontname": "Helvetica", "labelloc": "t", "nodesep": "0.25", "ranksep": "0.3",
-        "label": f"{name} ({mode}; input {_shape_text(input_shape)})",
+        "label": f"{name} ({mode}; input {_shape_text(input_shape)})" + "".join(
+            f"; beyond the paper: {'; '.join(extra)}" for extra in [additions(module)] if extra),
         "ordering": "out",  # branches left to right in concatenation order, as in Figure 3
     }, node_attr={"shape": "box", "style": "rounded,filled", "fontname": "Helvetica", "fontsize": "10"},
         edge_attr={"fontname": "Helvetica", "fontsize": "8", "color": "#555555"})
@@ -565,7 +567,8 @@ def _draw_node(dot: Any, node: Node, mode: str, entry: dict, exit_: dict, shortc
         return
     if isinstance(m, InceptionModule):
         numbers = table1_numbers(m)
-        label = _table1_box(node.title, numbers, m.out_channels, shape_text)
+        title = node.title + (" + SE" if hasattr(m, "se") else "")  # squeeze-excitation: beyond the paper
+        label = _table1_box(title, numbers, m.out_channels, shape_text)
         dot.node(node.id, label, fillcolor=COLOURS["inception"], **{"class": "inception"}, **common)
         return
     if steps:
@@ -609,6 +612,12 @@ def _draw_expanded(dot: Any, node: Node, steps: list[list[str]], entry: dict, ex
         sub.node(concat, _html_box(f"DepthConcat ({node.title})", [], _shape_text(node.shape)),
                  fillcolor=COLOURS["concat"])
         out = concat
+        if hasattr(m, "se"):  # squeeze-excitation on the module's output (beyond the paper; Hu et al. 2018)
+            se = f"{node.id}/se"
+            sub.node(se, f"squeeze-excitation ({m.se.fc1.out_channels} of {m.se.fc1.in_channels})",
+                     fillcolor=COLOURS["other"])
+            sub.edge(out, se)
+            out = se
         if isinstance(m, ScaledResidual):
             for i, text in enumerate(_residual_tail(m)):
                 step_id = f"{node.id}/tail{i}"
