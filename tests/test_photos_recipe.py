@@ -76,6 +76,87 @@ def test_bad_new_options_name_the_choices(kwargs, match):
         googlenet.create_model("googlenet", **kwargs)
 
 
+# --- builder options beyond the paper: the deep stem and squeeze-excitation ---------------------------------
+
+def test_deep_stem_parameters_by_hand_and_the_rest_unchanged():
+    base = googlenet.create_model("googlenet", num_classes=10, aux_logits=False)
+    deep = googlenet.create_model("googlenet", num_classes=10, aux_logits=False, stem="deep")
+    # Without batch norm every conv has a bias. Table 1's conv1: 7x7x3x64 + 64. The deep stem: 3x3x3x32 + 32,
+    # 3x3x32x32 + 32, 3x3x32x64 + 64 (He et al. 2019's ResNet-C widths).
+    conv1 = 7 * 7 * 3 * 64 + 64
+    stem = (3 * 3 * 3 * 32 + 32) + (3 * 3 * 32 * 32 + 32) + (3 * 3 * 32 * 64 + 64)
+    assert _count(deep) - _count(base) == stem - conv1 == 19_168
+    assert _count(deep.conv1) == stem
+    keys = lambda m: {k for k in m.state_dict() if not k.startswith("conv1.")}  # noqa: E731
+    assert keys(deep) == keys(base)  # everything after the stem is Table 1's
+    assert [type(c).__name__ for c in deep.conv1.children()] == ["ConvBlock"] * 3
+    assert [c[0].stride for c in deep.conv1.children()] == [(2, 2), (1, 1), (1, 1)]
+    for side, grid in ((128, 4), (224, 7)):  # the same grid as the paper's stem
+        assert deep.forward_features(torch.randn(1, 3, side, side)).shape[-3:] == (1024, grid, grid)
+
+
+def test_squeeze_excitation_parameters_by_hand():
+    base = googlenet.create_model("googlenet", num_classes=10, batch_norm=True, lrn=False, aux_logits=False)
+    se = googlenet.create_model("googlenet", num_classes=10, batch_norm=True, lrn=False, aux_logits=False,
+                                se_reduction=16)
+    from googlenet.models.googlenet import TABLE_1
+
+    # Hu et al. 2018: two 1x1 convs, C -> C/r -> C, each with a bias, on every module's concatenated output.
+    widths = [row.out_channels for row in TABLE_1 if not isinstance(row, str)]
+    assert widths == [256, 480, 512, 512, 512, 528, 832, 832, 1024]
+    expected = sum(c * (c // 16) + c // 16 + (c // 16) * c + c for c in widths)
+    assert _count(se) - _count(base) == expected == 480_103
+    assert {k for k in se.state_dict() if ".se." not in k} == set(base.state_dict())
+    assert sum(".se." in k for k in se.state_dict()) == 9 * 4  # fc1/fc2 weight and bias per module
+
+
+def test_new_options_train_and_leave_the_default_keys_alone():
+    default = googlenet.create_model("googlenet")
+    explicit = googlenet.create_model("googlenet", stem="paper", se_reduction=None)
+    assert list(default.state_dict()) == list(explicit.state_dict())
+    assert not any(".se." in k or "conv_a" in k for k in default.state_dict())
+    assert default.options.additions() == []
+    model = googlenet.create_model("googlenet", num_classes=10, batch_norm=True, lrn=False, stem="deep",
+                                   se_reduction=16)  # aux heads on: the photos recipe's shape
+    x = torch.randn(2, 3, 64, 64, requires_grad=True)  # batch norm's aux heads pool adaptively: 64 px works
+    out = model.train()(x)
+    sum(t.sum() for t in out).backward()  # main and both aux logits
+    assert x.grad is not None and model.conv1.conv_a.conv.weight.grad is not None
+    assert model.inception5b.se.fc1.weight.grad is not None
+    assert model.eval()(x).shape == (2, 10)
+
+
+def test_summary_and_diagram_name_what_is_beyond_the_paper(run_cli, tmp_path):
+    code, out, _ = run_cli("summary", "googlenet", "--model-arg", "stem=deep", "--model-arg", "se_reduction=16")
+    assert code == 0
+    assert "deep stem (3x3/2, 3x3, 3x3)" in out and "inception (3a) + SE" in out
+    assert "built with options beyond the paper: deep stem" in out and "squeeze-excitation" in out
+    code, out, _ = run_cli("summary", "googlenet")
+    assert code == 0 and "beyond the paper" not in out and "+ SE" not in out
+    code, _, _ = run_cli("diagram", "googlenet", "--model-arg", "stem=deep", "--model-arg", "se_reduction=16",
+                         "--expanded", "--format", "dot", "--out", tmp_path / "d")
+    dot = (tmp_path / "d.dot").read_text()
+    assert code == 0 and "beyond the paper: deep stem" in dot and dot.count("squeeze-excitation (") == 9
+    assert "DeepStem" in dot
+
+
+@pytest.mark.parametrize(("arg", "match"), [
+    ("stem=resnet", "stem must be one of paper, deep"),
+    ("se_reduction=0", "se_reduction must be a whole number >= 1"),
+    ("se_reduction=true", "se_reduction must be a whole number >= 1"),
+])
+def test_bad_values_of_the_new_options_are_one_line_exit_2(run_cli, arg, match):
+    code, out, err = run_cli("summary", "googlenet", "--model-arg", arg)
+    assert code == 2 and match in err and "Traceback" not in err and len(err.strip().splitlines()) == 1
+
+
+def test_contradicting_new_options_are_refused():
+    with pytest.raises(googlenet.UserError, match="small_input=True already replaces"):
+        googlenet.create_model("googlenet", stem="deep", small_input=True)
+    with pytest.raises(googlenet.UserError, match="drop naive_modules=True or se_reduction"):
+        googlenet.create_model("googlenet", naive_modules=True, se_reduction=16)
+
+
 def test_flatcos_and_linear_schedules_reach_zero():
     flat = Schedule("flatcos", steps_per_epoch=10, epochs=4, warmup=0.0, step_epochs=8, gamma=0.96, flat=0.75)
     assert [flat(s) for s in (0, 29)] == [1.0, 1.0]  # the peak for 75% of the run
