@@ -75,6 +75,12 @@ def _model(kwargs: dict[str, Any]) -> str:
         parts.append(f"width {kwargs['width']:g}")
     if "activation" in kwargs:
         parts.append(f"{kwargs['activation']} activation")
+    if kwargs.get("stem") == "deep":
+        parts.append("deep stem (3x3/2, 3x3, 3x3 in place of 7x7/2)")
+    if kwargs.get("se_reduction"):
+        parts.append(f"squeeze-excitation (reduction {kwargs['se_reduction']})")
+    if kwargs.get("pool") == "maxblur":
+        parts.append("MaxBlurPool")
     return ", ".join(parts) or "as published"
 
 
