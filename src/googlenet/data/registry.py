@@ -14,7 +14,7 @@ from __future__ import annotations
 import importlib
 import pkgutil
 from collections.abc import Callable
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, fields, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -30,17 +30,28 @@ SMALL, PHOTOS = "small images", "photos"
 
 @dataclass(frozen=True)
 class LoadRequest:
-    """What :func:`load_dataset` was asked, as every loader receives it (``channels`` resolved)."""
+    """What :func:`load_dataset` was asked, as every loader receives it (``channels`` resolved by then: None
+    asks for the dataset's own)."""
 
     name: str
     split: str = "train"
     data_dir: str | Path | None = None
     transform: Callable | None = None
-    channels: int = 3
+    channels: int | None = None
     val_fraction: float = 0.1
     split_seed: int = 0
     skip_bad_images: bool = False
     download: bool = False
+
+    @classmethod
+    def parse(cls, name: str | Path, split: str, options: dict[str, Any]) -> LoadRequest:
+        """The request for ``load_dataset(name, split, **options)``; an unknown option is a one-line
+        UserError naming the ones there are."""
+        names = [f.name for f in fields(cls) if f.name not in ("name", "split")]
+        unknown = sorted(set(options) - set(names))
+        if unknown:
+            raise UserError(f"load_dataset has no option {unknown[0]!r}; its options: {', '.join(names)}")
+        return cls(str(name), split, **options)
 
 
 @dataclass(frozen=True)
@@ -143,15 +154,15 @@ def dataset_stats(name: str | Path, *, data_dir: str | Path | None = None) -> Da
     return dataset_spec(name).stats(LoadRequest(str(name), data_dir=data_dir))
 
 
-def load_dataset(name: str | Path, split: str = "train", *, data_dir: str | Path | None = None,
-                 transform: Callable | None = None, channels: int | None = None, val_fraction: float = 0.1,
-                 split_seed: int = 0, skip_bad_images: bool = False, download: bool = False) -> ImageDataset:
+def load_dataset(name: str | Path, split: str = "train", **options: Any) -> ImageDataset:
     """Dataset ``name``'s ``split`` ("train", "val" or "test") as an :class:`~googlenet.data.ImageDataset`.
 
     Args:
         name: "fashion-mnist", "mnist", "cifar10", "imagenette", "folder" (with ``data_dir``), or the path of
             a folder or of a tarball (.tar.gz, .tgz, .tar) of ``train/<class>/*`` (and ``val/``, ``test/``);
             :func:`dataset_names` lists them all.
+        **options: the fields of :class:`LoadRequest`, by name:
+
         data_dir: where the files are; else ``$GOOGLENET_DATA``; Fashion-MNIST also looks in Debian's
             /usr/share/datasets/fashion-mnist.
         transform: called on each image (a uint8 ``tv_tensors.Image``), e.g. from
@@ -165,13 +176,12 @@ def load_dataset(name: str | Path, split: str = "train", *, data_dir: str | Path
     """
     from .datasets import SPLITS
 
+    request = LoadRequest.parse(name, split, options)
     if split not in SPLITS:
         raise UserError(f"unknown split {split!r}; use one of {', '.join(SPLITS)}")
     spec = dataset_spec(name)
-    request = LoadRequest(str(name), split, data_dir, transform, 3, val_fraction, split_seed, skip_bad_images,
-                          download)
     stats = spec.stats(request)
-    channels = channels or stats.channels
+    channels = request.channels or stats.channels
     if channels not in (1, 3):
         raise UserError(f"channels must be 1 (grey) or 3 (RGB), got {channels}")
     return spec.load(replace(request, channels=channels), stats)
