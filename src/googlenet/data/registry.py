@@ -16,13 +16,16 @@ import pkgutil
 from collections.abc import Callable
 from dataclasses import dataclass, fields, replace
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from ..errors import UserError
 
-if TYPE_CHECKING:
-    from .datasets import DatasetStats, ImageDataset
+# This module imports no other of googlenet.data, so that any of them can ask it (preprocessing asks
+# which datasets are small fixed-size images): loaders and statistics are typed Any here, and are
+# googlenet.data.datasets' ImageDataset and DatasetStats.
 
+#: The splits a dataset can be asked for; a format's ``DatasetSpec.splits`` says which it has on disk.
+SPLITS = ("train", "val", "test")
 #: Kinds of data: fixed-size small images (28x28, 32x32: the small-image stem, no resize at evaluation)
 #: or photos of any size (resized and centre-cropped).
 SMALL, PHOTOS = "small images", "photos"
@@ -64,8 +67,8 @@ class DatasetSpec:
     """
 
     name: str
-    load: Callable[[LoadRequest, DatasetStats], ImageDataset]
-    stats: Callable[[LoadRequest], DatasetStats]
+    load: Callable[[LoadRequest, Any], Any]  # (request, its DatasetStats) -> the split's ImageDataset
+    stats: Callable[[LoadRequest], Any]  # -> DatasetStats
     kind: str
     splits: tuple[str, ...] = ("train", "test")
     aliases: tuple[str, ...] = ()
@@ -144,8 +147,9 @@ def is_small_image_dataset(name: Any) -> bool:
     return spec.kind == SMALL and spec.claims is None
 
 
-def dataset_stats(name: str | Path, *, data_dir: str | Path | None = None) -> DatasetStats:
-    """Channels, native image size, mean/std and class names of dataset ``name``.
+def dataset_stats(name: str | Path, *, data_dir: str | Path | None = None) -> Any:
+    """Channels, native image size, mean/std and class names of dataset ``name`` (a
+    :class:`~googlenet.data.datasets.DatasetStats`).
 
     For ``folder`` datasets (a folder or a tarball of one) the classes are read from it -- ImageNet wnids
     shown by name -- and the normalization is ImageNet's (the usual choice for photos; pass your own
@@ -154,7 +158,7 @@ def dataset_stats(name: str | Path, *, data_dir: str | Path | None = None) -> Da
     return dataset_spec(name).stats(LoadRequest(str(name), data_dir=data_dir))
 
 
-def load_dataset(name: str | Path, split: str = "train", **options: Any) -> ImageDataset:
+def load_dataset(name: str | Path, split: str = "train", **options: Any) -> Any:
     """Dataset ``name``'s ``split`` ("train", "val" or "test") as an :class:`~googlenet.data.ImageDataset`.
 
     Args:
@@ -174,8 +178,6 @@ def load_dataset(name: str | Path, split: str = "train", **options: Any) -> Imag
             raising a DataError naming the file. Decodes every image once up front.
         download: fetch Fashion-MNIST / MNIST with torchvision when no local copy is found (needs internet).
     """
-    from .datasets import SPLITS
-
     request = LoadRequest.parse(name, split, options)
     if split not in SPLITS:
         raise UserError(f"unknown split {split!r}; use one of {', '.join(SPLITS)}")
@@ -187,5 +189,5 @@ def load_dataset(name: str | Path, split: str = "train", **options: Any) -> Imag
     return spec.load(replace(request, channels=channels), stats)
 
 
-__all__ = ["PHOTOS", "SMALL", "DatasetSpec", "LoadRequest", "canonical_name", "dataset_names", "dataset_spec",
+__all__ = ["PHOTOS", "SMALL", "SPLITS", "DatasetSpec", "LoadRequest", "canonical_name", "dataset_names", "dataset_spec",
            "dataset_stats", "is_small_image_dataset", "load_dataset", "register_dataset", "small_image_datasets"]
