@@ -217,7 +217,7 @@ class ImageStore:
         self.size, self.channels, self.count = images.size, images.channels, images.count
         self.path, self.reason = path, reason
         self._array = array
-        self._images = images
+        self._scaled = images
         self._log, self._noted_small = log, False
         self.images = None if array is None else torch.from_numpy(array).permute(0, 3, 1, 2)
 
@@ -227,7 +227,7 @@ class ImageStore:
 
     @property
     def nbytes(self) -> int:
-        return self._images.nbytes
+        return self._scaled.nbytes
 
     def __len__(self) -> int:
         return self.count
@@ -244,8 +244,8 @@ class ImageStore:
 
     def decode(self, row: int) -> torch.Tensor:
         """Image ``row`` decoded and resized now, (C, S, S) uint8 (what the cache holds for it)."""
-        img, short = self._images.decode(row)
-        name = self._images.name(row)
+        img, short = self._scaled.decode(row)
+        name = self._scaled.name(row)
         if short < self.size and not self._noted_small and self._log is not None:
             self._noted_small = True  # one note, not one per image
             self._log(f"note: images smaller than {self.size} px on their shorter side (e.g. {name}) are upsampled")
