@@ -48,6 +48,7 @@ import torch.nn.functional as F
 
 from googlenet import create_model
 from googlenet.data import dataset_stats, load_dataset, small_image_datasets, train_transform
+from googlenet.data.augment import RandomCrops
 from googlenet.evaluation import Ensemble, Metrics
 from googlenet.evaluation.crops import SINGLE_SCALE, scaled
 from googlenet.evaluation.runner import check_classes, dataset_probabilities
@@ -164,8 +165,8 @@ def main(argv: list[str] | None = None) -> None:
     args.width = args.width or SMALL_IMAGE_WIDTH
     stats = dataset_stats(args.dataset, data_dir=args.data_dir)
     size = stats.image_size
-    tf = train_transform("paper", input_size=size, mean=stats.mean, std=stats.std, hflip=stats.hflip,
-                         channels=stats.channels, color_jitter=0.0, scale=(args.min_area, 1.0))
+    tf = train_transform("paper", input_size=size, mean=stats.mean, std=stats.std, channels=stats.channels,
+                         color_jitter=0.0, crops=RandomCrops((args.min_area, 1.0), hflip=stats.hflip))
     train_data = load_dataset(args.dataset, "train", data_dir=args.data_dir, transform=tf, val_fraction=0)
     if args.train_limit and args.train_limit < len(train_data):
         keep = torch.randperm(len(train_data), generator=torch.Generator().manual_seed(1234))[:args.train_limit]

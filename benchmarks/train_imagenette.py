@@ -70,6 +70,7 @@ def run_ours(data_dir: str, out: Path, overrides: dict, dataset: str = "imagenet
 def pipeline_share(config, rows: list[dict]) -> float:
     """Seconds to make one training batch from the cache, over the mean seconds of a training step."""
     from googlenet.data import dataset_stats, load_dataset
+    from googlenet.data.augment import RandomCrops
     from googlenet.data.cache import open_cache
     from googlenet.training.config import parse_sizes
     from googlenet.training.fastdata import PhotoBatches
@@ -79,9 +80,9 @@ def pipeline_share(config, rows: list[dict]) -> float:
     sizes = parse_sizes(config.resize_schedule) if config.resize_schedule else [config.input_size]
     flip = config.augment == "flip"  # as the trainer stores and crops (training/trainer.py, _photo_batches)
     store = open_cache(train_set, int(round(max(sizes + [config.input_size]) * (1.0 if flip else 1.125))), log=None)
-    crops = dict(scale=(1.0, 1.0), ratio=(1.0, 1.0)) if flip else dict(scale=(config.crop_scale, 1.0))
-    batches = PhotoBatches(train_set, store, out_size=config.input_size, augment=True, mean=stats.mean,
-                           std=stats.std, **crops)
+    crops = RandomCrops((1.0, 1.0), (1.0, 1.0)) if flip else RandomCrops((config.crop_scale, 1.0))
+    batches = PhotoBatches(train_set, store, out_size=config.input_size, augment=crops, mean=stats.mean,
+                           std=stats.std)
     order = torch.randperm(len(train_set)).tolist()
     t0 = time.perf_counter()
     n = 20

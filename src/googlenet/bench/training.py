@@ -83,12 +83,13 @@ def prepare_training(names: Sequence[str], model_name: str, model_kwargs: dict[s
 
 def _bench_training(
     model_name: str = "googlenet_torchvision", *, backends: Sequence[str] = DEFAULT_TRAIN_BACKENDS, batch: int = 128,
-    input_size: int = 96, seconds: float = 60.0, threads: int | None = None,
-    model_kwargs: dict[str, Any] | None = None, data_dir: str | Path | None = None,
-    log: Callable[[str], None] | None = None,
+    input_size: int = 96, seconds: float = 60.0, model_kwargs: dict[str, Any] | None = None,
+    data_dir: str | Path | None = None, log: Callable[[str], None] | None = None,
 ) -> dict[str, Any]:
     """Training images/s of each backend (one SGD step per call on a batch of real images),
-    interleaved with torchvision's model trained by the same loop (eager and channels_last)."""
+    interleaved with torchvision's model trained by the same loop (eager and channels_last), with the
+    intra-op threads in effect (:func:`bench_training` sets them)."""
+    threads = torch.get_num_threads()
     log = log or (lambda msg: None)
     if batch < 1 or input_size < 32:
         raise UserError(f"training benchmark needs batch >= 1 and input >= 32, got {batch} and {input_size}")
@@ -126,5 +127,5 @@ def _bench_training(
 
 def bench_training(*args: Any, threads: int | None = None, **kwargs: Any) -> dict[str, Any]:
     """:func:`_bench_training` with ``threads`` intra-op threads (default: torch's), restored afterwards."""
-    with torch_threads(threads) as n:
-        return _bench_training(*args, threads=n, **kwargs)
+    with torch_threads(threads):
+        return _bench_training(*args, **kwargs)

@@ -37,6 +37,19 @@ DEFAULT_SCALE = (0.35, 1.0)
 DEFAULT_RATIO = (3 / 4, 4 / 3)
 
 
+@dataclass(frozen=True)
+class RandomCrops:
+    """What training crops are drawn from: the area range ``scale`` and aspect range ``ratio`` of
+    :func:`sample_crops`, and whether half the images are flipped (``hflip``)."""
+
+    scale: tuple[float, float] = DEFAULT_SCALE
+    ratio: tuple[float, float] = DEFAULT_RATIO
+    hflip: bool = True
+
+    def check(self) -> None:
+        check_scale(self.scale, self.ratio)
+
+
 @dataclass
 class CropParams:
     """One crop per image: ``top``, ``left``, ``height``, ``width`` (pixels of the stored image), ``flip``.

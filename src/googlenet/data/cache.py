@@ -42,6 +42,7 @@ import sys
 import tempfile
 import warnings
 from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -175,6 +176,34 @@ def cache_key(rows: Sequence[tuple[str, int, int]], size: int, channels: int) ->
 # The store a batch iterator reads
 
 
+@dataclass(frozen=True)
+class ScaledImages:
+    """What a store holds: ``count`` images, image ``j`` read from ``source(j)`` (a path or a member's
+    bytes; called ``names[j]`` in messages), decoded to ``channels`` and resized to ``size`` square."""
+
+    size: int
+    channels: int
+    count: int
+    source: Callable[[int], str | Path | bytes]
+    names: tuple[str, ...] = ()
+
+    @property
+    def shape(self) -> tuple[int, int, int, int]:
+        """The cache array's shape: rows channels-last, (N, S, S, C)."""
+        return (self.count, self.size, self.size, self.channels)
+
+    @property
+    def nbytes(self) -> int:
+        return self.count * self.channels * self.size * self.size
+
+    def name(self, row: int) -> str | None:
+        return self.names[row] if row < len(self.names) else None
+
+    def decode(self, row: int) -> tuple[torch.Tensor, int]:
+        """Image ``row`` as :func:`decode_resized` gives it: ((C, S, S) uint8, its original shorter side)."""
+        return decode_resized(self.source(row), self.size, self.channels, name=self.name(row))
+
+
 class ImageStore:
     """The images of one dataset split at scale ``size``: ``store[rows]`` is a (B, C, S, S) uint8 batch.
 
@@ -183,13 +212,12 @@ class ImageStore:
     Batches come out channels-last in memory (their shape is still N, C, H, W).
     """
 
-    def __init__(self, *, size: int, channels: int, count: int, array: np.ndarray | None = None,
-                 path: Path | None = None, source: Callable[[int], str | Path | bytes] | None = None,
-                 names: Sequence[str] = (), reason: str = "", log: Log | None = None) -> None:
-        self.size, self.channels, self.count = size, channels, count
+    def __init__(self, images: ScaledImages, *, array: np.ndarray | None = None, path: Path | None = None,
+                 reason: str = "", log: Log | None = None) -> None:
+        self.size, self.channels, self.count = images.size, images.channels, images.count
         self.path, self.reason = path, reason
         self._array = array
-        self._source, self._names = source, list(names)
+        self._scaled = images
         self._log, self._noted_small = log, False
         self.images = None if array is None else torch.from_numpy(array).permute(0, 3, 1, 2)
 
@@ -199,7 +227,7 @@ class ImageStore:
 
     @property
     def nbytes(self) -> int:
-        return self.count * self.channels * self.size * self.size
+        return self._scaled.nbytes
 
     def __len__(self) -> int:
         return self.count
@@ -216,9 +244,8 @@ class ImageStore:
 
     def decode(self, row: int) -> torch.Tensor:
         """Image ``row`` decoded and resized now, (C, S, S) uint8 (what the cache holds for it)."""
-        assert self._source is not None
-        name = self._names[row] if row < len(self._names) else None
-        img, short = decode_resized(self._source(row), self.size, self.channels, name=name)
+        img, short = self._scaled.decode(row)
+        name = self._scaled.name(row)
         if short < self.size and not self._noted_small and self._log is not None:
             self._noted_small = True  # one note, not one per image
             self._log(f"note: images smaller than {self.size} px on their shorter side (e.g. {name}) are upsampled")
@@ -363,25 +390,22 @@ def open_cache(dataset, size: int, *, cache_dir: str | Path | None = None, max_b
         raise UserError(f"cache scale must be a positive number of pixels, got {size}")
     # Read (and refused if malformed) whether or not a cache exists: a typo never waits for the day it matters.
     limit = env_bytes("GOOGLENET_CACHE_MAX_BYTES", DEFAULT_MAX_BYTES) if max_bytes is None else int(max_bytes)
-    rows, source, names = dataset.fingerprint(), dataset.source, list(dataset.names)
-    channels, count = dataset.channels, len(rows)
+    rows = dataset.fingerprint()
+    images = ScaledImages(size, dataset.channels, len(rows), dataset.source, tuple(dataset.names))
+    count, nbytes, shape = images.count, images.nbytes, images.shape
     rank, world, distributed = _dist()
     say = log if (log is not None and rank == 0) else (lambda _m: None)
-    nbytes = count * channels * size * size
-    shape = (count, size, size, channels)
     root = Path(cache_dir).expanduser() if cache_dir is not None else cache_root()
     folder = root / "images"
-    path, group = _cache_file(dataset, folder, cache_key(rows, size, channels), size, channels)
+    path, group = _cache_file(dataset, folder, cache_key(rows, size, images.channels), size, images.channels)
 
     def fly(reason: str) -> ImageStore:
         say(f"note: {reason}; decoding images on the fly instead (slower)")
-        return ImageStore(size=size, channels=channels, count=count, source=source, names=names, reason=reason,
-                          log=say)
+        return ImageStore(images, reason=reason, log=say)
 
     def opened(arr: np.ndarray) -> ImageStore:
         say(f"cache: {count:,} images at {size} px, {_mb(nbytes)}, in {folder}")
-        return ImageStore(size=size, channels=channels, count=count, array=arr, path=path, source=source,
-                          names=names)
+        return ImageStore(images, array=arr, path=path)
 
     def local() -> ImageStore:
         if folder.is_dir():
@@ -394,7 +418,7 @@ def open_cache(dataset, size: int, *, cache_dir: str | Path | None = None, max_b
         reason = _cannot_build(folder, nbytes, limit, f"a cache of {count:,} images at {size} px")
         if reason:
             return fly(reason)
-        arr = _build_locked(path, shape, source, names, size, channels, group, progress, say)
+        arr = _build_locked(path, images, group, progress, say)
         if arr is None:
             return fly(f"the cache {str(path)!r} could not be written")
         return opened(arr)
@@ -447,13 +471,13 @@ def _cannot_build(folder: Path, nbytes: int, limit: int, what: str) -> str | Non
     return None
 
 
-def _build_locked(path: Path, shape: tuple[int, ...], source, names, size: int, channels: int, group: str,
-                  progress: bool | None, say: Log) -> np.ndarray | None:
+def _build_locked(path: Path, images: ScaledImages, group: str, progress: bool | None, say: Log
+                  ) -> np.ndarray | None:
     with _file_lock(path.with_suffix(".lock")):
-        if path.is_file() and (arr := _open_array(path, shape, verify=True)) is not None:
+        if path.is_file() and (arr := _open_array(path, images.shape, verify=True)) is not None:
             return arr  # another process built it while this one waited
         try:
-            _build(path, shape, source, names, size, channels, progress, say)
+            _build(path, images, progress, say)
         except OSError as exc:
             say(f"note: writing the cache failed ({exc.strerror or exc})")
             return None
@@ -463,28 +487,27 @@ def _build_locked(path: Path, shape: tuple[int, ...], source, names, size: int, 
                 _check_file(old).unlink(missing_ok=True)
         with contextlib.suppress(OSError):
             path.with_suffix(".lock").unlink()
-        return _open_array(path, shape)
+        return _open_array(path, images.shape)
 
 
-def _build(path: Path, shape: tuple[int, ...], source, names, size: int, channels: int,
-           progress: bool | None, say: Log) -> None:
+def _build(path: Path, images: ScaledImages, progress: bool | None, say: Log) -> None:
     from tqdm import tqdm
 
     from ..system.files import atomic_write
 
-    count = shape[0]
+    count, size = images.count, images.size
     small: list[str] = []
 
     def write(tmp: Path) -> None:
-        arr = np.lib.format.open_memmap(tmp, mode="w+", dtype=np.uint8, shape=shape)
+        arr = np.lib.format.open_memmap(tmp, mode="w+", dtype=np.uint8, shape=images.shape)
         show = sys.stderr.isatty() if progress is None else progress
         with tqdm(total=count, desc=f"decoding {count:,} images at {size} px", unit="img", leave=False,
                   disable=not show, dynamic_ncols=True) as bar:
             for j in range(count):
-                img, short = decode_resized(source(j), size, channels, name=names[j] if j < len(names) else None)
+                img, short = images.decode(j)
                 arr[j] = img.permute(1, 2, 0).numpy()
                 if short < size:
-                    small.append(names[j] if j < len(names) else str(j))
+                    small.append(images.name(j) or str(j))
                 bar.update()
         arr.flush()
         del arr
@@ -497,5 +520,5 @@ def _build(path: Path, shape: tuple[int, ...], source, names, size: int, channel
             f"upsampled (e.g. {small[0]})")
 
 
-__all__ = ["DEFAULT_MAX_BYTES", "ImageStore", "cache_key", "cache_root", "decode_resized", "env_bytes",
+__all__ = ["DEFAULT_MAX_BYTES", "ImageStore", "ScaledImages", "cache_key", "cache_root", "decode_resized", "env_bytes",
            "open_cache"]

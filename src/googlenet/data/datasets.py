@@ -33,9 +33,9 @@ from .archives import IMAGENETTE_WNIDS, Member, archive_bytes
 from .imagenet import IMAGENET_MEAN, IMAGENET_STD
 from .images import decode_image
 from .preprocessing import PretrainedCfg
+from .registry import SPLITS
 from .transforms import EVAL_CROP_FRACTION
 
-SPLITS = ("train", "val", "test")
 #: One fingerprint row per image: (path or member name or content hash, size in bytes, mtime).
 FingerprintRow = tuple[str, int, int]
 

@@ -162,6 +162,26 @@ DATASET_HINTS = {
 }
 
 
+def _check_readable(source: str | Path | bytes, label: str, hints: dict[str, str]) -> None:
+    """Refuse, before Pillow opens it, what cannot or must not be read: a tarball member that could not be
+    read (:class:`Unread`), bytes over the byte bound, a path that is no regular file or is over it."""
+    if isinstance(source, Unread):
+        raise DataError(source.reason)
+    if isinstance(source, bytes):
+        if len(source) > max_image_bytes():
+            raise DataError(oversize_message(label, len(source), hints))
+    else:
+        check_regular_file(source, label, hints)
+
+
+def _pixel_limit() -> int:
+    """:func:`max_pixels`, with Pillow's own bomb threshold raised to match when the user raised ours."""
+    limit = max_pixels()
+    if os.environ.get(PIXELS_ENV) and Image.MAX_IMAGE_PIXELS is not None and limit > 2 * Image.MAX_IMAGE_PIXELS:
+        Image.MAX_IMAGE_PIXELS = limit // 2  # Pillow's own bomb error would come first (at twice its threshold)
+    return limit
+
+
 def decode_image(source: str | Path | bytes, channels: int, *, name: str | None = None,
                  draft_short_side: int | None = None, hints: dict[str, str] | None = None) -> Image.Image:
     """Open ``source`` (a path or the encoded bytes) and convert it with :func:`convert_image`.
@@ -174,16 +194,8 @@ def decode_image(source: str | Path | bytes, channels: int, *, name: str | None 
     """
     hints = {**DATASET_HINTS, **(hints or {})}
     label = name or str(source if not isinstance(source, bytes) else "<bytes>")
-    if isinstance(source, Unread):
-        raise DataError(source.reason)
-    if isinstance(source, bytes):
-        if len(source) > max_image_bytes():
-            raise DataError(oversize_message(label, len(source), hints))
-    else:
-        check_regular_file(source, label, hints)
-    limit = max_pixels()
-    if os.environ.get(PIXELS_ENV) and Image.MAX_IMAGE_PIXELS is not None and limit > 2 * Image.MAX_IMAGE_PIXELS:
-        Image.MAX_IMAGE_PIXELS = limit // 2  # Pillow's own bomb error would come first (at twice its threshold)
+    _check_readable(source, label, hints)
+    limit = _pixel_limit()
     size = None
     over = False
     # Pillow warns (DecompressionBombWarning, corrupt EXIF or TIFF tags) in two lines that name neither the

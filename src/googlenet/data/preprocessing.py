@@ -28,11 +28,10 @@ from torchvision.transforms import InterpolationMode
 from torchvision.transforms.v2 import functional as TF
 
 from ..errors import DataError, UserError
+from .registry import is_small_image_dataset
 
 #: The usual single-crop test: the shorter side resized to crop / 0.875 (256 for 224), then the centre crop.
 EVAL_CROP_FRACTION = 0.875
-#: Built-in datasets whose images all have the model's input size (their test images are not resized).
-FIXED_SIZE_DATASETS = ("fashion-mnist", "mnist", "cifar10")
 #: The largest input side a record may hold (a 38 GB input tensor otherwise, docs/robustness.md).
 MAX_INPUT_SIDE = 4096
 INTERPOLATIONS = ("bilinear", "bicubic", "nearest")
@@ -119,13 +118,14 @@ class PretrainedCfg:
 
     def test_resize(self, crop_size: int | None = None) -> int:
         """The shorter side a test image is resized to for one ``crop_size`` crop (default ``input_size``):
-        the recorded ``resize`` at the trained size, the whole image for the fixed-size datasets, else
-        crop / 0.875 (256 for 224, GoogLeNet section 7's first scale)."""
+        the recorded ``resize`` at the trained size, the whole image for the built-in datasets of small
+        images (the data registry's ``SMALL``: every image has the input size), else crop / 0.875 (256 for
+        224, GoogLeNet section 7's first scale)."""
         crop = int(crop_size or self.input_size or 224)
         if crop == self.input_size:
             if self.resize:
                 return int(self.resize)
-            if self.dataset in FIXED_SIZE_DATASETS:
+            if self.dataset and is_small_image_dataset(self.dataset):
                 return crop
         return max(crop, int(round(crop / EVAL_CROP_FRACTION)))
 

@@ -14,15 +14,18 @@ from __future__ import annotations
 import importlib
 import pkgutil
 from collections.abc import Callable
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, fields, replace
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from ..errors import UserError
 
-if TYPE_CHECKING:
-    from .datasets import DatasetStats, ImageDataset
+# This module imports no other of googlenet.data, so that any of them can ask it (preprocessing asks
+# which datasets are small fixed-size images): loaders and statistics are typed Any here, and are
+# googlenet.data.datasets' ImageDataset and DatasetStats.
 
+#: The splits a dataset can be asked for; a format's ``DatasetSpec.splits`` says which it has on disk.
+SPLITS = ("train", "val", "test")
 #: Kinds of data: fixed-size small images (28x28, 32x32: the small-image stem, no resize at evaluation)
 #: or photos of any size (resized and centre-cropped).
 SMALL, PHOTOS = "small images", "photos"
@@ -30,17 +33,28 @@ SMALL, PHOTOS = "small images", "photos"
 
 @dataclass(frozen=True)
 class LoadRequest:
-    """What :func:`load_dataset` was asked, as every loader receives it (``channels`` resolved)."""
+    """What :func:`load_dataset` was asked, as every loader receives it (``channels`` resolved by then: None
+    asks for the dataset's own)."""
 
     name: str
     split: str = "train"
     data_dir: str | Path | None = None
     transform: Callable | None = None
-    channels: int = 3
+    channels: int | None = None
     val_fraction: float = 0.1
     split_seed: int = 0
     skip_bad_images: bool = False
     download: bool = False
+
+    @classmethod
+    def parse(cls, name: str | Path, split: str, options: dict[str, Any]) -> LoadRequest:
+        """The request for ``load_dataset(name, split, **options)``; an unknown option is a one-line
+        UserError naming the ones there are."""
+        names = [f.name for f in fields(cls) if f.name not in ("name", "split")]
+        unknown = sorted(set(options) - set(names))
+        if unknown:
+            raise UserError(f"load_dataset has no option {unknown[0]!r}; its options: {', '.join(names)}")
+        return cls(str(name), split, **options)
 
 
 @dataclass(frozen=True)
@@ -53,8 +67,8 @@ class DatasetSpec:
     """
 
     name: str
-    load: Callable[[LoadRequest, DatasetStats], ImageDataset]
-    stats: Callable[[LoadRequest], DatasetStats]
+    load: Callable[[LoadRequest, Any], Any]  # (request, its DatasetStats) -> the split's ImageDataset
+    stats: Callable[[LoadRequest], Any]  # -> DatasetStats
     kind: str
     splits: tuple[str, ...] = ("train", "test")
     aliases: tuple[str, ...] = ()
@@ -133,8 +147,9 @@ def is_small_image_dataset(name: Any) -> bool:
     return spec.kind == SMALL and spec.claims is None
 
 
-def dataset_stats(name: str | Path, *, data_dir: str | Path | None = None) -> DatasetStats:
-    """Channels, native image size, mean/std and class names of dataset ``name``.
+def dataset_stats(name: str | Path, *, data_dir: str | Path | None = None) -> Any:
+    """Channels, native image size, mean/std and class names of dataset ``name`` (a
+    :class:`~googlenet.data.datasets.DatasetStats`).
 
     For ``folder`` datasets (a folder or a tarball of one) the classes are read from it -- ImageNet wnids
     shown by name -- and the normalization is ImageNet's (the usual choice for photos; pass your own
@@ -143,15 +158,15 @@ def dataset_stats(name: str | Path, *, data_dir: str | Path | None = None) -> Da
     return dataset_spec(name).stats(LoadRequest(str(name), data_dir=data_dir))
 
 
-def load_dataset(name: str | Path, split: str = "train", *, data_dir: str | Path | None = None,
-                 transform: Callable | None = None, channels: int | None = None, val_fraction: float = 0.1,
-                 split_seed: int = 0, skip_bad_images: bool = False, download: bool = False) -> ImageDataset:
+def load_dataset(name: str | Path, split: str = "train", **options: Any) -> Any:
     """Dataset ``name``'s ``split`` ("train", "val" or "test") as an :class:`~googlenet.data.ImageDataset`.
 
     Args:
         name: "fashion-mnist", "mnist", "cifar10", "imagenette", "folder" (with ``data_dir``), or the path of
             a folder or of a tarball (.tar.gz, .tgz, .tar) of ``train/<class>/*`` (and ``val/``, ``test/``);
             :func:`dataset_names` lists them all.
+        **options: the fields of :class:`LoadRequest`, by name:
+
         data_dir: where the files are; else ``$GOOGLENET_DATA``; Fashion-MNIST also looks in Debian's
             /usr/share/datasets/fashion-mnist.
         transform: called on each image (a uint8 ``tv_tensors.Image``), e.g. from
@@ -163,19 +178,16 @@ def load_dataset(name: str | Path, split: str = "train", *, data_dir: str | Path
             raising a DataError naming the file. Decodes every image once up front.
         download: fetch Fashion-MNIST / MNIST with torchvision when no local copy is found (needs internet).
     """
-    from .datasets import SPLITS
-
+    request = LoadRequest.parse(name, split, options)
     if split not in SPLITS:
         raise UserError(f"unknown split {split!r}; use one of {', '.join(SPLITS)}")
     spec = dataset_spec(name)
-    request = LoadRequest(str(name), split, data_dir, transform, 3, val_fraction, split_seed, skip_bad_images,
-                          download)
     stats = spec.stats(request)
-    channels = channels or stats.channels
+    channels = request.channels or stats.channels
     if channels not in (1, 3):
         raise UserError(f"channels must be 1 (grey) or 3 (RGB), got {channels}")
     return spec.load(replace(request, channels=channels), stats)
 
 
-__all__ = ["PHOTOS", "SMALL", "DatasetSpec", "LoadRequest", "canonical_name", "dataset_names", "dataset_spec",
+__all__ = ["PHOTOS", "SMALL", "SPLITS", "DatasetSpec", "LoadRequest", "canonical_name", "dataset_names", "dataset_spec",
            "dataset_stats", "is_small_image_dataset", "load_dataset", "register_dataset", "small_image_datasets"]

@@ -21,9 +21,12 @@ import torch
 from torchvision.transforms import v2
 
 from ..errors import UserError
+from .augment import DEFAULT_RATIO, RandomCrops
 from .preprocessing import EVAL_CROP_FRACTION
 
 AUGMENTATIONS = ("paper", "small", "photo", "flip", "none")
+#: Section 6's crops: 8%-100% of the image area, aspect ratio in [3/4, 4/3]; and horizontal flips.
+PAPER_CROPS = RandomCrops(scale=(0.08, 1.0), ratio=DEFAULT_RATIO, hflip=True)
 
 # Section 6 lists bilinear, area, nearest neighbour and cubic "with equal probability". Area (BOX)
 # exists only for PIL images; on tensors antialiased bilinear is its equivalent when shrinking.
@@ -46,21 +49,26 @@ def train_transform(
     input_size: int,
     mean: Sequence[float],
     std: Sequence[float],
-    hflip: bool = True,
-    pad: int = 2,
     channels: int = 3,
+    pad: int = 2,
     color_jitter: float = 0.4,
-    scale: tuple[float, float] = (0.08, 1.0),
+    crops: RandomCrops = PAPER_CROPS,
 ) -> v2.Compose:
-    """The training pipeline for ``augment`` in :data:`AUGMENTATIONS`."""
+    """The training pipeline for ``augment`` in :data:`AUGMENTATIONS`.
+
+    ``crops``: the random-resized crops' area and aspect ranges (``paper``, ``photo``) and whether images
+    are flipped (every recipe but ``none``); ``pad``: the ``small`` recipe's padding; ``color_jitter``: the
+    ``paper`` recipe's brightness, contrast and saturation range (saturation only for RGB ``channels``).
+    """
     if augment not in AUGMENTATIONS:
         raise UserError(f"unknown augmentation {augment!r}; use one of {', '.join(AUGMENTATIONS)}")
+    scale, ratio, hflip = crops.scale, crops.ratio, crops.hflip
     steps: list = []
     if augment == "paper":
         if not 0 < scale[0] <= scale[1] <= 1:
             raise UserError(f"crop scale must satisfy 0 < min <= max <= 1, got {scale}; the paper uses 0.08 1.0")
         steps.append(v2.RandomChoice([
-            v2.RandomResizedCrop(input_size, scale=scale, ratio=(3 / 4, 4 / 3), interpolation=m, antialias=True)
+            v2.RandomResizedCrop(input_size, scale=scale, ratio=ratio, interpolation=m, antialias=True)
             for m in _PAPER_INTERPOLATIONS
         ]))
         if hflip:
@@ -69,7 +77,7 @@ def train_transform(
             sat = color_jitter if channels == 3 else 0
             steps.append(v2.ColorJitter(brightness=color_jitter, contrast=color_jitter, saturation=sat))
     elif augment == "photo":  # random-resized crop and flip only (the cached pipeline's, data/augment.py)
-        steps.append(v2.RandomResizedCrop(input_size, scale=scale, ratio=(3 / 4, 4 / 3), antialias=True))
+        steps.append(v2.RandomResizedCrop(input_size, scale=scale, ratio=ratio, antialias=True))
         if hflip:
             steps.append(v2.RandomHorizontalFlip())
     elif augment == "flip":

@@ -19,22 +19,64 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 import torch
 from torch import Tensor, nn
 
-from .blocks import LocalResponseNorm, check_classifier_args, check_input, check_width, scale_channels
+from .blocks import (
+    LocalResponseNorm,
+    check_classifier_args,
+    check_input,
+    check_width,
+    parse_options,
+    scale_channels,
+)
 from .cnn_spec import build_features
 from .interface import ImageClassifier
 from .registry import register_model
 
+
+@dataclass(frozen=True)
+class AlexNetLayout:
+    """Which network a builder makes: its paper's convolution rows and the details that go with them."""
+
+    table: str  # the convolution rows (see :mod:`googlenet.models.cnn_spec`)
+    name: str = "AlexNet"  # as error messages call it
+    native_size: int = 227  # the input side the table is drawn for
+    ceil_mode: bool = False  # the max pools round up (ZFNet: Figure 3's 55, 13 and 6 px maps at 224)
+    # torchvision's classifier order (dropout before each hidden FC) instead of the paper's (after each
+    # hidden FC's ReLU): the same in eval mode, other state_dict indices, so torchvision's weights load.
+    dropout_first: bool = False
+
+
 # Section 3.5 and Figure 2. Each conv is followed by ReLU; LRN and max pool follow conv1 and conv2.
-ALEXNET_2012 = "conv11-96/4p0 lrn maxpool3/2 conv5-256g2 lrn maxpool3/2 conv3-384 conv3-384g2 conv3-256g2 maxpool3/2"
+ALEXNET_2012 = AlexNetLayout(
+    "conv11-96/4p0 lrn maxpool3/2 conv5-256g2 lrn maxpool3/2 conv3-384 conv3-384g2 conv3-256g2 maxpool3/2")
 # torchvision.models.alexnet (Krizhevsky 2014, "One weird trick...", single-GPU column).
-ALEXNET_TORCHVISION = "conv11-64/4p2 maxpool3/2 conv5-192 maxpool3/2 conv3-384 conv3-256 conv3-256 maxpool3/2"
+ALEXNET_TORCHVISION = AlexNetLayout(
+    "conv11-64/4p2 maxpool3/2 conv5-192 maxpool3/2 conv3-384 conv3-256 conv3-256 maxpool3/2", native_size=224,
+    dropout_first=True)
 # ZF Figure 3: 7x7/2 conv1, 3x3/2 max pool, contrast norm; 5x5/2 conv2, pool, norm; conv3-5 3x3/1; pool.
-ZFNET_2013 = "conv7-96/2p1 maxpool3/2 lrn conv5-256/2p0 maxpool3/2 lrn conv3-384 conv3-384 conv3-256 maxpool3/2"
+ZFNET_2013 = AlexNetLayout(
+    "conv7-96/2p1 maxpool3/2 lrn conv5-256/2p0 maxpool3/2 lrn conv3-384 conv3-384 conv3-256 maxpool3/2",
+    name="ZFNet", native_size=224, ceil_mode=True)
+
+
+@dataclass(frozen=True)
+class AlexNetOptions:
+    """The builder options of :class:`AlexNet` (``create_model("alexnet", **options)`` fills them by name).
+
+    ``paper_init``: section 5's initialisation (N(0, 0.01) weights, biases 1 in conv2/4/5 and fc6/7);
+    otherwise PyTorch's default. ``hidden``: the width of fc6 and fc7 before ``width`` scales it.
+    """
+
+    width: float = 1.0
+    small_input: bool = False
+    dropout: float = 0.5
+    hidden: int = 4096
+    paper_init: bool = False
 
 
 def paper_lrn() -> nn.Module:
@@ -47,41 +89,32 @@ class AlexNet(ImageClassifier):
     """A convolutional table, an adaptive 6x6 pool and the three FC layers of AlexNet.
 
     Args:
-        table: the convolution rows (see :mod:`googlenet.models.cnn_spec`).
-        paper_init: section 5's initialisation (N(0, 0.01) weights, biases 1 in conv2/4/5 and fc6/7);
-            otherwise PyTorch's default.
-        dropout_first: torchvision's classifier order (dropout before each hidden FC) instead of the
-            paper's (after each hidden FC's ReLU). The same in eval mode; different state_dict indices.
+        layout: which network (:data:`ALEXNET_2012`, :data:`ALEXNET_TORCHVISION`, :data:`ZFNET_2013`).
+        num_classes, in_channels: classifier size and image channels.
+        **options: :class:`AlexNetOptions`, by name.
     """
 
-    def __init__(
-        self, table: str, *, num_classes: int = 1000, in_channels: int = 3, width: float = 1.0,
-        small_input: bool = False, dropout: float = 0.5, hidden: int = 4096, dropout_first: bool = False,
-        ceil_mode: bool = False, paper_init: bool = False, name: str = "AlexNet", native_size: int = 227,
-    ) -> None:
+    options_type = AlexNetOptions
+
+    def __init__(self, layout: AlexNetLayout, *, num_classes: int = 1000, in_channels: int = 3,
+                 **options: Any) -> None:
         super().__init__()
-        check_width(width)
-        check_classifier_args(num_classes, dropout)
-        self.in_channels, self.small_input, self.name = in_channels, small_input, name
-        if small_input:  # a 3x3/1 first convolution with the same number of filters
+        o = self.options = parse_options(AlexNetOptions, options, layout.name)
+        check_width(o.width)
+        check_classifier_args(num_classes, o.dropout)
+        self.in_channels, self.small_input, self.name = in_channels, o.small_input, layout.name
+        table = layout.table
+        if o.small_input:  # a 3x3/1 first convolution with the same number of filters
             first, rest = table.split(maxsplit=1)
             table = f"conv3-{first.split('-')[1].split('/')[0]} {rest}"
-        self.min_input_size = 16 if small_input else native_size // 4
-        self.features, channels = build_features(table, in_channels, width=width, lrn=paper_lrn,
-                                                 ceil_mode=ceil_mode)
+        self.min_input_size = 16 if o.small_input else layout.native_size // 4
+        self.features, channels = build_features(table, in_channels, width=o.width, lrn=paper_lrn,
+                                                 ceil_mode=layout.ceil_mode)
         self.avgpool = nn.AdaptiveAvgPool2d((6, 6))  # identity at the native input size
-        n_hidden = scale_channels(hidden, width)
-        fc6, fc7 = nn.Linear(channels * 36, n_hidden), nn.Linear(n_hidden, n_hidden)
-        fc8 = nn.Linear(n_hidden, num_classes)
-        if dropout_first:
-            layers = [nn.Dropout(dropout), fc6, nn.ReLU(inplace=True), nn.Dropout(dropout), fc7,
-                      nn.ReLU(inplace=True), fc8]
-        else:
-            layers = [fc6, nn.ReLU(inplace=True), nn.Dropout(dropout), fc7, nn.ReLU(inplace=True),
-                      nn.Dropout(dropout), fc8]
-        self.classifier = nn.Sequential(*layers)
+        self.classifier = _classifier(channels * 36, scale_channels(o.hidden, o.width), num_classes, o.dropout,
+                                      dropout_first=layout.dropout_first)
         self.classifier_path = f"classifier.{len(self.classifier) - 1}"  # fc8
-        if paper_init:
+        if o.paper_init:
             self._paper_init()
 
     def _paper_init(self) -> None:
@@ -102,6 +135,18 @@ class AlexNet(ImageClassifier):
     def forward_head(self, x: Tensor, pre_logits: bool = False) -> Tensor:
         x = torch.flatten(self.avgpool(x), 1)
         return self.classifier[:-1](x) if pre_logits else self.classifier(x)  # fc6, fc7[, fc8]
+
+
+def _classifier(features: int, hidden: int, num_classes: int, dropout: float, *, dropout_first: bool) -> nn.Sequential:
+    """fc6, fc7 (ReLU and dropout each) and fc8."""
+    fc6, fc7, fc8 = nn.Linear(features, hidden), nn.Linear(hidden, hidden), nn.Linear(hidden, num_classes)
+    if dropout_first:
+        layers = [nn.Dropout(dropout), fc6, nn.ReLU(inplace=True), nn.Dropout(dropout), fc7,
+                  nn.ReLU(inplace=True), fc8]
+    else:
+        layers = [fc6, nn.ReLU(inplace=True), nn.Dropout(dropout), fc7, nn.ReLU(inplace=True),
+                  nn.Dropout(dropout), fc8]
+    return nn.Sequential(*layers)
 
 
 _ALEXNET = "Krizhevsky, Sutskever, Hinton, ImageNet classification with deep convolutional neural networks, NIPS 2012"
@@ -129,7 +174,7 @@ def alexnet(**kwargs: Any) -> AlexNet:
 )
 def alexnet_torchvision(**kwargs: Any) -> AlexNet:
     """AlexNet with torchvision's layout: ``load_state_dict(torchvision.models.alexnet().state_dict())``."""
-    return AlexNet(ALEXNET_TORCHVISION, dropout_first=True, native_size=224, **kwargs)
+    return AlexNet(ALEXNET_TORCHVISION, **kwargs)
 
 
 @register_model(
@@ -140,4 +185,4 @@ def alexnet_torchvision(**kwargs: Any) -> AlexNet:
 )
 def zfnet(**kwargs: Any) -> AlexNet:
     """ZFNet as Figure 3 of Zeiler and Fergus."""
-    return AlexNet(ZFNET_2013, ceil_mode=True, name="ZFNet", native_size=224, **{"paper_init": True, **kwargs})
+    return AlexNet(ZFNET_2013, **{"paper_init": True, **kwargs})

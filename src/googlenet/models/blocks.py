@@ -10,17 +10,22 @@ Kept deliberately small and explicit, so each family file reads like its paper:
 * :class:`LocalResponseNorm` -- torch's LRN, computed faster (GoogLeNet's Figure 3, AlexNet's section 3.3).
 * :func:`check_input`, :func:`check_width`, :func:`check_classifier_args` -- one place for the
   "wrong channel count / image too small / impossible width or class count" errors.
+* :func:`parse_options` -- a builder's ``**options`` into its options dataclass, an unknown name refused.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import dataclasses
+from collections.abc import Mapping, Sequence
+from typing import Any, TypeVar
 
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
 from ..errors import UserError
+
+Options = TypeVar("Options")
 
 
 def scale_channels(channels: int, width: float) -> int:
@@ -84,14 +89,9 @@ class ConvBlock(nn.Sequential):
         batch_norm: bool = True,
         bn_eps: float = 1e-3,
         activation: bool | str = True,
-        groups: int = 1,
-        dilation: int | tuple[int, int] = 1,
     ) -> None:
         layers: dict[str, nn.Module] = {
-            "conv": nn.Conv2d(
-                in_channels, out_channels, kernel_size, stride, padding,
-                dilation=dilation, groups=groups, bias=not batch_norm,
-            )
+            "conv": nn.Conv2d(in_channels, out_channels, kernel_size, stride, padding, bias=not batch_norm)
         }
         if batch_norm:
             layers["bn"] = nn.BatchNorm2d(out_channels, eps=bn_eps)
@@ -198,6 +198,17 @@ def check_classifier_args(num_classes: int, dropout: float = 0.0, *, aux_dropout
     for name, value in (("dropout", dropout), ("aux_dropout", aux_dropout)):
         if value is not None and not 0.0 <= value < 1.0:
             raise UserError(f"{name} must be in [0, 1), got {value!r}; e.g. {name}=0.2")
+
+
+def parse_options(options_type: type[Options], options: Mapping[str, Any], model: str) -> Options:
+    """``options_type(**options)`` for a builder's ``**options`` (``options_type`` a dataclass); a name it
+    does not have is a one-line UserError naming the ones it has, rather than Python's TypeError."""
+    names = sorted(f.name for f in dataclasses.fields(options_type))
+    unknown = sorted(set(options) - set(names))
+    if unknown:
+        raise UserError(f"cannot build {model}: no option {unknown[0]!r}; its options: num_classes, in_channels, "
+                        f"{', '.join(names)}")
+    return options_type(**options)
 
 
 def torchvision_input_transform(x: Tensor) -> Tensor:

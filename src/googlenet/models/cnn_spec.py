@@ -54,16 +54,15 @@ def build_features(
     batch_norm: bool = False,
     lrn: Callable[[], nn.Module] | None = None,
     ceil_mode: bool = False,
-    last_relu: bool = True,
     last_out: int | None = None,
     conv_bias: bool | None = None,
 ) -> tuple[nn.Sequential, int]:
     """The layers of ``table`` and the number of channels they output.
 
-    ``lrn`` makes the normalization module for for ``lrn`` tokens (each paper defines its own);
+    ``lrn`` makes the normalization module for ``lrn`` tokens (each paper defines its own);
     ``conv_bias`` overrides the default (a bias only without batch norm; torchvision's VGG keeps both).
-    ``last_relu=False`` leaves the final convolution linear; ``last_out`` fixes its width (NiN's last 1x1
-    has one filter per class, unscaled by ``width``).
+    ``last_out`` fixes the final convolution's width (NiN's last 1x1 has one filter per class, unscaled by
+    ``width``).
     """
     layers: list[nn.Module] = []
     tokens = table.split()
@@ -80,8 +79,7 @@ def build_features(
                                     bias=not batch_norm if conv_bias is None else conv_bias))
             if batch_norm:
                 layers.append(nn.BatchNorm2d(out))
-            if i != last_conv or last_relu:
-                layers.append(nn.ReLU(inplace=True))
+            layers.append(nn.ReLU(inplace=True))
             channels = out
         elif isinstance(row, tuple):
             kind, k, s = row

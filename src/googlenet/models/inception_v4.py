@@ -24,13 +24,14 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any, NamedTuple
 
 import torch
 from torch import Tensor, nn
 
 from ..errors import DataError, UserError
-from .blocks import check_classifier_args, check_input, check_width
+from .blocks import check_classifier_args, check_input, check_width, parse_options
 from .interface import ImageClassifier
 from .registry import register_model
 from .spec import Branch, Conv, Mixed, MixedBlock, Pool, Split, build_layers, inception_resnet_block, small_input_steps
@@ -199,40 +200,83 @@ IR_V2 = (
 )
 
 
+@dataclass(frozen=True)
+class InceptionV4Layout:
+    """Which of the paper's networks a builder makes.
+
+    ``stem`` and ``stages``: the rows (the module constants); ``small_input_downsample``: the stem row that
+    keeps its stride 2 with ``small_input`` (:func:`~googlenet.models.spec.small_input_steps`);
+    ``head_conv``: the released Inception-ResNet-v2's final 1x1 convolution (1536), or None;
+    ``min_input_size``: the smallest image side through the stem, native and with ``small_input``.
+    """
+
+    name: str
+    stem: Sequence
+    stages: Sequence[Stage]
+    small_input_downsample: str
+    head_conv: int | None = None
+    min_input_size: tuple[int, int] = (75, 13)
+
+
+@dataclass(frozen=True)
+class InceptionV4Options:
+    """The builder options of :class:`InceptionV4Net`, by name.
+
+    ``width`` multiplies every channel count (residual projections follow automatically); ``small_input``:
+    the stem's stride-2 rows become stride 1 except the layout's ``small_input_downsample``, so 28x28 /
+    32x32 images reach the first Inception stage at 14x14 / 16x16 with the same parameters (the stages are
+    unchanged); ``dropout``: before the final linear layer (Figures 9 and 15: keep 0.8); ``aux_logits``:
+    refused (the paper has no auxiliary classifier), accepted as False so a recipe's may pass through.
+    """
+
+    width: float = 1.0
+    small_input: bool = False
+    dropout: float = 0.2
+    aux_logits: bool = False
+
+    def check(self, name: str, num_classes: int) -> None:
+        check_width(self.width)
+        if self.aux_logits:
+            raise UserError(f"{name} has no auxiliary classifier in the paper; build it with aux_logits=False "
+                            "(CLI: --no-aux) or leave the option out")
+        check_classifier_args(num_classes, self.dropout)
+
+
 class InceptionV4Net(ImageClassifier):
     """The Inception-v4 paper's networks: a stem, then Figure 9 / 15's stages, average pool, dropout, linear.
 
     Args:
-        stem: the stem's rows; stages: the stages after it (see the module constants).
+        layout: which network (:class:`InceptionV4Layout`).
         num_classes, in_channels: classifier size and image channels.
-        width: multiplies every channel count (residual projections follow automatically).
-        small_input: the stem's stride-2 rows become stride 1 except ``small_input_downsample``, so
-            28x28 / 32x32 images reach the first Inception stage at 14x14 / 16x16 with the same
-            parameters (:func:`~googlenet.models.spec.small_input_steps`). The stages are unchanged.
-        head_conv: the released Inception-ResNet-v2's final 1x1 convolution (1536), or None.
-        dropout: before the final linear layer (Figures 9 and 15: keep 0.8).
+        **options: :class:`InceptionV4Options`, by name.
     """
 
-    def __init__(
-        self, stem: Sequence, stages: Sequence[Stage], *, name: str, small_input_downsample: str,
-        num_classes: int = 1000, in_channels: int = 3, width: float = 1.0, small_input: bool = False,
-        head_conv: int | None = None, dropout: float = 0.2, aux_logits: bool = False,
-        min_input_size: tuple[int, int] = (75, 13),
-    ) -> None:
+    options_type = InceptionV4Options
+
+    def __init__(self, layout: InceptionV4Layout, *, num_classes: int = 1000, in_channels: int = 3,
+                 **options: Any) -> None:
         super().__init__()
-        check_width(width)
-        if aux_logits:
-            raise UserError(f"{name} has no auxiliary classifier in the paper; build it with aux_logits=False "
-                            "(CLI: --no-aux) or leave the option out")
-        check_classifier_args(num_classes, dropout)
-        self.name, self.in_channels, self.small_input = name, in_channels, small_input
-        self.min_input_size = min_input_size[1] if small_input else min_input_size[0]
-        if small_input:
-            stem = small_input_steps(stem, small_input_downsample)
-        layers, channels = build_layers(in_channels, stem, width=width, count_include_pad=False)
+        o = self.options = parse_options(InceptionV4Options, options, layout.name)
+        o.check(layout.name, num_classes)
+        self.name, self.in_channels, self.small_input = layout.name, in_channels, o.small_input
+        self.min_input_size = layout.min_input_size[1] if o.small_input else layout.min_input_size[0]
+        stem = small_input_steps(layout.stem, layout.small_input_downsample) if o.small_input else layout.stem
+        layers, channels = build_layers(in_channels, stem, width=o.width, count_include_pad=False)
         self.stem = nn.Sequential()
         for key, module in layers.items():
             self.stem.add_module(key, module)
+        channels = self._build_stages(layout.stages, channels, o.width)
+        if layout.head_conv is not None:
+            layers, channels = build_layers(channels, (Conv("Conv2d_7b_1x1", layout.head_conv, 1),), width=o.width)
+            self.head_conv = layers["Conv2d_7b_1x1"]
+        else:
+            self.head_conv = None
+        self.avgpool = nn.AdaptiveAvgPool2d(1)
+        self.dropout = nn.Dropout(o.dropout)
+        self.fc = nn.Linear(channels, num_classes)
+
+    def _build_stages(self, stages: Sequence[Stage], channels: int, width: float) -> int:
+        """One submodule per stage (a Sequential of its repeats); returns the channels after the last."""
         for stage in stages:
             blocks = nn.Sequential()
             for i in range(stage.repeat):
@@ -246,14 +290,7 @@ class InceptionV4Net(ImageClassifier):
                 blocks.add_module(str(i), block)
             self.add_module(stage.name, blocks[0] if stage.repeat == 1 else blocks)
         self._stages = [stage.name for stage in stages]
-        if head_conv is not None:
-            layers, channels = build_layers(channels, (Conv("Conv2d_7b_1x1", head_conv, 1),), width=width)
-            self.head_conv = layers["Conv2d_7b_1x1"]
-        else:
-            self.head_conv = None
-        self.avgpool = nn.AdaptiveAvgPool2d(1)
-        self.dropout = nn.Dropout(dropout)
-        self.fc = nn.Linear(channels, num_classes)
+        return channels
 
     def forward_features(self, x: Tensor) -> Tensor:
         check_input(x, in_channels=self.in_channels, min_size=self.min_input_size, model=self.name,
@@ -279,9 +316,8 @@ _TABLE_2 = "paper Table 2: single crop, single model, ILSVRC 2012 val"
     description="Inception-v4: Figure 3 stem, 4xA, Reduction-A, 7xB, Reduction-B, 3xC; loads timm weights",
 )
 def inception_v4(**kwargs: Any) -> InceptionV4Net:
-    """Inception-v4 (Figure 9). Options: see :class:`InceptionV4Net`."""
-    return InceptionV4Net(V4_STEM, INCEPTION_V4, name="Inception-v4", small_input_downsample="Mixed_3a",
-                          **kwargs)
+    """Inception-v4 (Figure 9). Options: see :class:`InceptionV4Options`."""
+    return InceptionV4Net(InceptionV4Layout("Inception-v4", V4_STEM, INCEPTION_V4, "Mixed_3a"), **kwargs)
 
 
 @register_model(
@@ -291,8 +327,7 @@ def inception_v4(**kwargs: Any) -> InceptionV4Net:
 )
 def inception_resnet_v1(**kwargs: Any) -> InceptionV4Net:
     """Inception-ResNet-v1 (Figure 15 with Figures 14, 10, 7, 11, 12, 13)."""
-    return InceptionV4Net(IR_V1_STEM, IR_V1, name="Inception-ResNet-v1", small_input_downsample="MaxPool_3a_3x3",
-                          **kwargs)
+    return InceptionV4Net(InceptionV4Layout("Inception-ResNet-v1", IR_V1_STEM, IR_V1, "MaxPool_3a_3x3"), **kwargs)
 
 
 @register_model(
@@ -302,8 +337,8 @@ def inception_resnet_v1(**kwargs: Any) -> InceptionV4Net:
 )
 def inception_resnet_v2(**kwargs: Any) -> InceptionV4Net:
     """Inception-ResNet-v2 as released with the paper's weights (TF-slim); see the module docstring."""
-    return InceptionV4Net(IR_V2_STEM, IR_V2, name="Inception-ResNet-v2", small_input_downsample="MaxPool_3a_3x3",
-                          head_conv=1536, **kwargs)
+    layout = InceptionV4Layout("Inception-ResNet-v2", IR_V2_STEM, IR_V2, "MaxPool_3a_3x3", head_conv=1536)
+    return InceptionV4Net(layout, **kwargs)
 
 
 # ---------------------------------------------------------------- timm state_dict keys -> ours

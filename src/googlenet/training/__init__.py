@@ -12,11 +12,12 @@ See docs/training.md for the recipes, the run folder's files, resuming and torch
 from .config import RECIPES, TrainConfig, make_config, read_config_file
 
 # The loop (and torch) load on first use, so that the CLI reads TrainConfig's settings without them.
-_LAZY = {"Schedule": ".optim", "SeededView": ".trainer", "TrainingInterrupted": ".trainer",
+_LAZY = {"RunSettings": ".trainer", "Schedule": ".optim", "SeededView": ".trainer", "TrainingInterrupted": ".trainer",
          "summary_line": ".trainer", "train": ".trainer", "validate": ".trainer"}
 
 __all__ = [
     "RECIPES",
+    "RunSettings",
     "Schedule",
     "SeededView",
     "TrainConfig",

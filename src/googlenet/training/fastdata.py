@@ -22,6 +22,7 @@ from collections.abc import Sequence
 import torch
 import torch.nn.functional as F
 
+from ..data.augment import RandomCrops
 from ..data.datasets import ImageDataset
 
 
@@ -82,22 +83,21 @@ class PhotoBatches:
     where a resumed run starts. ``out_size`` may change between epochs (progressive resizing) without
     changing the crops drawn: they are boxes on the stored image.
 
+    ``augment``: the :class:`~googlenet.data.augment.RandomCrops` training batches draw (True: its
+    defaults); False: the centre ``crop`` of each image (default ``out_size``), resized to ``out_size``.
     ``batch(positions, epoch)`` has :class:`TensorBatches`'s interface (positions in ``dataset``);
     :meth:`epoch_batches` also does the shuffling and the rank's shard, as ``DistributedSampler`` does.
     """
 
-    def __init__(self, dataset, store, *, out_size: int, augment: bool, mean: Sequence[float],
-                 std: Sequence[float], seed: int = 0, scale: Sequence[float] | None = None,
-                 ratio: Sequence[float] | None = None, hflip: bool = True, crop: int | None = None) -> None:
-        from ..data.augment import DEFAULT_RATIO, DEFAULT_SCALE, check_scale
-
+    def __init__(self, dataset, store, *, out_size: int, augment: bool | RandomCrops, mean: Sequence[float],
+                 std: Sequence[float], seed: int = 0, crop: int | None = None) -> None:
         if len(store) != len(dataset._targets):
             raise ValueError(f"the store holds {len(store)} images, the dataset's split {len(dataset._targets)}")
         self.dataset, self.store = dataset, store
-        self.out_size, self.augment, self.hflip, self.seed, self.crop = out_size, augment, hflip, seed, crop
-        self.scale = tuple(scale or DEFAULT_SCALE)
-        self.ratio = tuple(ratio or DEFAULT_RATIO)
-        check_scale(self.scale, self.ratio)
+        self.augment = augment is not False
+        self.crops = augment if isinstance(augment, RandomCrops) else RandomCrops()
+        self.crops.check()
+        self.out_size, self.seed, self.crop = out_size, seed, crop
         self.mean, self.std = list(mean), list(std)
         self._epoch: int | None = None
         self._params = None
@@ -115,8 +115,8 @@ class PhotoBatches:
 
         if self._epoch != epoch:
             g = torch.Generator().manual_seed(self.seed * 1_000_003 + epoch)
-            self._params = sample_crops(len(self.dataset), self.store.size, scale=self.scale, ratio=self.ratio,
-                                        hflip=self.hflip, generator=g)
+            self._params = sample_crops(len(self.dataset), self.store.size, scale=self.crops.scale,
+                                        ratio=self.crops.ratio, hflip=self.crops.hflip, generator=g)
             self._epoch = epoch
         return self._params
 

@@ -27,7 +27,7 @@ import sys
 import threading
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import asdict, replace
+from dataclasses import asdict, dataclass, field, replace
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -38,6 +38,7 @@ from torch import nn
 from torch.utils.data import DataLoader, Dataset, DistributedSampler
 
 from ..data import dataset_stats, eval_transform, load_dataset, train_transform
+from ..data.augment import RandomCrops
 from ..data.datasets import ImageDataset, MissingSplit
 from ..data.registry import is_small_image_dataset
 from ..errors import DataError, UserError
@@ -113,13 +114,25 @@ def topk_correct(logits: torch.Tensor, y: torch.Tensor) -> tuple[torch.Tensor, t
     return hit[:, 0].sum(), hit.any(dim=1).sum()
 
 
+@dataclass(frozen=True)
+class RunSettings:
+    """How a process runs batches through a model, as the trainer set it up: its place among torchrun's
+    processes (``info``), channels-last batches or not, autocast ``amp`` as (enabled, dtype), and the
+    DataLoader workers of the per-image path."""
+
+    info: DistInfo = field(default_factory=DistInfo)
+    channels_last: bool = False
+    amp: tuple[bool, torch.dtype] = (False, torch.float32)
+    workers: int = 0
+
+
 @torch.no_grad()
 def validate(model: nn.Module, dataset: Dataset, *, batch_size: int, device: torch.device,
-             info: DistInfo | None = None, channels_last: bool = False, workers: int = 0,
-             amp: tuple[bool, torch.dtype] = (False, torch.float32),
-             fast: TensorBatches | None = None) -> dict[str, float]:
-    """Loss, top-1 and top-5 (percent) of ``model`` on ``dataset``; shards over processes under torchrun."""
-    info = info or DistInfo()
+             fast: TensorBatches | None = None, settings: RunSettings | None = None) -> dict[str, float]:
+    """Loss, top-1 and top-5 (percent) of ``model`` on ``dataset``; shards over processes under torchrun.
+    ``fast``: the dataset's batch path (:mod:`googlenet.training.fastdata`), else a DataLoader."""
+    settings = settings or RunSettings()
+    info, channels_last, amp, workers = settings.info, settings.channels_last, settings.amp, settings.workers
     was_training = model.training
     model.eval()
     indices = list(range(info.rank, len(dataset), info.world_size))  # type: ignore[arg-type]
@@ -373,8 +386,8 @@ class Trainer:
         mean, std = pre.mean, pre.std
         hflip = stats.hflip if c.hflip is None else c.hflip
         self.sizes = parse_sizes(c.resize_schedule) if c.resize_schedule else [input_size]
-        aug = train_transform(c.augment, input_size=input_size, mean=mean, std=std, hflip=hflip, pad=c.pad,
-                              channels=channels, color_jitter=c.color_jitter, scale=(c.crop_scale, 1.0))
+        aug = train_transform(c.augment, input_size=input_size, mean=mean, std=std, channels=channels, pad=c.pad,
+                              color_jitter=c.color_jitter, crops=RandomCrops((c.crop_scale, 1.0), hflip=hflip))
         ev = eval_transform(input_size=input_size, mean=mean, std=std, native_size=stats.image_size,
                             crop_fraction=c.eval_crop)
         self.train_set.transform = aug
@@ -520,10 +533,11 @@ class Trainer:
         largest = max(self.sizes + [input_size])
         train_side = largest if c.augment == "flip" else int(round(largest * 1.125))
         store = open_cache(self.train_set, train_side, **options)
-        crops = dict(scale=(1.0, 1.0), ratio=(1.0, 1.0)) if c.augment == "flip" else dict(scale=(c.crop_scale, 1.0))
-        self.fast = PhotoBatches(self.train_set, store, out_size=self.sizes[0], augment=c.augment != "none",
-                                 mean=mean, std=std, seed=c.seed, hflip=hflip,
-                                 crop=None if c.augment != "none" else input_size, **crops)
+        crops = (RandomCrops((1.0, 1.0), (1.0, 1.0), hflip) if c.augment == "flip"
+                 else RandomCrops((c.crop_scale, 1.0), hflip=hflip))
+        self.fast = PhotoBatches(self.train_set, store, out_size=self.sizes[0],
+                                 augment=crops if c.augment != "none" else False, mean=mean, std=std, seed=c.seed,
+                                 crop=None if c.augment != "none" else input_size)
         # Evaluation: a single crop, the centre eval_crop of the image resized to input_size (0.875: the usual).
         eval_side = int(round(input_size / c.eval_crop))
         self.val_fast, self.test_fast = (
@@ -846,6 +860,9 @@ class Trainer:
     def _eval_model(self) -> nn.Module:
         return self.ema.module if self.ema is not None else self.model
 
+    def _run_settings(self) -> RunSettings:
+        return RunSettings(self.info, self.channels_last, self.amp, self.workers)
+
     def _epoch_row(self, epoch: int, step: int, t: dict[str, float], epoch_time: float) -> dict[str, Any]:
         n = max(t["n"], 1.0)
         row: dict[str, Any] = {
@@ -856,8 +873,7 @@ class Trainer:
         }
         if self.val_set is not None:
             v = validate(self._eval_model(), self.val_set, batch_size=max(self.local_batch, 256), device=self.device,
-                         info=self.info, channels_last=self.channels_last, workers=self.workers, amp=self.amp,
-                         fast=self.val_fast)
+                         fast=self.val_fast, settings=self._run_settings())
             row.update(val_loss=v["loss"], val_top1=v["top1"], val_top5=v["top5"])
         row.update(images_per_s=t["n"] / max(epoch_time, 1e-9), epoch_time_s=epoch_time, wall_time_s=self.elapsed())
         return without_top5(row, len(self.classes))
@@ -876,8 +892,7 @@ class Trainer:
         if self.test_set is not None:
             t0 = time.perf_counter()
             r = validate(self._eval_model(), self.test_set, batch_size=max(self.local_batch, 256), device=self.device,
-                         info=info, channels_last=self.channels_last, workers=self.workers, amp=self.amp,
-                         fast=self.test_fast)
+                         fast=self.test_fast, settings=self._run_settings())
             summary.update(test_loss=r["loss"], test_top1=r["top1"], test_top5=r["top5"], test_images=r["n"],
                            test_eval_s=time.perf_counter() - t0)
         summary["wall_time_s"] = self.elapsed()

@@ -26,6 +26,7 @@ concatenation green, classifiers yellow; auxiliary heads are drawn on an orange 
 from __future__ import annotations
 
 import copy
+import functools
 import html
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
@@ -158,6 +159,75 @@ def _is_aux(name: str, model: nn.Module) -> bool:
     return name.split(".")[0] in getattr(model, "aux_head_names", list)()  # declared by the model (interface.py)
 
 
+class _Tracer:
+    """The hooks of one traced forward pass: a node per call of a chosen block, and an edge from the node
+    that produced each of its input tensors (tensors are told apart by ``id()``)."""
+
+    def __init__(self, model: nn.Module, mode: str) -> None:
+        self.model, self.mode = model, mode
+        self.nodes: dict[str, Node] = {}
+        self.edges: list[tuple[str, str]] = []
+        self.producer: dict[int, str] = {}
+        self.keep: list[Tensor] = []  # holds every traced tensor alive so no id() is reused during the pass
+        self.last = "input"
+        self.calls: dict[str, int] = {}
+        self.handles: list = []
+
+    def source_of(self, t: Tensor) -> str:
+        return self.producer.get(id(t), self.last)
+
+    def hook(self, name: str, module: nn.Module) -> None:
+        if _skipped(module, self.mode):  # not drawn: its outputs count as its input's
+            self.handles.append(module.register_forward_hook(self._passthrough))
+            return
+        self.handles.append(module.register_forward_pre_hook(functools.partial(self._pre, name), with_kwargs=True))
+        self.handles.append(module.register_forward_hook(self._post, with_kwargs=True))
+
+    def remove(self) -> None:
+        for h in self.handles:
+            h.remove()
+
+    def _passthrough(self, mod: nn.Module, args: Any, output: Any) -> None:  # noqa: ARG002
+        ins = _tensors(args)
+        src = self.source_of(ins[0]) if ins else self.last
+        for t in _tensors(output):
+            self.producer[id(t)] = src
+            self.keep.append(t)
+
+    def _pre(self, name: str, mod: nn.Module, args: Any, kwargs: Any) -> None:
+        count = self.calls.get(name, 0)
+        self.calls[name] = count + 1
+        node_id = name if count == 0 else f"{name}#{count + 1}"
+        mod._diagram_node = node_id
+        kind = "aux" if _is_aux(name, self.model) else _kind(mod)
+        self.nodes[node_id] = Node(node_id, kind, mod, name)
+        for t in _tensors((args, kwargs)):
+            edge = (self.source_of(t), node_id)
+            if edge not in self.edges:
+                self.edges.append(edge)
+
+    def _post(self, mod: nn.Module, args: Any, kwargs: Any, output: Any) -> None:  # noqa: ARG002
+        node_id = mod._diagram_node
+        outs = _tensors(output)
+        for t in outs:
+            self.producer[id(t)] = node_id
+            self.keep.append(t)
+        if outs:
+            self.nodes[node_id].shape = tuple(outs[0].shape[1:])
+        self.last = node_id
+
+    def graph(self, input_shape: Sequence[int], out: Any) -> tuple[list[Node], list[tuple[str, str]]]:
+        """The input node, the traced nodes and a node per output (named by the output's fields), with edges."""
+        result = [Node("input", "input", None, "input", tuple(input_shape))] + list(self.nodes.values())
+        fields = getattr(out, "_fields", None)
+        for index, t in enumerate(_tensors(out)):
+            label = fields[index] if fields and index < len(fields) else ("output" if index == 0 else f"output{index}")
+            node_id = f"out_{label}"
+            result.append(Node(node_id, "output", None, label, tuple(t.shape[1:])))
+            self.edges.append((self.source_of(t), node_id))
+        return result, self.edges
+
+
 def trace(
     model: nn.Module, input_shape: Sequence[int], mode: str = "compact"
 ) -> tuple[list[Node], list[tuple[str, str]]]:
@@ -166,56 +236,12 @@ def trace(
     Two images, not one, so batch norm in training mode has more than one value per channel.
     """
     chosen = blocks(model)
-    nodes: dict[str, Node] = {}
-    edges: list[tuple[str, str]] = []
-    producer: dict[int, str] = {}
-    keep: list[Tensor] = []  # holds every traced tensor alive so no id() is reused during the pass
-    state = {"last": "input"}
-    calls: dict[str, int] = {}
-    handles = []
-
-    def source_of(t: Tensor) -> str:
-        return producer.get(id(t), state["last"])
-
+    tracer = _Tracer(model, mode)
     for name, module in chosen:
-        if _skipped(module, mode):
-            def passthrough(mod, args, output, name=name):  # noqa: ARG001
-                ins = _tensors(args)
-                src = source_of(ins[0]) if ins else state["last"]
-                for t in _tensors(output):
-                    producer[id(t)] = src
-                    keep.append(t)
-            handles.append(module.register_forward_hook(passthrough))
-            continue
-
-        def pre(mod, args, kwargs, name=name):
-            count = calls.get(name, 0)
-            calls[name] = count + 1
-            node_id = name if count == 0 else f"{name}#{count + 1}"
-            mod._diagram_node = node_id
-            kind = "aux" if _is_aux(name, model) else _kind(mod)
-            nodes[node_id] = Node(node_id, kind, mod, name)
-            for t in _tensors((args, kwargs)):
-                edge = (source_of(t), node_id)
-                if edge not in edges:
-                    edges.append(edge)
-
-        def post(mod, args, kwargs, output, name=name):  # noqa: ARG001
-            node_id = mod._diagram_node
-            outs = _tensors(output)
-            for t in outs:
-                producer[id(t)] = node_id
-                keep.append(t)
-            if outs:
-                nodes[node_id].shape = tuple(outs[0].shape[1:])
-            state["last"] = node_id
-
-        handles.append(module.register_forward_pre_hook(pre, with_kwargs=True))
-        handles.append(module.register_forward_hook(post, with_kwargs=True))
-
+        tracer.hook(name, module)
     device = next((p.device for p in model.parameters()), torch.device("cpu"))
     x = torch.zeros(2, *input_shape, device=device)
-    producer[id(x)] = "input"
+    tracer.producer[id(x)] = "input"
     was_training = model.training
     try:
         model.train()  # the auxiliary classifiers run only in training mode (section 5)
@@ -223,19 +249,10 @@ def trace(
             out = model(x)
     finally:
         model.train(was_training)
-        for h in handles:
-            h.remove()
+        tracer.remove()
         for _, module in chosen:
             module.__dict__.pop("_diagram_node", None)
-
-    result = [Node("input", "input", None, "input", tuple(input_shape))] + list(nodes.values())
-    fields = getattr(out, "_fields", None)
-    for index, t in enumerate(_tensors(out)):
-        label = fields[index] if fields and index < len(fields) else ("output" if index == 0 else f"output{index}")
-        node_id = f"out_{label}"
-        result.append(Node(node_id, "output", None, label, tuple(t.shape[1:])))
-        edges.append((source_of(t), node_id))
-    return result, edges
+    return tracer.graph(input_shape, out)
 
 
 def _sequential_fallback(model: nn.Module, input_shape: Sequence[int], mode: str) -> tuple[list[Node], list]:

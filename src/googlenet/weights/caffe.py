@@ -26,7 +26,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from functools import cache
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import torch
@@ -34,6 +34,9 @@ from torch import Tensor, nn
 
 from ..errors import DataError, UserError
 from ._state import ImportedWeights
+
+if TYPE_CHECKING:
+    from ..models.googlenet import InceptionSpec
 
 # ----------------------------------------------------------------------------- protobuf messages
 # Field numbers from BVLC caffe.proto (src/caffe/proto/caffe.proto).
@@ -286,61 +289,73 @@ def googlenet_deploy_prototxt(num_classes: int = 1000, *, aux: bool = False, inp
     """
     from ..models.googlenet import TABLE_1
 
-    out: list[str] = ['name: "GoogleNet"',
-                      _layer("data", "Input", [], "data",
-                             f"input_param {{ shape: {{ dim: {batch} dim: 3 dim: {input_size} dim: {input_size} }} }}")]
-
-    def conv(name: str, bottom: str, n: int, k: int, stride: int = 1, pad: int = 0, relu: str = "") -> str:
-        params = f"num_output: {n}" + (f" pad: {pad}" if pad else "") + f" kernel_size: {k}"
-        params += f" stride: {stride}" if stride != 1 else ""
-        out.append(_layer(name, "Convolution", [bottom], name, f"convolution_param {{ {params} }}"))
-        out.append(_layer(relu or name.replace("/", "/relu_", 1), "ReLU", [name], name))
-        return name
-
-    def pool(name: str, bottom: str, method: str, k: int, stride: int, pad: int = 0) -> str:
-        params = f"pool: {method} kernel_size: {k} stride: {stride}" + (f" pad: {pad}" if pad else "")
-        out.append(_layer(name, "Pooling", [bottom], name, f"pooling_param {{ {params} }}"))
-        return name
-
-    def lrn(name: str, bottom: str) -> str:
-        out.append(_layer(name, "LRN", [bottom], name, "lrn_param { local_size: 5 alpha: 0.0001 beta: 0.75 }"))
-        return name
-
-    def aux_head(i: int, bottom: str) -> None:
-        x = pool(f"loss{i}/ave_pool", bottom, "AVE", 5, 3)
-        x = conv(f"loss{i}/conv", x, 128, 1, relu=f"loss{i}/relu_conv")
-        out.append(_layer(f"loss{i}/fc", "InnerProduct", [x], f"loss{i}/fc",
-                          "inner_product_param { num_output: 1024 }"))
-        out.append(_layer(f"loss{i}/relu_fc", "ReLU", [f"loss{i}/fc"], f"loss{i}/fc"))
-        out.append(_layer(f"loss{i}/drop_fc", "Dropout", [f"loss{i}/fc"], f"loss{i}/fc",
-                          "dropout_param { dropout_ratio: 0.7 }"))
-        out.append(_layer(f"loss{i}/classifier", "InnerProduct", [f"loss{i}/fc"], f"loss{i}/classifier",
-                          f"inner_product_param {{ num_output: {num_classes} }}"))
-
-    x = conv("conv1/7x7_s2", "data", 64, 7, stride=2, pad=3, relu="conv1/relu_7x7")
-    x = lrn("pool1/norm1", pool("pool1/3x3_s2", x, "MAX", 3, 2))
-    x = conv("conv2/3x3_reduce", x, 64, 1, relu="conv2/relu_3x3_reduce")
-    x = lrn("conv2/norm2", conv("conv2/3x3", x, 192, 3, pad=1, relu="conv2/relu_3x3"))
-    x = pool("pool2/3x3_s2", x, "MAX", 3, 2)
+    net = _Prototxt(num_classes)
+    net.add("data", "Input", [], "data",
+            f"input_param {{ shape: {{ dim: {batch} dim: 3 dim: {input_size} dim: {input_size} }} }}")
+    x = net.conv("conv1/7x7_s2", "data", 64, 7, stride=2, pad=3, relu="conv1/relu_7x7")
+    x = net.lrn("pool1/norm1", net.pool("pool1/3x3_s2", x, "MAX", 3, 2))
+    x = net.conv("conv2/3x3_reduce", x, 64, 1, relu="conv2/relu_3x3_reduce")
+    x = net.lrn("conv2/norm2", net.conv("conv2/3x3", x, 192, 3, pad=1, relu="conv2/relu_3x3"))
+    x = net.pool("pool2/3x3_s2", x, "MAX", 3, 2)
     for row in TABLE_1:
         if isinstance(row, str):  # "maxpool3", "maxpool4": BVLC's pool3/3x3_s2, pool4/3x3_s2
-            x = pool(f"pool{row[-1]}/3x3_s2", x, "MAX", 3, 2)
+            x = net.pool(f"pool{row[-1]}/3x3_s2", x, "MAX", 3, 2)
             continue
-        p = f"inception_{row.name}"
-        b1 = conv(f"{p}/1x1", x, row.n1x1, 1)
-        b2 = conv(f"{p}/3x3", conv(f"{p}/3x3_reduce", x, row.n3x3_reduce, 1), row.n3x3, 3, pad=1)
-        b3 = conv(f"{p}/5x5", conv(f"{p}/5x5_reduce", x, row.n5x5_reduce, 1), row.n5x5, 5, pad=2)
-        b4 = conv(f"{p}/pool_proj", pool(f"{p}/pool", x, "MAX", 3, 1, pad=1), row.pool_proj, 1)
-        out.append(_layer(f"{p}/output", "Concat", [b1, b2, b3, b4], f"{p}/output"))
-        x = f"{p}/output"
+        x = net.inception(row, x)
         if aux and row.name in ("4a", "4d"):
-            aux_head(1 if row.name == "4a" else 2, x)
-    x = pool("pool5/7x7_s1", x, "AVE", 7, 1)
-    out.append(_layer("pool5/drop_7x7_s1", "Dropout", [x], x, "dropout_param { dropout_ratio: 0.4 }"))
-    out.append(_layer("loss3/classifier", "InnerProduct", [x], "loss3/classifier",
-                      f"inner_product_param {{ num_output: {num_classes} }}"))
-    out.append(_layer("prob", "Softmax", ["loss3/classifier"], "prob"))
-    return "\n".join(out) + "\n"
+            net.aux_head(1 if row.name == "4a" else 2, x)
+    x = net.pool("pool5/7x7_s1", x, "AVE", 7, 1)
+    net.add("pool5/drop_7x7_s1", "Dropout", [x], x, "dropout_param { dropout_ratio: 0.4 }")
+    net.add("loss3/classifier", "InnerProduct", [x], "loss3/classifier",
+            f"inner_product_param {{ num_output: {num_classes} }}")
+    net.add("prob", "Softmax", ["loss3/classifier"], "prob")
+    return "\n".join(net.lines) + "\n"
+
+
+class _Prototxt:
+    """A deploy.prototxt being written, layer by layer; each method returns the name of the blob it made."""
+
+    def __init__(self, num_classes: int) -> None:
+        self.num_classes = num_classes
+        self.lines: list[str] = ['name: "GoogleNet"']
+
+    def add(self, name: str, kind: str, bottoms: list[str], top: str, params: str = "") -> None:
+        self.lines.append(_layer(name, kind, bottoms, top, params))
+
+    def conv(self, name: str, bottom: str, n: int, k: int, stride: int = 1, pad: int = 0, relu: str = "") -> str:
+        params = f"num_output: {n}" + (f" pad: {pad}" if pad else "") + f" kernel_size: {k}"
+        params += f" stride: {stride}" if stride != 1 else ""
+        self.add(name, "Convolution", [bottom], name, f"convolution_param {{ {params} }}")
+        self.add(relu or name.replace("/", "/relu_", 1), "ReLU", [name], name)
+        return name
+
+    def pool(self, name: str, bottom: str, method: str, k: int, stride: int, pad: int = 0) -> str:
+        params = f"pool: {method} kernel_size: {k} stride: {stride}" + (f" pad: {pad}" if pad else "")
+        self.add(name, "Pooling", [bottom], name, f"pooling_param {{ {params} }}")
+        return name
+
+    def lrn(self, name: str, bottom: str) -> str:
+        self.add(name, "LRN", [bottom], name, "lrn_param { local_size: 5 alpha: 0.0001 beta: 0.75 }")
+        return name
+
+    def inception(self, row: InceptionSpec, bottom: str) -> str:
+        """One row of Table 1: the four branches and their concatenation."""
+        p = f"inception_{row.name}"
+        b1 = self.conv(f"{p}/1x1", bottom, row.n1x1, 1)
+        b2 = self.conv(f"{p}/3x3", self.conv(f"{p}/3x3_reduce", bottom, row.n3x3_reduce, 1), row.n3x3, 3, pad=1)
+        b3 = self.conv(f"{p}/5x5", self.conv(f"{p}/5x5_reduce", bottom, row.n5x5_reduce, 1), row.n5x5, 5, pad=2)
+        b4 = self.conv(f"{p}/pool_proj", self.pool(f"{p}/pool", bottom, "MAX", 3, 1, pad=1), row.pool_proj, 1)
+        self.add(f"{p}/output", "Concat", [b1, b2, b3, b4], f"{p}/output")
+        return f"{p}/output"
+
+    def aux_head(self, i: int, bottom: str) -> None:
+        x = self.pool(f"loss{i}/ave_pool", bottom, "AVE", 5, 3)
+        x = self.conv(f"loss{i}/conv", x, 128, 1, relu=f"loss{i}/relu_conv")
+        self.add(f"loss{i}/fc", "InnerProduct", [x], f"loss{i}/fc", "inner_product_param { num_output: 1024 }")
+        self.add(f"loss{i}/relu_fc", "ReLU", [f"loss{i}/fc"], f"loss{i}/fc")
+        self.add(f"loss{i}/drop_fc", "Dropout", [f"loss{i}/fc"], f"loss{i}/fc", "dropout_param { dropout_ratio: 0.7 }")
+        self.add(f"loss{i}/classifier", "InnerProduct", [f"loss{i}/fc"], f"loss{i}/classifier",
+                 f"inner_product_param {{ num_output: {self.num_classes} }}")
 
 
 def _layer(name: str, kind: str, bottoms: list[str], top: str, params: str = "") -> str:

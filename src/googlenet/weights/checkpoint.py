@@ -246,9 +246,6 @@ def load_model(path: str | Path, *, map_location: str | torch.device = "cpu", **
     through :func:`check_fits_in_memory`, and its weights' names and shapes are compared with the file's
     header: a file whose metadata asks for another network (``"width": 64``) is refused, not built.
     """
-    from safetensors import safe_open
-    from safetensors.torch import load_file
-
     from ..models.registry import create_model
 
     path = resolve_model_path(path)
@@ -258,6 +255,29 @@ def load_model(path: str | Path, *, map_location: str | torch.device = "cpu", **
     check_fits_in_memory(meta["model"], kwargs, bytes_per_parameter=INFERENCE_BYTES_PER_PARAMETER,
                          needs="loading it", hint="the metadata's model_kwargs are damaged, or the model is too "
                          "large for this machine", where=where)
+    drop_aux = override_kwargs.get("aux_logits") is False  # dropping aux heads at load time is allowed
+    own = _checked_shapes(path, meta, kwargs, drop_aux=drop_aux)
+    model = create_model(meta["model"], **kwargs)
+    state = _read_state(path, model, map_location)
+    if drop_aux:
+        state = {k: v for k, v in state.items() if k in own}
+    model.load_state_dict(state)
+    model.eval()
+    pre = completed_cfg(meta["preprocessing"], meta["model"], kwargs)
+    model.pretrained_cfg = pre
+    model.class_names = meta["class_names"]
+    return LoadedModel(model, meta["model"], kwargs, meta["class_names"], pre, meta["extra"], path)
+
+
+def _checked_shapes(path: Path, meta: dict[str, Any], kwargs: dict[str, Any], *, drop_aux: bool
+                    ) -> dict[str, tuple[int, ...]]:
+    """The weight shapes of the network ``meta`` names (built on the meta device: nothing allocated), once
+    they match the file's header and the class names match its classifier; else a one-line DataError."""
+    from safetensors import safe_open
+
+    from ..models.registry import create_model
+
+    where = repr(str(path))
     with torch.device("meta"):
         skeleton = create_model(meta["model"], **kwargs)
     own = {k: tuple(v.shape) for k, v in skeleton.state_dict().items()}
@@ -267,7 +287,7 @@ def load_model(path: str | Path, *, map_location: str | torch.device = "cpu", **
     except Exception as exc:
         raise DataError(f"{where} is not a readable safetensors model file ({one_line(exc)}); the file is "
                         "damaged, write it again") from None
-    if override_kwargs.get("aux_logits") is False:  # dropping aux heads at load time is allowed
+    if drop_aux:
         theirs = {k: v for k, v in theirs.items() if k in own}
     missing = [k for k in own if k not in theirs]
     unexpected = [k for k in theirs if k not in own]
@@ -285,27 +305,27 @@ def load_model(path: str | Path, *, map_location: str | torch.device = "cpu", **
     if names is not None and isinstance(classes, int) and len(names) != classes:
         raise DataError(f"{where} has damaged metadata: class_names lists {len(names)} names for a model of "
                         f"{classes} classes; the file is damaged, write it again")
-    del skeleton
-    model = create_model(meta["model"], **kwargs)
+    return own
+
+
+def _read_state(path: Path, model: nn.Module, map_location: str | torch.device) -> dict[str, torch.Tensor]:
+    """The file's tensors on ``map_location``; a weight of another dtype kind than ``model``'s (an integer
+    where a float belongs) is a one-line DataError."""
+    from safetensors.torch import load_file
+
+    where = repr(str(path))
     try:
         state = load_file(str(path), device=str(map_location))
     except Exception as exc:
         raise DataError(f"cannot read the weights of {where} ({one_line(exc)}); the file is damaged, write it "
                         "again") from None
-    if override_kwargs.get("aux_logits") is False:
-        state = {k: v for k, v in state.items() if k in own}
     own_state = model.state_dict()
     bad = next((k for k, v in state.items() if k in own_state and v.dtype != own_state[k].dtype
                 and not (v.is_floating_point() and own_state[k].is_floating_point())), None)
     if bad is not None:
         raise DataError(f"{where}: weight {bad} is stored as {state[bad].dtype}, not {own_state[bad].dtype}; the "
                         "file is damaged, write it again")
-    model.load_state_dict(state)
-    model.eval()
-    pre = completed_cfg(meta["preprocessing"], meta["model"], kwargs)
-    model.pretrained_cfg = pre
-    model.class_names = meta["class_names"]
-    return LoadedModel(model, meta["model"], kwargs, meta["class_names"], pre, meta["extra"], path)
+    return state
 
 
 def completed_cfg(cfg: PretrainedCfg, model_name: str, kwargs: dict[str, Any]) -> PretrainedCfg:
