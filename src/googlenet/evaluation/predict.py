@@ -23,7 +23,6 @@ from torch import Tensor
 
 from ..data.images import decode_image, image_tensor
 from ..errors import DataError, UserError
-from .crops import CropProtocol
 from .ensemble import Ensemble
 
 
@@ -152,66 +151,68 @@ def load_image(path: str | Path, channels: int, *, max_short_side: int | None = 
     return image_tensor(img, max_short_side=max_short_side), img.info["original_size"]
 
 
-def predict_files(
-    ensemble: Ensemble,
-    inputs: Sequence[str | Path],
-    *,
-    crops: int = 1,
-    scales: Sequence[int] | None = None,
-    top_k: int = 5,
-    crop_batch: int = 64,
-    device: str = "cpu",
-    progress: bool = False,
-    on_result: Callable[[Prediction], None] | None = None,
-) -> list[Prediction]:
-    """Top-``top_k`` classes of every image in ``inputs`` (files or folders), in input order.
+@dataclass(frozen=True)
+class PredictOptions:
+    """:func:`predict_files`' settings, by name: the crop protocol (``crops``, ``scales``), how many classes each
+    result lists, the crops per forward pass, the device, and a progress bar of images on stderr."""
+
+    crops: int = 1
+    scales: Sequence[int] | None = None
+    top_k: int = 5
+    crop_batch: int = 64
+    device: str = "cpu"
+    progress: bool = False
+
+
+def predict_files(ensemble: Ensemble, inputs: Sequence[str | Path], *,
+                  on_result: Callable[[Prediction], None] | None = None, **options: Any) -> list[Prediction]:
+    """Top-``top_k`` classes of every image in ``inputs`` (files or folders), in input order; ``options`` are
+    :class:`PredictOptions`.
 
     An input that cannot be read (missing, not an image, an empty folder) gives a :class:`Prediction` with
-    ``error``; a symbolic link loop in a folder one with ``note``; every other input still runs. ``progress``
-    shows a bar of images on stderr; ``on_result`` is called with each result as soon as it is known.
+    ``error``; a symbolic link loop in a folder one with ``note``; every other input still runs. ``on_result``
+    is called with each result as soon as it is known.
     """
-    if top_k < 1:
-        raise UserError(f"--top-k must be at least 1, got {top_k}")
+    o = PredictOptions(**options)
+    if o.top_k < 1:
+        raise UserError(f"--top-k must be at least 1, got {o.top_k}")
     entries = scan_inputs(inputs)
     if not entries:
         raise UserError("no images given; pass image files or folders, e.g. googlenet predict photo.jpg -c model")
-    protocols: list[CropProtocol] = ensemble.protocols(crops, scales)
-    largest = max(max(p.scales) for p in protocols)
-    k = min(top_k, ensemble.num_classes)
-    names = ensemble.class_names
     count = sum(isinstance(e, Path) for e in entries)
     bar = None
-    if progress and count:
+    if o.progress and count:
         from tqdm import tqdm
 
-        bar = tqdm(total=count, unit="img", leave=False, dynamic_ncols=True, desc=f"{ensemble.cost(crops, scales)} "
-                   "crops/img")
+        bar = tqdm(total=count, unit="img", leave=False, dynamic_ncols=True,
+                   desc=f"{ensemble.cost(o.crops, o.scales)} crops/img")
     results = []
-
-    def done(result: Prediction) -> None:
-        results.append(result)
-        if on_result is not None:
-            on_result(result)
-
+    largest = max(max(p.scales) for p in ensemble.protocols(o.crops, o.scales))
     try:
         for entry in entries:
-            if isinstance(entry, InputProblem):
-                done(Prediction(entry.path, error=entry.message) if entry.fatal else
-                     Prediction(entry.path, note=entry.message))
-                continue
-            try:
-                image, size = load_image(entry, ensemble.channels, max_short_side=largest)
-            except DataError as exc:
-                done(Prediction(str(entry), error=str(exc)))
-            else:
-                probs = ensemble.predict_proba([image], crops, scales=scales, crop_batch=crop_batch,
-                                               device=device)[0]
-                top = probs.topk(k)
-                done(Prediction(str(entry), [names[i] for i in top.indices.tolist()], top.indices.tolist(),
-                                top.values.tolist(), size))
-            if bar:
+            result = _predict_entry(ensemble, entry, o, largest)
+            results.append(result)
+            if on_result is not None:
+                on_result(result)
+            if bar and not isinstance(entry, InputProblem):
                 bar.update(1)
     finally:
         if bar:
             bar.close()
     return results
+
+
+def _predict_entry(ensemble: Ensemble, entry: Path | InputProblem, o: PredictOptions, largest: int) -> Prediction:
+    """One input's result: its top classes, or the reason it could not be read."""
+    if isinstance(entry, InputProblem):
+        fatal = entry.fatal
+        return Prediction(entry.path, error=entry.message) if fatal else Prediction(entry.path, note=entry.message)
+    try:
+        image, size = load_image(entry, ensemble.channels, max_short_side=largest)
+    except DataError as exc:
+        return Prediction(str(entry), error=str(exc))
+    probs = ensemble.predict_proba([image], o.crops, scales=o.scales, crop_batch=o.crop_batch, device=o.device)[0]
+    top = probs.topk(min(o.top_k, ensemble.num_classes))
+    names = ensemble.class_names
+    return Prediction(str(entry), [names[i] for i in top.indices.tolist()], top.indices.tolist(),
+                      top.values.tolist(), size)

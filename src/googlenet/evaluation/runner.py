@@ -98,17 +98,29 @@ def check_classes(ensemble: Ensemble, classes: Sequence[str], dataset: str) -> N
                             f"has {list(classes)[:3]}...; pass --dataset of the checkpoint's training data")
 
 
-def dataset_probabilities(
-    ensemble: Ensemble, data, crops: int | CropProtocol = 1, *, scales: Sequence[int] | None = None,
-    batch_size: int = 64, crop_batch: int = 64, limit: int | None = None, device: str = "cpu",
-    progress: bool = False,
-) -> tuple[Tensor, Tensor]:
-    """Per-member crop-averaged probabilities (members, N, classes) and labels (N) on ``data``.
+@dataclass(frozen=True)
+class PassOptions:
+    """How :func:`dataset_probabilities` passes a split through an ensemble (its keywords, by name).
 
     ``limit`` takes the first ``limit`` images of the split (the split's own order, fixed). ``progress``
     shows a bar on stderr counting crops (forward passes), updated after every pass, so even a few images
-    at a large crop size show how far they are.
-    """
+    at a large crop size show how far they are."""
+
+    scales: Sequence[int] | None = None
+    batch_size: int = 64
+    crop_batch: int = 64
+    limit: int | None = None
+    device: str = "cpu"
+    progress: bool = False
+
+
+def dataset_probabilities(ensemble: Ensemble, data, crops: int | CropProtocol = 1,
+                          **options: Any) -> tuple[Tensor, Tensor]:
+    """Per-member crop-averaged probabilities (members, N, classes) and labels (N) on ``data``; ``options``
+    are :class:`PassOptions`."""
+    o = PassOptions(**options)
+    scales, batch_size, crop_batch, limit, device = o.scales, o.batch_size, o.crop_batch, o.limit, o.device
+    progress = o.progress
     n = len(data) if limit is None else min(limit, len(data))
     if n == 0:
         raise UserError("the dataset split is empty; check --split and --data-dir")

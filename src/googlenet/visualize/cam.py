@@ -17,6 +17,7 @@ batch or on image files and writes one PNG per image: the image, then one overla
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -417,18 +418,26 @@ def _explain_batches(module: nn.Module, shown: list, inputs: list, sources: list
     return results
 
 
+@dataclass(frozen=True)
+class ExplainOptions:
+    """How :func:`explain` computes its maps (its keywords, by name): ``method``, Grad-CAM's ``layer``, the
+    ``top_k`` classes mapped per image and the images per forward pass."""
+
+    method: str = "cam"
+    layer: str | None = None
+    top_k: int = 3
+    batch_size: int = 16
+
+
 def explain(
     model: Any,
     images: Tensor | Sequence[str | Path] | str | Path,
     *,
-    method: str = "cam",
-    layer: str | None = None,
-    top_k: int = 3,
     out_dir: str | Path | None = None,
     class_names: Sequence[str] | None = None,
-    batch_size: int = 16,
     skipped: list | None = None,
     force: bool = False,
+    **options: Any,
 ) -> list[Explanation]:
     """CAM or Grad-CAM for each image's ``top_k`` classes, with an overlay PNG per image in ``out_dir``
     (for image files: over the model's view and over the photo at its own resolution).
@@ -448,7 +457,9 @@ def explain(
     """
     from ..weights.checkpoint import LoadedModel, load_model
 
-    _check_explain_args(method, layer, top_k)
+    opts = ExplainOptions(**options)
+    method = opts.method
+    _check_explain_args(method, opts.layer, opts.top_k)
     if isinstance(model, (str, Path)):
         model = load_model(model)
     loaded = model if isinstance(model, LoadedModel) else None
@@ -462,8 +473,7 @@ def explain(
         pngs = _overlay_names(sources, method)
         check_output_dir(out_dir, force=force, names=tuple(pngs))
     module.eval()
-    settings = {"method": method, "layer": layer, "top_k": top_k, "batch_size": batch_size}
-    results = _explain_batches(module, shown, inputs, sources, names, settings)
+    results = _explain_batches(module, shown, inputs, sources, names, dataclasses.asdict(opts))
     if out_dir is not None:
         if files:  # the photo row: the same maps over the photo at its own resolution
             for r, (photo, box) in zip(results, photos_at_own_resolution(loaded, sources), strict=True):
