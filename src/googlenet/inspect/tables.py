@@ -298,7 +298,7 @@ def table1(model_summary: ModelSummary, model: nn.Module, *, tolerance: float = 
         spec = getattr(module, "spec", None)
         kernel = members[0].kernel if label != "convolution" or len(names) == 1 else members[-1].kernel
         row: dict[str, Any] = {
-            "type": _table1_label(label, module if label != "convolution" else model.get_submodule(names[0])),
+            "type": _table1_label(label, model.get_submodule(names[0])),  # conv1 or the deep stem in its place
             "patch size/stride": "" if spec is not None else kernel,
             "output size": "x".join(map(str, (*last.output_shape[1:], last.output_shape[0])))
             if last.output_shape and len(last.output_shape) == 3 else
@@ -363,7 +363,7 @@ def _table1_label(label: str, module: nn.Module) -> str:
 
     if isinstance(module, DeepStem):
         return "deep stem (3x3/2, 3x3, 3x3)"
-    return label + " + SE" if hasattr(module, "se") else label
+    return label + " + SE" if getattr(module, "se", None) is not None else label
 
 
 def format_table1(table: list[dict], result: ModelSummary) -> str:

@@ -101,10 +101,9 @@ class InceptionModule(nn.Module):
             nn.MaxPool2d(3, stride=1, padding=1, ceil_mode=pool_ceil_mode), conv(in_channels, spec.pool_proj, 1)
         )
         # Beyond the paper: squeeze-excitation (Hu et al. 2018, Figure 2's "SE-Inception module": the module's
-        # concatenated output is rescaled channel by channel). Absent by default, so the keys stay Table 1's.
-        if se_reduction is not None:
-            out = spec.out_channels
-            self.se = SqueezeExcitation(out, max(1, out // se_reduction))
+        # concatenated output is rescaled channel by channel). None by default, so the keys stay Table 1's.
+        out = spec.out_channels
+        self.se = SqueezeExcitation(out, max(1, out // se_reduction)) if se_reduction is not None else None
 
     @property
     def out_channels(self) -> int:
@@ -112,7 +111,7 @@ class InceptionModule(nn.Module):
 
     def forward(self, x: Tensor) -> Tensor:
         y = torch.cat([self.branch1(x), self.branch2(x), self.branch3(x), self.branch4(x)], dim=1)
-        return self.se(y) if hasattr(self, "se") else y
+        return y if self.se is None else self.se(y)
 
 
 class NaiveSpec(NamedTuple):

@@ -584,7 +584,8 @@ def _draw_node(dot: Any, node: Node, mode: str, entry: dict, exit_: dict, shortc
         return
     if isinstance(m, InceptionModule):
         numbers = table1_numbers(m)
-        title = node.title + (" + SE" if hasattr(m, "se") else "")  # squeeze-excitation: beyond the paper
+        # squeeze-excitation (beyond the paper) on the module's output
+        title = node.title + (" + SE" if getattr(m, "se", None) is not None else "")
         label = _table1_box(title, numbers, m.out_channels, shape_text)
         dot.node(node.id, label, fillcolor=COLOURS["inception"], **{"class": "inception"}, **common)
         return
@@ -629,7 +630,7 @@ def _draw_expanded(dot: Any, node: Node, steps: list[list[str]], entry: dict, ex
         sub.node(concat, _html_box(f"DepthConcat ({node.title})", [], _shape_text(node.shape)),
                  fillcolor=COLOURS["concat"])
         out = concat
-        if hasattr(m, "se"):  # squeeze-excitation on the module's output (beyond the paper; Hu et al. 2018)
+        if getattr(m, "se", None) is not None:  # squeeze-excitation on the output (beyond the paper; Hu et al. 2018)
             se = f"{node.id}/se"
             sub.node(se, f"squeeze-excitation ({m.se.fc1.out_channels} of {m.se.fc1.in_channels})",
                      fillcolor=COLOURS["other"])
