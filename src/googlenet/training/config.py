@@ -172,8 +172,8 @@ RECIPES: dict[str, dict[str, Any]] = {
         # instead of random-resized crops, and Ranger (RAdam + Lookahead) with decoupled weight decay 1e-2 and a
         # flat-then-cosine schedule (RAdam's rectification stands in for warm-up); label smoothing 0.1. Then, on
         # our network (docs/training.md, "Beyond the leaderboard's changes"): section 5's auxiliary heads
-        # trained beside the main head at weight 0.3, and Ranger at 4e-3 rather than xresnet's 8e-3. Batch 32,
-        # Mish, MaxBlurPool and the deep stem did not pay on val here and are left out. Batch size, epochs and
+        # trained beside the main head at weight 0.3, and Ranger at 4e-3 rather than xresnet's 8e-3. Batch 32 and
+        # Mish (on val), MaxBlurPool (on held-out train) and the deep stem (on val) did not pay. Batch size, epochs and
         # input side then follow the photo set's size (fit_to_data, docs/training.md#fit-to-data); on Imagenette
         # they stay as written here.
         optimizer="ranger", momentum=0.95, lr=4e-3, weight_decay=1e-2, schedule="flatcos", flat_fraction=0.75,

@@ -6,8 +6,10 @@ docs to it, so the page cannot describe settings the code no longer has).
 
 from __future__ import annotations
 
+import dataclasses
 from typing import Any
 
+from ..models.googlenet import GoogLeNetOptions
 from .config import FIELDS, RECIPES
 
 #: Where each recipe comes from (the paper's section, or this project's docs section with its measurements).
@@ -73,14 +75,9 @@ def _model(kwargs: dict[str, Any]) -> str:
         parts.append("no aux heads")
     if "width" in kwargs:
         parts.append(f"width {kwargs['width']:g}")
-    if "activation" in kwargs:
-        parts.append(f"{kwargs['activation']} activation")
-    if kwargs.get("stem") == "deep":
-        parts.append("deep stem (3x3/2, 3x3, 3x3 in place of 7x7/2)")
-    if kwargs.get("se_reduction"):
-        parts.append(f"squeeze-excitation (reduction {kwargs['se_reduction']})")
-    if kwargs.get("pool") == "maxblur":
-        parts.append("MaxBlurPool")
+    # The options beyond the paper (another activation, the deep stem, ...), in GoogLeNet's own words.
+    known = {f.name for f in dataclasses.fields(GoogLeNetOptions)}
+    parts += GoogLeNetOptions(**{k: v for k, v in kwargs.items() if k in known}).additions()
     return ", ".join(parts) or "as published"
 
 
