@@ -184,8 +184,7 @@ def run_plain(data_dir: str, config, dataset: str = "imagenette") -> dict:
             for x, y in loader:
                 x = x.contiguous(memory_format=torch.channels_last)
                 with torch.autocast("cpu", dtype=torch.bfloat16, enabled=bf16):
-                    loss = torch.nn.functional.cross_entropy(model(x).float(), y,
-                                                             label_smoothing=config.label_smoothing)
+                    loss = plain_loss(model(x), y, config)
                 opt.zero_grad(set_to_none=True)
                 loss.backward()
                 opt.step()
@@ -205,6 +204,17 @@ def run_plain(data_dir: str, config, dataset: str = "imagenette") -> dict:
             "pipeline_share": None, "curve": curve}
 
 
+def plain_loss(outputs, y, config):
+    """Cross-entropy as a torchvision user writes it, with torchvision's reference for GoogLeNet's auxiliary
+    heads when the model returns them in training mode: main + aux_weight x (aux1 + aux2)."""
+    ce = torch.nn.functional.cross_entropy
+    if isinstance(outputs, tuple):
+        main, *aux = outputs
+        return ce(main.float(), y, label_smoothing=config.label_smoothing) + config.aux_weight * sum(
+            ce(a.float(), y, label_smoothing=config.label_smoothing) for a in aux)
+    return ce(outputs.float(), y, label_smoothing=config.label_smoothing)
+
+
 def step_benchmark(data_dir: str, dataset: str, overrides: dict, steps: int = 20, warmup: int = 5) -> dict:
     """Seconds per training step, ours (the library's trainer, ``compile`` off and on) against the plain loop
     on the same model, optimizer and batch, all in this run; each step's GFLOP/s against the CPU's peak."""
@@ -220,7 +230,7 @@ def step_benchmark(data_dir: str, dataset: str, overrides: dict, steps: int = 20
     x = torch.randn(config.batch_size, 3, config.input_size, config.input_size).contiguous(
         memory_format=torch.channels_last)
     with FlopCounterMode(display=False) as counter, torch.autocast("cpu", torch.bfloat16, enabled=bf16):
-        model(x).float().sum().backward()
+        plain_loss(model(x), torch.zeros(len(x), dtype=torch.long), config).backward()
     flops = counter.get_total_flops()  # forward and backward, 2 per multiply-add
     peak, how = peak_macs_per_s("bf16" if bf16 else "fp32")
     out = {"batch": config.batch_size, "input_size": config.input_size, "bf16": bf16, "gflop_per_step": flops / 1e9,
@@ -272,8 +282,7 @@ def plain_step_times(data_dir: str, dataset: str, config, n: int) -> list[float]
         stamps = [time.perf_counter()]
         for x, y in loader:
             with torch.autocast("cpu", dtype=torch.bfloat16, enabled=bf16):
-                loss = torch.nn.functional.cross_entropy(model(x.contiguous(memory_format=torch.channels_last))
-                                                         .float(), y, label_smoothing=config.label_smoothing)
+                loss = plain_loss(model(x.contiguous(memory_format=torch.channels_last)), y, config)
             opt.zero_grad(set_to_none=True)
             loss.backward()
             opt.step()
