@@ -13,6 +13,7 @@ the host is shared.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import cProfile
 import json
 import pstats
@@ -28,7 +29,7 @@ from googlenet.weights.checkpoint import save_model
 
 KWARGS = dict(num_classes=10, batch_norm=True, lrn=False, aux_logits=False)
 #: (stage, substrings of the profiled functions' file:function that belong to it), first match wins.
-STAGES = (("decode (PIL/JPEG)", ("PIL", "decode", "images.py", "archives.py", "tarfile")),
+STAGES = (("decode (libjpeg-turbo, PIL)", ("PIL", "decode", "images.py", "archives.py", "tarfile")),
           ("crop and resize", ("crops.py", "resize", "interpolate", "center_crop", "views")),
           ("forward pass", ("onnxruntime", "openvino", "session", "runner", "backends/", "fusion")),
           ("normalize and copy", ("normalize", "_as_float", "prepare", "cat", "to(")),
@@ -37,7 +38,7 @@ STAGES = (("decode (PIL/JPEG)", ("PIL", "decode", "images.py", "archives.py", "t
 
 def photos_model(folder: Path, size: int) -> Path:
     from googlenet.data import IMAGENET_MEAN, IMAGENET_STD
-    from googlenet.data.datasets import IMAGENETTE_WNIDS, display_names
+    from googlenet.data.archives import IMAGENETTE_WNIDS, display_names
 
     torch.manual_seed(0)
     model = googlenet.create_model("googlenet", **KWARGS).eval()
@@ -45,6 +46,22 @@ def photos_model(folder: Path, size: int) -> Path:
            "std": list(IMAGENET_STD), "channels": 3, "dataset": "imagenette"}
     return save_model(folder / f"photos{size}.safetensors", model, model_name="googlenet", model_kwargs=KWARGS,
                       class_names=list(display_names(IMAGENETTE_WNIDS)), preprocessing=pre)
+
+
+@contextlib.contextmanager
+def per_file_decode():
+    """Eval as it was before the batched decode: every photo through the dataset's own ``data[i]`` (Pillow)."""
+    from googlenet.evaluation import runner
+
+    def one_by_one(data, positions):
+        pairs = [data[i] for i in positions]
+        return [torch.as_tensor(x).as_subclass(torch.Tensor) for x, _ in pairs], [int(y) for _, y in pairs]
+
+    saved, runner.decode_batch = runner.decode_batch, one_by_one
+    try:
+        yield
+    finally:
+        runner.decode_batch = saved
 
 
 def stages(profile: cProfile.Profile) -> dict[str, float]:
@@ -72,17 +89,24 @@ def main() -> None:
         options = EvalOptions(split="val", data_dir=args.data_dir, crops=args.crops, limit=args.limit,
                               batch_size=args.batch, crop_batch=args.batch, backend=args.backend, compare=False)
         evaluate([path], "imagenette", options, limit=8)  # warm: the archive's index, the backend's first calls
+        result = evaluate([path], "imagenette", options)  # not profiled: the figure beside the bench
+        with per_file_decode():
+            per_file = evaluate([path], "imagenette", options)
         profile = cProfile.Profile()
         profile.enable()
-        result = evaluate([path], "imagenette", options)
+        evaluate([path], "imagenette", options)
         profile.disable()
     bench = bench_inference("googlenet", backends=[args.backend], batches=[args.batch], input_size=args.size,
                             seconds=args.seconds, memory=False, model_kwargs=KWARGS, data_dir=args.data_dir)
     row = next(r for r in bench["results"] if r["backend"] == args.backend)
     crops_per_s = result.images_per_second * result.cost
-    print(json.dumps({"eval_images": result.metrics.num_images, "eval_seconds": round(result.seconds, 2),
+    print(json.dumps({"size": args.size, "crops": args.crops, "batch": args.batch, "backend": args.backend,
+                      "eval_images": result.metrics.num_images, "eval_seconds": round(result.seconds, 2),
                       "eval_crops_per_s": round(crops_per_s, 1), "bench_images_per_s": row["images_per_s"],
-                      "eval_vs_bench": round(crops_per_s / row["images_per_s"], 3), "stages_s": stages(profile),
+                      "eval_vs_bench": round(crops_per_s / row["images_per_s"], 3),
+                      "per_file_decode_vs_bench": round(per_file.images_per_second * per_file.cost
+                                                        / row["images_per_s"], 3),
+                      "stages_s (profiled run)": stages(profile),
                       "load": [bench["load_before"], bench["load_after"]]}, indent=1))
     pstats.Stats(profile).sort_stats("tottime").print_stats(14)
 

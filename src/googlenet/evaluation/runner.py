@@ -14,6 +14,7 @@ from torch import Tensor
 
 from ..errors import UserError
 from .crops import CropProtocol
+from .decode import decode_batch
 from .ensemble import Ensemble
 from .metrics import Metrics
 
@@ -135,12 +136,7 @@ def dataset_probabilities(ensemble: Ensemble, data, crops: int | CropProtocol = 
         bar = tqdm(total=n * cost, unit="crop", unit_scale=True, leave=False, dynamic_ncols=True,
                    desc=f"{n:,} images x {cost} crops")
     def load(start: int) -> tuple[list[Tensor], list[int]]:
-        images, labels = [], []
-        for i in indices[start:start + batch_size]:
-            image, label = data[i]
-            images.append(image.as_subclass(Tensor) if isinstance(image, Tensor) else torch.as_tensor(image))
-            labels.append(label)
-        return images, labels
+        return decode_batch(data, list(indices[start:start + batch_size]))
 
     probs, targets = [], []
     # The next batch is decoded in a thread while this one runs: JPEG decoding and the convolutions release
