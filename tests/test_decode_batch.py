@@ -109,3 +109,25 @@ def test_frame_header_reader():
     assert jpeg_frame(_jpeg("L", (5, 6), progressive=True)) == (8, 5, 6, 1)
     assert jpeg_frame(_png()) is None and jpeg_frame(b"\xff\xd8\xff") is None and jpeg_frame(b"") is None
     assert jpeg_frame(b"\xff\xd8\xff\xda\x00\x08" + b"\x00" * 20) is None  # a scan before any frame
+
+
+@pytest.mark.parametrize("crops", [1, 10])
+def test_dataset_pass_equals_the_ensemble_on_the_per_file_images(mixed_folder, crops):
+    """The eval pass (batched decode; with one crop, the crop cut in the decode thread) gives the probabilities
+    the ensemble gives on the per-file images of mixed sizes, image by image."""
+    from torch import nn
+
+    from googlenet.evaluation import Ensemble, Member
+    from googlenet.evaluation.runner import dataset_probabilities
+
+    torch.manual_seed(0)
+    model = nn.Sequential(nn.Conv2d(3, 4, 3, stride=2), nn.ReLU(), nn.AdaptiveAvgPool2d(2), nn.Flatten(),
+                          nn.Linear(16, 2)).eval()
+    ensemble = Ensemble([Member(model, "m", 2, None, 20, 3, (0.4,) * 3, (0.25,) * 3)])
+    data = load_dataset(str(mixed_folder), "val")
+    probs, labels = dataset_probabilities(ensemble, data, crops, batch_size=3)
+    images, expected_labels = _per_file(data, range(len(data)))
+    expected = ensemble.member_probabilities([x.as_subclass(torch.Tensor) for x in images], crops)
+    assert labels.tolist() == expected_labels
+    assert len({tuple(x.shape) for x in images}) > 2  # the sizes differ, so each is resized on its own
+    torch.testing.assert_close(probs, expected, atol=1e-6, rtol=1e-5)

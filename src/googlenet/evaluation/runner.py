@@ -135,8 +135,11 @@ def dataset_probabilities(ensemble: Ensemble, data, crops: int | CropProtocol = 
 
         bar = tqdm(total=n * cost, unit="crop", unit_scale=True, leave=False, dynamic_ncols=True,
                    desc=f"{n:,} images x {cost} crops")
+    early, crops = _centre_crops_early(ensemble, crops, scales)
+
     def load(start: int) -> tuple[list[Tensor], list[int]]:
-        return decode_batch(data, list(indices[start:start + batch_size]))
+        images, labels = decode_batch(data, list(indices[start:start + batch_size]))
+        return ([_one_view(image, early) for image in images] if early else images), labels
 
     probs, targets = [], []
     # The next batch is decoded in a thread while this one runs: JPEG decoding and the convolutions release
@@ -156,6 +159,25 @@ def dataset_probabilities(ensemble: Ensemble, data, crops: int | CropProtocol = 
             if bar:
                 bar.close()
     return torch.cat(probs, dim=1), torch.cat(targets)
+
+
+def _centre_crops_early(ensemble: Ensemble, crops: int | CropProtocol,
+                        scales: Sequence[int] | None) -> tuple[CropProtocol | None, int | CropProtocol]:
+    """With one centre crop for every member (``--crops 1``, one crop size), that crop is cut in the decode
+    thread, beside the forward pass of the batch before, and the pass reads it as it is: the same pixels
+    (each image is resized on its own either way), the resize off the critical path."""
+    protocols = set(ensemble.protocols(crops, scales))
+    if len(protocols) != 1:
+        return None, crops
+    (protocol,) = protocols
+    if protocol.crops != 1:
+        return None, crops
+    return protocol, CropProtocol(1, protocol.crop_size, (protocol.crop_size,), protocol.interpolation)
+
+
+def _one_view(image: Tensor, protocol: CropProtocol) -> Tensor:
+    (view, _), = protocol.weighted_views(image)
+    return view[0]
 
 
 def calibration_images(data, count: int | None = None) -> list[Tensor]:
