@@ -214,12 +214,23 @@ class ImageStore:
 
     def __init__(self, images: ScaledImages, *, array: np.ndarray | None = None, path: Path | None = None,
                  reason: str = "", log: Log | None = None) -> None:
-        self.size, self.channels, self.count = images.size, images.channels, images.count
+        self.scaled = images  # what it holds: the one record of its size, channels and count
         self.path, self.reason = path, reason
         self._array = array
-        self._scaled = images
         self._log, self._noted_small = log, False
         self.images = None if array is None else torch.from_numpy(array).permute(0, 3, 1, 2)
+
+    @property
+    def size(self) -> int:
+        return self.scaled.size
+
+    @property
+    def channels(self) -> int:
+        return self.scaled.channels
+
+    @property
+    def count(self) -> int:
+        return self.scaled.count
 
     @property
     def on_the_fly(self) -> bool:
@@ -227,7 +238,7 @@ class ImageStore:
 
     @property
     def nbytes(self) -> int:
-        return self._scaled.nbytes
+        return self.scaled.nbytes
 
     def __len__(self) -> int:
         return self.count
@@ -244,8 +255,8 @@ class ImageStore:
 
     def decode(self, row: int) -> torch.Tensor:
         """Image ``row`` decoded and resized now, (C, S, S) uint8 (what the cache holds for it)."""
-        img, short = self._scaled.decode(row)
-        name = self._scaled.name(row)
+        img, short = self.scaled.decode(row)
+        name = self.scaled.name(row)
         if short < self.size and not self._noted_small and self._log is not None:
             self._noted_small = True  # one note, not one per image
             self._log(f"note: images smaller than {self.size} px on their shorter side (e.g. {name}) are upsampled")
