@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import re
 import shutil
@@ -279,6 +280,89 @@ def test_explain_cli_writes_overlays_features_and_filters(run_cli, tmp_path):
     assert (out / "img0-gradcam.png").is_file()
     code, _, err = run_cli("explain", tmp_path / "missing.png", "-c", model_file, "--out", out)
     assert code == 2 and "missing.png" in err
+
+
+def lively_googlenet() -> GoogLeNet:
+    """small_googlenet with the BN statistics of a random batch and a random classifier, so that its class
+    scores differ by image and by class (fresh, its last features are about 1e-18: every probability 1/3)."""
+    model = small_googlenet()
+    g = torch.Generator().manual_seed(0)
+    for module in model.modules():
+        if isinstance(module, nn.BatchNorm2d):
+            module.momentum = 1.0
+    model.train()
+    with torch.no_grad():
+        model(torch.randn(8, 3, 32, 32, generator=g))
+        model.fc.weight.copy_(torch.randn(model.fc.weight.shape, generator=g))
+    return model.eval()
+
+
+OPENVINO = pytest.mark.skipif(importlib.util.find_spec("openvino") is None, reason="openvino not installed")
+
+
+@pytest.mark.parametrize("backend", ["ort", pytest.param("openvino", marks=OPENVINO)])
+def test_explain_cli_scores_from_a_backend_match_eager(backend, run_cli, tmp_path):
+    model_file = save_run_model(tmp_path / "m.safetensors", lively_googlenet())
+    images = write_images(tmp_path / "imgs", 3)
+    runs = {}
+    for name, flags in (("eager", []), (backend, ["--backend", backend])):  # eager: the default
+        code, stdout, err = run_cli("explain", *images, "-c", model_file, "-k", "2", "--out", tmp_path / name,
+                                    *flags, "--json")
+        assert code == 0, err
+        runs[name] = json.loads(stdout)
+    assert runs["eager"]["backend"] == "eager" and runs[backend]["backend"] == backend
+    probabilities = []
+    for e, b in zip(runs["eager"]["explanations"], runs[backend]["explanations"], strict=True):
+        assert e["backend"] == "eager" and b["backend"] == backend
+        assert [c["index"] for c in b["classes"]] == [c["index"] for c in e["classes"]]
+        assert [c["probability"] for c in b["classes"]] == pytest.approx(
+            [c["probability"] for c in e["classes"]], abs=1e-4)
+        assert [c["peak_yx"] for c in b["classes"]] == [c["peak_yx"] for c in e["classes"]]  # the same torch maps
+        probabilities += [c["probability"] for c in e["classes"]]
+    assert max(probabilities) - min(probabilities) > 0.05  # scores that tell classes apart: the match means something
+    code, stdout, err = run_cli("explain", images[0], "-c", model_file, "--out", tmp_path / backend, "--force",
+                                "--backend", backend)
+    assert code == 0, err
+    assert f"scores from --backend {backend}" in stdout
+
+
+def test_explain_ranks_by_the_backend_and_maps_in_torch(monkeypatch):
+    from googlenet.deploy.backends import ort
+    from googlenet.visualize.cam import class_activation_map, explain
+
+    model = lively_googlenet()
+    x = torch.randn(3, 3, 32, 32, generator=torch.Generator().manual_seed(1))
+    _, logits, _ = class_activation_map(model, x)
+    assert logits.argmin(1).tolist() != logits.argmax(1).tolist()
+    forward = ort.OrtBackend.__call__
+    monkeypatch.setattr(ort.OrtBackend, "__call__", lambda self, images: -forward(self, images))  # ranks reversed
+    lowest = logits.argmin(1)
+    cams, _, _ = class_activation_map(model, x, classes=lowest)
+    for method in ("cam", "gradcam"):
+        results = explain(model, x, top_k=1, backend="ort", method=method)
+        assert [r.indices[0] for r in results] == lowest.tolist() and {r.backend for r in results} == {"ort"}
+        expected = torch.softmax(-logits, 1).gather(1, lowest[:, None])[:, 0].tolist()
+        assert [r.probabilities[0] for r in results] == pytest.approx(expected, abs=1e-4)
+    for r, cam in zip(explain(model, x, top_k=1, backend="ort"), cams, strict=True):
+        np.testing.assert_allclose(r.maps[0], cam[0].numpy(), atol=1e-5)  # torch's CAM of the backend's class
+    assert [r.indices[0] for r in explain(model, x, top_k=1)] == logits.argmax(1).tolist()  # eager: unchanged
+
+
+def test_explain_bad_or_missing_backend_is_one_line(run_cli, tmp_path, monkeypatch):
+    from googlenet.visualize.cam import explain
+
+    model_file = save_run_model(tmp_path / "m.safetensors", small_googlenet())
+    image = write_images(tmp_path / "imgs", 1)[0]
+    code, out, err = run_cli("explain", image, "-c", model_file, "--out", tmp_path / "o", "--backend", "tensorrt")
+    assert code == 2 and out == "" and len(err.strip().splitlines()) == 1
+    assert "unknown --backend 'tensorrt'" in err and "ort, ort-fused, int8, openvino" in err
+    with pytest.raises(UserError, match="unknown --backend 'tensorrt'"):
+        explain(small_googlenet(), torch.zeros(1, 3, 32, 32), backend="tensorrt")
+    monkeypatch.setitem(sys.modules, "openvino", None)  # `import openvino` fails; find_spec answers None
+    code, out, err = run_cli("explain", image, "-c", model_file, "--out", tmp_path / "o", "--backend", "openvino")
+    assert code == 2 and out == "" and len(err.strip().splitlines()) == 1
+    assert "needs openvino" in err and "Traceback" not in err
+    assert not list((tmp_path / "o").glob("*.png"))
 
 
 def test_filters_in_colour_and_feature_grid(tmp_path):

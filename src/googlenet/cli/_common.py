@@ -12,14 +12,18 @@ from ..errors import UserError
 CIFAR_CALIBRATION = "calibrated on real CIFAR-10 photos from --data-dir / $GOOGLENET_DATA"
 
 
-def add_backend_flag(parser: argparse.ArgumentParser, int8_calibration: str = CIFAR_CALIBRATION) -> None:
-    """``--backend``, one help text for every command that runs a model (eval, predict, serve)."""
-    parser.add_argument("--backend", default="auto", metavar="NAME", help=(
-        "what runs the model (googlenet.deploy.backends; docs/evaluation.md \"Backends\"): auto (default: the "
-        "fastest fp32/bf16 backend here within 0.1 pt top-1 of torch, measured once per model and machine, cached), "
+def add_backend_flag(parser: argparse.ArgumentParser, int8_calibration: str = CIFAR_CALIBRATION,
+                     default: str = "auto") -> None:
+    """``--backend``, one help text for every command that runs a model (eval, predict, serve, explain);
+    ``default``: ``auto``, or ``eager`` where a command's results must stay the model's own (explain)."""
+    auto = ("(default: " if default == "auto" else "(") + ("the fastest fp32/bf16 backend here within 0.1 pt top-1 "
+                                                           "of torch, measured once per model and machine, cached)")
+    eager = "eager (default: the model as loaded)" if default == "eager" else "eager (the model as loaded)"
+    parser.add_argument("--backend", default=default, metavar="NAME", help=(
+        f"what runs the model (googlenet.deploy.backends; docs/evaluation.md \"Backends\"): auto {auto}, "
         "torch (folded and fused model, channels_last), ort (ONNX Runtime fp32), int8 (ONNX Runtime int8, "
         f"{int8_calibration}), openvino (OpenVINO fp32), openvino-bf16 (where the CPU has native bf16), "
-        f"openvino-int8 (NNCF int8, {int8_calibration}), eager (the model as loaded), compile, ort-fused"))
+        f"openvino-int8 (NNCF int8, {int8_calibration}), {eager}, compile, ort-fused"))
 
 
 def add_json_flag(parser: argparse.ArgumentParser, help: str = "print JSON for machines instead of a table") -> None:

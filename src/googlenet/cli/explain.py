@@ -7,7 +7,7 @@ import sys
 from pathlib import Path
 
 from ..system.text import format_table, to_json
-from ._common import add_force_flag, add_json_flag
+from ._common import add_backend_flag, add_force_flag, add_json_flag
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -15,7 +15,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "explain", help="class activation maps (CAM, Grad-CAM) of image files, feature maps, first-layer filters",
         description="For each image, one PNG: the image the model reads (its 1-crop test view), then the map of "
                     "each top-k class over it. CAM (Zhou et al. 2016) is exact for global-average-pool + linear "
-                    "heads (GoogLeNet); Grad-CAM (pytorch-grad-cam) works for any model and layer.")
+                    "heads (GoogLeNet); Grad-CAM (pytorch-grad-cam) works for any model and layer. The probabilities and "
+                    "the top-k classes come from --backend (default eager: the model as loaded); the maps of those "
+                    "classes are always computed in torch.")
     parser.add_argument("images", nargs="+", metavar="IMAGE_OR_FOLDER")
     parser.add_argument("--checkpoint", "-c", required=True, help="a model file or run folder")
     parser.add_argument("--method", choices=("cam", "gradcam"), default="cam",
@@ -28,12 +30,17 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                         help="also save LAYER's feature maps for each image (e.g. inception3a, conv1)")
     parser.add_argument("--filters", action="store_true", help="also save the first layer's filters")
     parser.add_argument("--threads", type=int, default=None, help="CPU threads (default: PyTorch's)")
+    # The scores and the top-k classes come from --backend; the maps of those classes are computed in torch.
+    # Checked in run(), not with choices=, so that a bad name is one line.
+    add_backend_flag(parser, default="eager")
+    parser.add_argument("--data-dir", default=None, help="where cifar10-jpeg.tar.gz is (int8 calibration only)")
     add_force_flag(parser, "PNGs of the same names in --out")
     add_json_flag(parser)
     parser.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
+    from ..deploy.backends import resolve_backend
     from ..system.files import check_output_dir, check_output_file
     from ..visualize.cam import _prepare_files, explain
     from ..visualize.features import save_feature_maps, save_filters
@@ -41,11 +48,14 @@ def run(args: argparse.Namespace) -> int:
     from ._common import apply_threads
 
     apply_threads(args)
+    resolve_backend(args.backend)  # a bad or missing backend is one line before anything loads
     check_output_dir(args.out, force=args.force, names=("filters.png",) if args.filters else ())
     loaded = load_model(args.checkpoint)
     skipped: list = []  # unreadable inputs are reported and left out, as in `googlenet predict`
     results = explain(loaded, args.images, method=args.method, layer=args.layer, top_k=args.top_k,
-                      out_dir=args.out, skipped=skipped, force=args.force)
+                      backend=args.backend, data_dir=args.data_dir, out_dir=args.out, skipped=skipped,
+                      force=args.force)
+    backend = results[0].backend if results else args.backend
     for problem in skipped:
         print(f"googlenet: {'error' if problem.fatal else 'note'}: {problem.message}", file=sys.stderr)
     failed = sum(p.fatal for p in skipped)
@@ -59,7 +69,7 @@ def run(args: argparse.Namespace) -> int:
     if args.filters:
         extra.append(str(save_filters(loaded.model, Path(args.out) / "filters.png")))
     if args.json:
-        print(to_json({"explanations": [r.as_dict() for r in results], "pictures": extra,
+        print(to_json({"backend": backend, "explanations": [r.as_dict() for r in results], "pictures": extra,
                        "skipped": [{"path": p.path, "error" if p.fatal else "note": p.message} for p in skipped]}))
         return 2 if failed else 0
     rows = []
@@ -68,7 +78,8 @@ def run(args: argparse.Namespace) -> int:
             rows.append({"image": r.source if rank == 1 else "", "rank": rank, "class": name,
                          "probability": f"{p:.4f}", "overlay": str(r.path) if rank == 1 else ""})
     if rows:
-        print(format_table(rows, title=f"{'CAM' if args.method == 'cam' else 'Grad-CAM'} of {loaded.model_name}"))
+        print(format_table(rows, title=f"{'CAM' if args.method == 'cam' else 'Grad-CAM'} of {loaded.model_name}, "
+                                       f"scores from --backend {backend}"))
     for path in extra:
         print(f"wrote {path}")
     if failed:

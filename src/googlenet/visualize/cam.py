@@ -50,10 +50,12 @@ class Explanation:
     # height in its pixels), for overlays at the photo's resolution; None for a tensor batch.
     photo: Tensor | None = field(repr=False, default=None)
     view_box: tuple[float, float, float, float] | None = None
+    #: The backend whose forward pass gave ``probabilities`` and ranked ``indices`` (auto: the one it picked).
+    backend: str = "eager"
 
     def as_dict(self) -> dict[str, Any]:
         peaks = [list(np.unravel_index(int(m.argmax()), m.shape)) for m in self.maps]
-        return {"source": self.source, "method": self.method, "layer": self.layer,
+        return {"source": self.source, "method": self.method, "layer": self.layer, "backend": self.backend,
                 "overlay": str(self.path) if self.path else None,
                 "classes": [{"class": c, "index": i, "probability": p, "peak_yx": [int(v) for v in pk]}
                             for c, i, p, pk in zip(self.classes, self.indices, self.probabilities, peaks,
@@ -397,36 +399,69 @@ def _overlay_names(sources: Sequence[str], method: str) -> list[str]:
     return names
 
 
+def _score_backend(module: nn.Module, loaded: Any, inputs: list[Tensor], opts: ExplainOptions) -> Any:
+    """The :class:`~googlenet.deploy.backends.Backend` whose forward pass gives the scores and the top-k classes,
+    built now, before any PNG is written (None for ``eager``: the torch pass of the maps gives them). A backend
+    that cannot run here is one line (a UserError), as in ``googlenet predict``. ``int8`` and ``auto`` calibrate
+    on real photos for a model file, as predict does (``data_dir``), and on the batch itself for a module."""
+    from ..deploy.backends import CALIBRATION_IMAGES, build_backend, resolve_backend
+    from ..evaluation.ensemble import Member
+
+    name = resolve_backend(opts.backend)
+    if name == "eager" or not inputs:
+        return None
+    size = int(inputs[0].shape[-1])
+    if loaded is not None:
+        member = Member.from_loaded(loaded)
+        member.use_backend(name, data_dir=opts.data_dir)
+        return member.runner(size)
+    return build_backend(name, module, crop_size=size, channels=int(inputs[0].shape[0]),
+                         calibration=torch.stack(inputs[:CALIBRATION_IMAGES]))
+
+
 def _explain_batches(module: nn.Module, shown: list, inputs: list, sources: list[str], names: list[str],
-                     settings: dict[str, Any]) -> list[Explanation]:
+                     settings: dict[str, Any], scorer: Any = None) -> list[Explanation]:
+    """Each batch's classes and scores from ``scorer`` (a backend; None: the torch pass of the maps), then the
+    maps of those classes from ``module``."""
     method, layer, top_k, batch_size = (settings[k] for k in ("method", "layer", "top_k", "batch_size"))
+    backend = scorer.name if scorer is not None else "eager"
     results: list[Explanation] = []
     for start in range(0, len(inputs), batch_size):
         x = torch.stack(inputs[start:start + batch_size])
+        scores = classes = None
+        if scorer is not None:
+            with torch.no_grad():
+                scores = scorer(x).float()
+            classes = scores.topk(min(top_k, scores.shape[1]), dim=1).indices
         if method == "cam":
-            maps, logits, index = class_activation_map(module, x, top_k=top_k)
+            maps, logits, index = class_activation_map(module, x, classes, top_k=top_k)
         else:
-            maps, logits, index, layer = gradcam_map(module, x, layer=layer, top_k=top_k)
-        probs = F.softmax(logits.float(), dim=1)
+            maps, logits, index, layer = gradcam_map(module, x, classes, layer=layer, top_k=top_k)
+        probs = F.softmax((logits if scores is None else scores).float(), dim=1)
         for i in range(x.shape[0]):
             idx = index[i].tolist()
             j = start + i
             results.append(Explanation(
                 sources[j], shown[j].cpu(), [names[c] if c < len(names) else str(c) for c in idx], idx,
                 [float(probs[i, c]) for c in idx], [m.cpu().numpy() for m in maps[i]], method,
-                layer if method == "gradcam" else None))
+                layer if method == "gradcam" else None, backend=backend))
     return results
 
 
 @dataclass(frozen=True)
 class ExplainOptions:
     """How :func:`explain` computes its maps (its keywords, by name): ``method``, Grad-CAM's ``layer``, the
-    ``top_k`` classes mapped per image and the images per forward pass."""
+    ``top_k`` classes mapped per image, the images per forward pass, and the ``backend`` that scores them."""
 
     method: str = "cam"
     layer: str | None = None
     top_k: int = 3
     batch_size: int = 16
+    #: A name of :mod:`googlenet.deploy.backends` whose forward pass gives the probabilities and the top-k
+    #: classes; the maps of those classes are still computed in torch (CAM's features, Grad-CAM's gradients).
+    backend: str = "eager"
+    #: Where ``int8`` / ``auto`` find real photos to calibrate on (cifar10-jpeg.tar.gz; default $GOOGLENET_DATA).
+    data_dir: str | Path | None = None
 
 
 def explain(
@@ -453,13 +488,18 @@ def explain(
             (default: the first unreadable one raises a DataError).
         layer: Grad-CAM's layer (a ``get_submodule`` path such as ``inception4e``); default the last
             spatial block. CAM always reads ``forward_features``.
+        backend: what gives the scores and ranks the top-k classes (``ort``, ``openvino``... default ``eager``,
+            the model itself); the maps of those classes still come from the torch model. ``data_dir``: int8's
+            and auto's calibration photos.
         force: replace PNGs of the same names already in ``out_dir`` (else a one-line UserError, before any work).
     """
+    from ..deploy.backends import resolve_backend
     from ..weights.checkpoint import LoadedModel, load_model
 
     opts = ExplainOptions(**options)
     method = opts.method
     _check_explain_args(method, opts.layer, opts.top_k)
+    resolve_backend(opts.backend)  # a bad name, or one that cannot run here, is one line before the model loads
     if isinstance(model, (str, Path)):
         model = load_model(model)
     loaded = model if isinstance(model, LoadedModel) else None
@@ -473,7 +513,8 @@ def explain(
         pngs = _overlay_names(sources, method)
         check_output_dir(out_dir, force=force, names=tuple(pngs))
     module.eval()
-    results = _explain_batches(module, shown, inputs, sources, names, dataclasses.asdict(opts))
+    scorer = _score_backend(module, loaded, inputs, opts)
+    results = _explain_batches(module, shown, inputs, sources, names, dataclasses.asdict(opts), scorer)
     if out_dir is not None:
         if files:  # the photo row: the same maps over the photo at its own resolution
             for r, (photo, box) in zip(results, photos_at_own_resolution(loaded, sources), strict=True):
