@@ -68,13 +68,16 @@ def run_ours(data_dir: str, out: Path, overrides: dict, dataset: str = "imagenet
 
 
 def pipeline_share(config, rows: list[dict]) -> float:
-    """Seconds to make one training batch from the cache, over the mean seconds of a training step."""
+    """Seconds to make one training batch from the cache, over the mean seconds of a training step (None for
+    the fast recipe, whose small images are not cut from a photo cache)."""
     from googlenet.data import dataset_stats, load_dataset
     from googlenet.data.augment import RandomCrops
     from googlenet.data.cache import open_cache
     from googlenet.training.config import parse_sizes
     from googlenet.training.fastdata import PhotoBatches
 
+    if config.input_size is None:
+        return None
     stats = dataset_stats(config.dataset, data_dir=config.data_dir)
     train_set = load_dataset(config.dataset, "train", data_dir=config.data_dir, val_fraction=0.0)
     sizes = parse_sizes(config.resize_schedule) if config.resize_schedule else [config.input_size]
@@ -115,6 +118,9 @@ def plain_transforms(config):
 
     size = config.input_size
     norm = [v2.ToDtype(torch.float32, scale=True), v2.Normalize(IMAGENET_MEAN, IMAGENET_STD)]
+    if size is None or config.augment == "none":  # the fast recipe (small images): read as they are
+        plain = v2.Compose([v2.ToImage(), *([v2.Resize((size, size), antialias=True)] if size else []), *norm])
+        return plain, plain
     first = v2.Resize((size, size), antialias=True) if config.augment == "flip" else \
         v2.RandomResizedCrop(size, scale=(config.crop_scale, 1.0), antialias=True)
     train_tf = v2.Compose([v2.ToImage(), first, v2.RandomHorizontalFlip(), *norm])

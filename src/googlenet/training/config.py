@@ -404,6 +404,12 @@ def make_config(recipe: str | None = None, file: str | Path | None = None, **ove
     config = TrainConfig(**settings, model_kwargs=model_kwargs)
     config.recipe = recipe
     validate(config)
+    if why and recipe == "fast" and "fit_to_data" not in {*from_file, *explicit}:
+        from ..data.registry import is_small_image_dataset
+
+        # The fast recipe's constants hold where they were tuned (the registry's small-image sets); a user's
+        # set of small images gets them fitted to its size, as photos do (training/datafit.py).
+        config.fit_to_data = not is_small_image_dataset(config.dataset)
     if config.fit_to_data and not config.init_from:
         fit_to_data(config, pinned=tuple(k for k in (*from_file, *explicit) if k in FIELDS))
     if why and recipe != "fast":  # chosen for the data: say so, with the settings it gave after every override
@@ -440,10 +446,15 @@ def fit_to_data(config: TrainConfig, pinned: tuple[str, ...] = ()) -> None:
         facts = DataFacts.measure(train)
     except Exception:  # noqa: BLE001 - a missing or broken dataset is reported by the trainer
         return
-    chosen = fit(facts, batch_size=config.batch_size, epochs=config.epochs, input_size=config.input_size or 128,
-                 warmup_epochs=config.warmup_epochs, pinned=pinned)
-    config.batch_size, config.epochs = chosen.batch_size, chosen.epochs
-    config.input_size, config.warmup_epochs = chosen.input_size, chosen.warmup_epochs
+    from .datafit import RECIPE_STEPS
+
+    chosen = fit(facts, batch_size=config.batch_size, epochs=config.epochs,
+                 input_size=config.input_size or facts.median_side or 128,
+                 warmup_epochs=config.warmup_epochs, pinned=pinned,
+                 reference_steps=RECIPE_STEPS.get(config.recipe, RECIPE_STEPS["photos"]))
+    config.batch_size, config.epochs, config.warmup_epochs = chosen.batch_size, chosen.epochs, chosen.warmup_epochs
+    if config.input_size is not None:  # the fast recipe reads images at their own size: only the rest follows
+        config.input_size = chosen.input_size
     print(chosen.line(), file=sys.stderr)
 
 
