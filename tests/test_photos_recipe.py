@@ -253,7 +253,7 @@ def test_time_budget_run_prints_its_plan_and_ends_inside_the_budget(run_cli, tmp
 
 
 # -- fit to the data (issue 22, item 3) ---------------------------------------------------------------------------
-from googlenet.training.datafit import MIN_BATCH, REFERENCE_STEPS, DataFacts, fit  # noqa: E402
+from googlenet.training.datafit import MAX_EPOCHS, MIN_BATCH, REFERENCE_STEPS, DataFacts, fit  # noqa: E402
 
 RECIPE = dict(batch_size=64, epochs=5, input_size=128, warmup_epochs=0.5)
 
@@ -295,6 +295,25 @@ def test_photos_recipe_says_what_it_fitted_on_a_small_photo_set(tmp_path, class_
     assert config.input_size == 80 and config.batch_size == MIN_BATCH and config.epochs > 5
     pinned = make_config(recipe="photos", dataset=str(root), batch_size=8, input_size=72)
     assert (pinned.batch_size, pinned.input_size) == (8, 72)
+
+
+def test_a_users_small_images_get_the_fast_recipe_fitted_to_their_size(tmp_path, class_folders, capsys):
+    """The fast recipe's 3 epochs at batch 128 were tuned on Fashion-MNIST's 60,000 images; 160 small images
+    would get 3 steps from them. Chosen for a user's set, its step budget carries over; the registry's sets keep
+    the recipe as tuned."""
+    from googlenet.training import make_config
+    from googlenet.training.datafit import RECIPE_STEPS
+
+    root = class_folders(tmp_path / "d", ["a", "b", "c"], per_class=40, size=(32, 32))
+    config = make_config(dataset=str(root))
+    err = capsys.readouterr().err
+    assert config.recipe == "fast" and config.fit_to_data and config.input_size is None
+    assert "fitted to the data (120 photos, 3 classes, median shorter side 32 px)" in err
+    # 7 steps an epoch at the smallest batch: as many epochs as the bound allows, toward the 1,406 steps
+    assert config.batch_size == MIN_BATCH and config.epochs == MAX_EPOCHS and RECIPE_STEPS["fast"] > 60 * 7
+    assert make_config(dataset=str(root), fit_to_data=False).epochs == 3  # asked off, the recipe as written
+    fashion = make_config(dataset="fashion-mnist")
+    assert (fashion.recipe, fashion.fit_to_data, fashion.epochs, fashion.batch_size) == ("fast", False, 3, 128)
 
 
 @pytest.mark.slow

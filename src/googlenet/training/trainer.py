@@ -245,6 +245,12 @@ def set_frozen(model: nn.Module, frozen: bool) -> None:
             m.eval() if frozen else m.train(model.training)
 
 
+def _eval_fraction(c: TrainConfig) -> float:
+    """The part of the image evaluation reads: all of it where training read all of it (``augment none``, as
+    the in-memory small-image path does), else the centre ``eval_crop``."""
+    return 1.0 if c.augment == "none" else c.eval_crop
+
+
 #: The steps after which training prints its estimate of an epoch's time.
 ESTIMATE_AFTER_STEPS = 5
 #: Steps left out of that estimate: the first ones build oneDNN's kernels and warm the caches (on the 2-core
@@ -398,7 +404,7 @@ class Trainer:
         self.test_set = self._optional_split("test", ev, common) if c.eval_test else None
         self.classes = list(self.train_set.classes)
         # photos: googlenet eval / predict resize as the trainer's evaluation did
-        resize = pre.resize if stats.image_size else int(round(input_size / c.eval_crop))
+        resize = pre.resize if stats.image_size else int(round(input_size / _eval_fraction(c)))
         dataset = stats.name if is_small_image_dataset(stats.name) else Path(str(c.dataset)).name
         self.preprocessing = replace(pre, resize=resize, dataset=dataset, source="googlenet train")
         skipped = [*self.train_set.skipped, *(self.val_set.skipped if self.val_set else []),
@@ -533,9 +539,9 @@ class Trainer:
         log = print if (self.info.is_main and not self.quiet) else None
         options = dict(cache_dir=None, max_bytes=None if c.cache else 0, log=log)
         # Train: stored 1/8 above the largest training side, so a full-image crop is resized down, not up;
-        # ``flip`` feeds the whole photo, so it is stored at the largest side itself.
+        # ``flip`` and ``none`` feed the whole photo, so it is stored at the largest side itself.
         largest = max(self.sizes + [input_size])
-        train_side = largest if c.augment == "flip" else int(round(largest * 1.125))
+        train_side = largest if c.augment in ("flip", "none") else int(round(largest * 1.125))
         store = open_cache(self.train_set, train_side, **options)
         crops = (RandomCrops((1.0, 1.0), (1.0, 1.0), hflip) if c.augment == "flip"
                  else RandomCrops((c.crop_scale, 1.0), hflip=hflip))
@@ -543,7 +549,7 @@ class Trainer:
                                  augment=crops if c.augment != "none" else False, mean=mean, std=std, seed=c.seed,
                                  crop=None if c.augment != "none" else input_size)
         # Evaluation: a single crop, the centre eval_crop of the image resized to input_size (0.875: the usual).
-        eval_side = int(round(input_size / c.eval_crop))
+        eval_side = int(round(input_size / _eval_fraction(c)))
         self.val_fast, self.test_fast = (
             PhotoBatches(d, open_cache(d, eval_side, **options), out_size=input_size, augment=False, mean=mean,
                          std=std, seed=c.seed, crop=input_size) if d is not None and PhotoBatches.eligible(d) else None
