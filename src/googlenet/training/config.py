@@ -78,8 +78,9 @@ class TrainConfig:
     crop_scale: float = setting(0.08, "smallest crop area of the random-resized crop (paper 0.08)", group="data")
     resize_schedule: str | None = setting(None, "progressive resizing: the input side of each epoch, e.g. "
                                           "96,112,128 (the last one continues)", group="data")
-    fit_to_data: bool = setting(False, "photos: batch size, epochs, input side and warm-up follow from the number "
-                                "and size of the photos; the ones you set stay (docs/training.md#fit-to-data)",
+    fit_to_data: bool = setting(False, "batch size, epochs, input side and warm-up follow from the number and "
+                                "size of the images (on for photos and a folder of small images); the ones you "
+                                "set stay (docs/training.md#fit-to-data)",
                                 group="data")
     cache: bool = setting(True, "decode photos once into a memory-mapped cache ($GOOGLENET_CACHE)", group="data")
     pad: int = setting(2, "small augmentation: padding before the random crop", group="data")
