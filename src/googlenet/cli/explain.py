@@ -15,9 +15,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "explain", help="class activation maps (CAM, Grad-CAM) of image files, feature maps, first-layer filters",
         description="For each image, one PNG: the image the model reads (its 1-crop test view), then the map of "
                     "each top-k class over it. CAM (Zhou et al. 2016) is exact for global-average-pool + linear "
-                    "heads (GoogLeNet); Grad-CAM (pytorch-grad-cam) works for any model and layer. The probabilities and "
-                    "the top-k classes come from --backend (default eager: the model as loaded); the maps of those "
-                    "classes are always computed in torch.")
+                    "heads (GoogLeNet); Grad-CAM (pytorch-grad-cam) works for any model and layer. The "
+                    "probabilities and the top-k classes come from --backend (default eager: the model as loaded); "
+                    "the maps of those classes are always computed in torch.")
     parser.add_argument("images", nargs="+", metavar="IMAGE_OR_FOLDER")
     parser.add_argument("--checkpoint", "-c", required=True, help="a model file or run folder")
     parser.add_argument("--method", choices=("cam", "gradcam"), default="cam",

@@ -505,8 +505,9 @@ class Trainer:
             run = f"--max-steps {c.max_steps}: about {seconds / steps * c.max_steps / 60:.1f} min"
         else:
             run = f"{c.epochs} epochs: about {per_epoch * c.epochs / 60:.0f} min"
-        print(f"googlenet: about {per_epoch:.0f} s per epoch at {side} px ({rate:.0f} img/s over steps {WARMUP_STEPS + 1}-"
-              f"{WARMUP_STEPS + steps}); {run}", flush=True)
+        timed = f"steps {WARMUP_STEPS + 1}-{WARMUP_STEPS + steps}"
+        print(f"googlenet: about {per_epoch:.0f} s per epoch at {side} px ({rate:.0f} img/s over {timed}); {run}",
+              flush=True)
 
     def _plan_budget(self, step_s: float, side: int | None = None, epoch_eval_s: float | None = None) -> None:
         """Fit the run into --time-budget (training/budget.py): set the step and epoch counts and a linear
