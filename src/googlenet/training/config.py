@@ -412,7 +412,10 @@ def make_config(recipe: str | None = None, file: str | Path | None = None, **ove
         # set of small images gets them fitted to its size, as photos do (training/datafit.py).
         config.fit_to_data = not is_small_image_dataset(config.dataset)
     if config.fit_to_data and not config.init_from:
-        fit_to_data(config, pinned=tuple(k for k in (*from_file, *explicit) if k in FIELDS))
+        # For a user's small images the line waits for the trainer's start: a bad flag (--num-classes) found
+        # while the data are opened is then the run's one line (the photos recipe already printed its own).
+        fit_to_data(config, pinned=tuple(k for k in (*from_file, *explicit) if k in FIELDS),
+                    defer=recipe == "fast")
     if why and recipe != "fast":  # chosen for the data: say so, with the settings it gave after every override
         import sys
 
@@ -430,10 +433,11 @@ def _settings_line(c: TrainConfig) -> str:
             f"{'s' if c.epochs != 1 else ''}{steps} at {size}")
 
 
-def fit_to_data(config: TrainConfig, pinned: tuple[str, ...] = ()) -> None:
+def fit_to_data(config: TrainConfig, pinned: tuple[str, ...] = (), defer: bool = False) -> None:
     """Refit the data-dependent settings of ``config`` to its dataset's size (training/datafit.py), in place,
-    and print what was chosen. Leaves the config as it is when the dataset cannot be read yet (the trainer
-    then names the problem)."""
+    and print what was chosen (``defer``: keep the line as ``config.fit_note`` for the trainer to print when
+    it starts). Leaves the config as it is when the dataset cannot be read yet (the trainer then names the
+    problem)."""
     import sys
 
     from ..data import load_dataset
@@ -456,7 +460,10 @@ def fit_to_data(config: TrainConfig, pinned: tuple[str, ...] = ()) -> None:
     config.batch_size, config.epochs, config.warmup_epochs = chosen.batch_size, chosen.epochs, chosen.warmup_epochs
     if config.input_size is not None:  # the fast recipe reads images at their own size: only the rest follows
         config.input_size = chosen.input_size
-    print(chosen.line(), file=sys.stderr)
+    if defer:
+        config.fit_note = chosen.line()  # not a setting: not in asdict(config), not saved
+    else:
+        print(chosen.line(), file=sys.stderr)
 
 
 def validate(c: TrainConfig) -> None:
