@@ -398,7 +398,7 @@ class Trainer:
         aug = train_transform(c.augment, input_size=input_size, mean=mean, std=std, channels=channels, pad=c.pad,
                               color_jitter=c.color_jitter, crops=RandomCrops((c.crop_scale, 1.0), hflip=hflip))
         ev = eval_transform(input_size=input_size, mean=mean, std=std, native_size=stats.image_size,
-                            crop_fraction=c.eval_crop)
+                            crop_fraction=_eval_fraction(c))
         self.train_set.transform = aug
         self.val_set = self._optional_split("val", ev, common)
         self.test_set = self._optional_split("test", ev, common) if c.eval_test else None
