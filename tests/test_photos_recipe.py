@@ -310,9 +310,14 @@ def test_a_users_small_images_get_the_fast_recipe_fitted_to_their_size(tmp_path,
     assert config.recipe == "fast" and config.fit_to_data and config.input_size is None
     assert "fitted to the data (120 photos, 3 classes, median shorter side 32 px)" in config.fit_note
     assert "fit_note" not in config.to_dict()
-    code, _, err = run_cli("train", "--dataset", str(root), "--max-steps", "2", "--threads", "1", "--no-report",
-                           "--out", str(tmp_path / "run"))
+    code, out, err = run_cli("train", "--dataset", str(root), "--max-steps", "2", "--threads", "1", "--no-report",
+                             "--out", str(tmp_path / "run"))
     assert code == 0 and "fitted to the data (120 photos, 3 classes" in err  # said when training starts
+    # read whole, as trained (augment none): cached at 32 px, not 1/8 larger, and evaluated whole
+    assert "cache: 120 images at 32 px" in out and "at 36 px" not in out
+    from googlenet.data.preprocessing import read_file_cfg
+
+    assert read_file_cfg(tmp_path / "run" / "model.safetensors").resize == 32
     # 7 steps an epoch at the smallest batch: as many epochs as the bound allows, toward the 1,406 steps
     assert config.batch_size == MIN_BATCH and config.epochs == MAX_EPOCHS and RECIPE_STEPS["fast"] > 60 * 7
     assert make_config(dataset=str(root), fit_to_data=False).epochs == 3  # asked off, the recipe as written
