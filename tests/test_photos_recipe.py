@@ -290,8 +290,8 @@ def test_photos_recipe_says_what_it_fitted_on_a_small_photo_set(tmp_path, class_
 
     root = class_folders(tmp_path / "d", ["a", "b"], per_class=30, size=(80, 120))
     config = make_config(recipe="photos", dataset=str(root))
-    err = capsys.readouterr().err
-    assert "fitted to the data (60 photos, 2 classes, median shorter side 80 px)" in err
+    assert capsys.readouterr().err == ""  # said when the trainer starts
+    assert "fitted to the data (60 photos, 2 classes, median shorter side 80 px)" in config.chosen_notes[0]
     assert config.input_size == 80 and config.batch_size == MIN_BATCH and config.epochs > 5
     pinned = make_config(recipe="photos", dataset=str(root), batch_size=8, input_size=72)
     assert (pinned.batch_size, pinned.input_size) == (8, 72)
@@ -308,8 +308,8 @@ def test_a_users_small_images_get_the_fast_recipe_fitted_to_their_size(tmp_path,
     config = make_config(dataset=str(root))
     assert capsys.readouterr().err == ""  # the fit's line waits for the trainer's start (a bad flag stays one line)
     assert config.recipe == "fast" and config.fit_to_data and config.input_size is None
-    assert "fitted to the data (120 photos, 3 classes, median shorter side 32 px)" in config.fit_note
-    assert "fit_note" not in config.to_dict()
+    assert "fitted to the data (120 photos, 3 classes, median shorter side 32 px)" in config.chosen_notes[0]
+    assert "chosen_notes" not in config.to_dict()
     code, out, err = run_cli("train", "--dataset", str(root), "--max-steps", "2", "--threads", "1", "--no-report",
                              "--out", str(tmp_path / "run"))
     assert code == 0 and "fitted to the data (120 photos, 3 classes" in err  # said when training starts

@@ -411,16 +411,14 @@ def make_config(recipe: str | None = None, file: str | Path | None = None, **ove
         # The fast recipe's constants hold where they were tuned (the registry's small-image sets); a user's
         # set of small images gets them fitted to its size, as photos do (training/datafit.py).
         config.fit_to_data = not is_small_image_dataset(config.dataset)
+    # What was chosen for the data is said when the trainer starts (``config.chosen_notes``, not a setting: not
+    # in asdict(config), not saved), so a bad flag found while the data are opened is the run's one line.
+    config.chosen_notes = []
     if config.fit_to_data and not config.init_from:
-        # For a user's small images the line waits for the trainer's start: a bad flag (--num-classes) found
-        # while the data are opened is then the run's one line (the photos recipe already printed its own).
-        fit_to_data(config, pinned=tuple(k for k in (*from_file, *explicit) if k in FIELDS),
-                    defer=recipe == "fast")
+        fit_to_data(config, pinned=tuple(k for k in (*from_file, *explicit) if k in FIELDS))
     if why and recipe != "fast":  # chosen for the data: say so, with the settings it gave after every override
-        import sys
-
-        print(f"googlenet: recipe {recipe}: {why}; {_settings_line(config)} (name another with --recipe)",
-              file=sys.stderr)
+        config.chosen_notes.append(f"googlenet: recipe {recipe}: {why}; {_settings_line(config)} (name another "
+                                   "with --recipe)")
     return config
 
 
@@ -433,13 +431,10 @@ def _settings_line(c: TrainConfig) -> str:
             f"{'s' if c.epochs != 1 else ''}{steps} at {size}")
 
 
-def fit_to_data(config: TrainConfig, pinned: tuple[str, ...] = (), defer: bool = False) -> None:
+def fit_to_data(config: TrainConfig, pinned: tuple[str, ...] = ()) -> None:
     """Refit the data-dependent settings of ``config`` to its dataset's size (training/datafit.py), in place,
-    and print what was chosen (``defer``: keep the line as ``config.fit_note`` for the trainer to print when
-    it starts). Leaves the config as it is when the dataset cannot be read yet (the trainer then names the
-    problem)."""
-    import sys
-
+    and add the line saying what was chosen to ``config.chosen_notes`` (the trainer prints it when it starts).
+    Leaves the config as it is when the dataset cannot be read yet (the trainer then names the problem)."""
     from ..data import load_dataset
     from .datafit import FITTED, DataFacts, fit
 
@@ -460,10 +455,8 @@ def fit_to_data(config: TrainConfig, pinned: tuple[str, ...] = (), defer: bool =
     config.batch_size, config.epochs, config.warmup_epochs = chosen.batch_size, chosen.epochs, chosen.warmup_epochs
     if config.input_size is not None:  # the fast recipe reads images at their own size: only the rest follows
         config.input_size = chosen.input_size
-    if defer:
-        config.fit_note = chosen.line()  # not a setting: not in asdict(config), not saved
-    else:
-        print(chosen.line(), file=sys.stderr)
+    notes = getattr(config, "chosen_notes", None)
+    config.chosen_notes = [*(notes or []), chosen.line()]
 
 
 def validate(c: TrainConfig) -> None:

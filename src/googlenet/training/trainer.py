@@ -693,8 +693,8 @@ class Trainer:
         show = info.is_main and not self.quiet
         try:
             if show and not self.resume:
-                if getattr(c, "fit_note", None):
-                    print(c.fit_note, file=sys.stderr, flush=True)
+                for line in getattr(c, "chosen_notes", None) or ():  # what the recipe chose for the data
+                    print(line, file=sys.stderr, flush=True)
                 n_params = sum(p.numel() for p in self.model.parameters())
                 print(f"training {c.model} ({n_params / 1e6:.2f}M parameters, {self.model_kwargs}) on {c.dataset}: "
                       f"{len(self.train_set)} train / {len(self.val_set) if self.val_set else 0} val images, "
