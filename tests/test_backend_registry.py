@@ -13,6 +13,7 @@ import torch
 import googlenet
 from googlenet.bench.inputs import settle_batch_norm
 from googlenet.deploy.backends import backend_names, backend_spec, build_backend, resolve_backend
+from googlenet.deploy.backends.base import Streams
 from googlenet.errors import UserError
 from googlenet.evaluation import Ensemble
 from googlenet.weights.checkpoint import save_model
@@ -79,6 +80,24 @@ def test_each_openvino_precision_matches_torch_within_its_bound(name, model, pho
     assert float((got.argmax(1) == expected.argmax(1)).float().mean()) >= agreement
     if name == "openvino":  # exact enough that the batch can change (the graph's batch is dynamic)
         torch.testing.assert_close(backend(x[:5]), expected[:5], atol=1e-4, rtol=0)
+
+
+@pytest.mark.parametrize("name", ["ort", "int8"])
+def test_a_large_batch_runs_as_one_part_per_core_with_the_same_logits(name, model, photos):
+    """Streams (docs/performance.md "Streams"): 9 images on 2 threads run as parts of 5 and 4, one per core; the
+    logits are those of the same images in batches of 3, which run as one call on both threads."""
+    x = normalized(photos)
+    backend = build_backend(name, model, crop_size=32, channels=3, calibration=x, threads=2)
+    assert backend.streams.count == 2 and not backend.streams.splits(3) and backend.streams.splits(9)
+    in_threes = torch.cat([backend(x[i:i + 3]) for i in range(0, 9, 3)])
+    assert backend.streams.split_batches == 0
+    whole = backend(x[:9])
+    assert backend.streams.split_batches == 1
+    torch.testing.assert_close(whole, in_threes, atol=1e-4 * float(in_threes.abs().max()), rtol=0)
+    run = backend.bind(x[:9])  # what the bench times: the same parts
+    torch.testing.assert_close(torch.as_tensor(backend.to_numpy(run())), whole, atol=0, rtol=0)
+    assert backend.streams.split_batches == 2
+    assert not Streams(1).splits(32)  # one thread: nothing to split across
 
 
 def test_bf16_is_refused_in_one_line_where_the_cpu_lacks_it(model, monkeypatch):

@@ -54,7 +54,7 @@ def _anchor(name: str, tv: nn.Module, workdir: Path, input_size: int, threads: i
         path = workdir / "torchvision.onnx"
         if not path.exists():
             export_onnx(tv, path, input_size=input_size, in_channels=getattr(tv, "in_channels", 3))
-        backend = OrtBackend(path, name=name, threads=threads)
+        backend = OrtBackend(path, name=name, threads=threads, streams=1)  # the plain session: the anchor
     return Prepared(name, "torchvision", backend.bind, backend.to_numpy)
 
 

@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import sys
-from collections.abc import Callable
+import threading
+from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import torch
 from torch import Tensor, nn
 
@@ -17,6 +20,64 @@ from ...errors import UserError
 def note(message: str) -> None:
     """One ``googlenet: note:`` line on stderr (what a backend decided for the user, and why)."""
     print(f"googlenet: note: {message}", file=sys.stderr, flush=True)
+
+
+#: A batch is split across the cores from this many images a part on (docs/performance.md, "Streams").
+MIN_IMAGES_PER_STREAM = 4
+#: Parts per stream: more parts than streams, taken by whichever stream is free, so a core shared with other
+#: work (eval's decode thread) takes fewer of them instead of holding the batch up.
+PARTS_PER_STREAM = 2
+
+
+class Streams:
+    """One single-threaded stream per core: a large batch runs as parts, each computed by one stream from start
+    to end, the streams at once.
+
+    Why: on a few cores one call's intra-op threads wait for each other after every layer, and GoogLeNet's
+    layers after the stem are small (14x14 and 7x7 maps, 1x1 convolutions of a few dozen channels), so the two
+    threads of one call idle a good part of the time; parts computed each by one thread keep both cores busy
+    (the reason OpenVINO's throughput mode runs streams). Small batches (fewer than ``MIN_IMAGES_PER_STREAM``
+    images a stream) run as one call on every core, for latency. The parts are handed out as the streams come
+    free (the calling thread is one of them), so a core shared with other work does less of the batch."""
+
+    def __init__(self, threads: int) -> None:
+        self.count = max(1, int(threads))
+        self._pool = ThreadPoolExecutor(self.count - 1, thread_name_prefix="googlenet-stream") \
+            if self.count > 1 else None
+        self.split_batches = 0  # how many batches ran as parts (what the tests check)
+
+    def splits(self, images: int) -> bool:
+        """Whether a batch of ``images`` runs as parts."""
+        return self.count > 1 and images >= self.count * MIN_IMAGES_PER_STREAM
+
+    def parts(self, x: np.ndarray) -> list[np.ndarray]:
+        """``x`` cut along the batch into parts of near-equal size, ``PARTS_PER_STREAM`` a stream but none under
+        ``MIN_IMAGES_PER_STREAM`` images: views, each contiguous."""
+        self.split_batches += 1
+        per_part = max(MIN_IMAGES_PER_STREAM, -(-len(x) // (self.count * PARTS_PER_STREAM)))
+        return np.array_split(x, max(self.count, len(x) // per_part))
+
+    def map(self, run: Callable[[int, Any], Any], parts: Sequence[Any]) -> list[Any]:
+        """``[run(stream, part) for part in parts]``, each part run by the first stream free (the calling thread,
+        stream 0, or one of the pool's, 1 to ``count - 1``)."""
+        assert self._pool is not None
+        results: list[Any] = [None] * len(parts)
+        order = iter(range(len(parts)))
+        lock = threading.Lock()
+
+        def stream(k: int) -> None:
+            while True:
+                with lock:
+                    i = next(order, None)
+                if i is None:
+                    return
+                results[i] = run(k, parts[i])
+
+        others = [self._pool.submit(stream, k) for k in range(1, self.count)]
+        stream(0)
+        for other in others:
+            other.result()
+        return results
 
 
 class Backend:

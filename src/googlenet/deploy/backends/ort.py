@@ -15,40 +15,57 @@ from torch import Tensor
 
 from ...errors import UserError
 from . import register_backend
-from .base import Backend, BackendContext
+from .base import Backend, BackendContext, Streams
 
 ORT = dict(engine="onnxruntime", cpu_only=True, requires="onnxruntime",
            install="pip install onnxruntime (or googlenet[onnx])")
 
 
 class OrtBackend(Backend):
-    """ONNX Runtime on an ONNX file (CPU). The session holds the graph, so a temporary file may go after."""
+    """ONNX Runtime on an ONNX file (CPU). The session holds the graph, so a temporary file may go after.
+
+    Two sessions on the one graph: ``session`` runs a small batch on every thread (latency), ``stream_session``
+    (one intra-op thread) runs the parts of a large batch at once, one per core
+    (:class:`~.base.Streams`; ONNX Runtime's ``run`` is thread-safe and releases the GIL). ``streams=1`` keeps
+    every batch on the one session."""
 
     def __init__(self, path: str | Path, *, name: str = "ort", crop_size: int | None = None,
-                 threads: int | None = None) -> None:
+                 threads: int | None = None, streams: int | None = None) -> None:
         from ..ort import ort_session
 
         self.name, self.path = name, Path(path)
-        self.session = ort_session(path, threads or torch.get_num_threads())
+        self.threads = threads or torch.get_num_threads()
+        self.session = ort_session(path, self.threads)
+        self.streams = Streams(self.threads if streams is None else streams)
+        # Made now, while the file is there (a temporary export may go once the backend is built).
+        self.stream_session = ort_session(path, 1) if self.streams.count > 1 else None
         inputs = self.session.get_inputs()
         self.input_name = inputs[0].name
         self.output_name = self.session.get_outputs()[0].name
         size = inputs[0].shape[-1]
         self.crop_size = size if isinstance(size, int) else crop_size
 
-    def _feed(self, images: Tensor) -> dict:
+    def _array(self, images: Tensor) -> np.ndarray:
         if self.crop_size and images.shape[-1] != self.crop_size:
             raise UserError(f"{self.path.name} reads {self.crop_size}-px crops, got {images.shape[-1]}; drop "
                             "--crop-size, or export the model at that size")
-        return {self.input_name: np.ascontiguousarray(images.detach().cpu().float().numpy())}
+        return np.ascontiguousarray(images.detach().cpu().float().numpy())
+
+    def _run(self, x: np.ndarray) -> np.ndarray:
+        if not self.streams.splits(len(x)):
+            return self.session.run([self.output_name], {self.input_name: x})[0]
+        session = self.stream_session
+        assert session is not None
+        parts = self.streams.parts(x)
+        outs = self.streams.map(lambda _, part: session.run([self.output_name], {self.input_name: part})[0], parts)
+        return np.concatenate(outs)
 
     def __call__(self, images: Tensor) -> Tensor:
-        (out,) = self.session.run([self.output_name], self._feed(images))
-        return torch.from_numpy(out)
+        return torch.from_numpy(self._run(self._array(images)))
 
     def bind(self, images: Tensor):
-        feed = self._feed(images)
-        return lambda: self.session.run([self.output_name], feed)[0]
+        x = self._array(images)
+        return lambda: self._run(x)
 
 
 @register_backend("ort", summary="ONNX Runtime fp32", reads_onnx=True, **ORT)
