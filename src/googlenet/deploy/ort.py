@@ -33,18 +33,20 @@ def check_onnx_file(path: str | Path) -> Path:
     return path
 
 
-def ort_session(path: str | Path, threads: int | None = None):
+def ort_session(path: str | Path, threads: int | None = None, *, checked: bool = False):
     """An ``onnxruntime.InferenceSession`` on the CPU with every graph optimization on.
 
     One inter-op thread: our graphs are chains of convolutions, and a second pool only competes for
-    the cores with the intra-op threads. The file is checked first (:func:`check_onnx_file`), and a graph
-    ONNX Runtime still refuses is a one-line DataError.
+    the cores with the intra-op threads. The file is checked first (:func:`check_onnx_file`; ``checked``: it
+    already was, for a second session on the same file), and a graph ONNX Runtime still refuses is a one-line
+    DataError.
     """
     try:
         import onnxruntime as ort
     except ImportError:
         raise UserError("ONNX Runtime is not installed; pip install onnxruntime (or googlenet[onnx])") from None
-    check_onnx_file(path)
+    if not checked:
+        check_onnx_file(path)
     options = ort.SessionOptions()
     if threads:
         options.intra_op_num_threads = threads

@@ -38,7 +38,7 @@ class OrtBackend(Backend):
         self.session = ort_session(path, self.threads)
         self.streams = Streams(self.threads if streams is None else streams)
         # Made now, while the file is there (a temporary export may go once the backend is built).
-        self.stream_session = ort_session(path, 1) if self.streams.count > 1 else None
+        self.stream_session = ort_session(path, 1, checked=True) if self.streams.count > 1 else None
         inputs = self.session.get_inputs()
         self.input_name = inputs[0].name
         self.output_name = self.session.get_outputs()[0].name
