@@ -56,6 +56,8 @@ ON_THE_RECIPE: list[tuple[str, str, dict]] = [
     ("aux-lr4", "aux heads + Ranger at 4e-3", dict(lr=4e-3, model_kwargs={"aux_logits": True})),
     ("aux-deepstem-lr4", "aux heads + deep stem + Ranger at 4e-3",
      dict(lr=4e-3, model_kwargs={"aux_logits": True, "stem": "deep"})),
+    ("aux-se16-lr4", "aux heads + squeeze-excitation (se_reduction=16) + Ranger at 4e-3",
+     dict(lr=4e-3, model_kwargs={"aux_logits": True, "se_reduction": 16})),
 ]
 VARIANTS = LADDER + ON_THE_RECIPE
 
