@@ -31,6 +31,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--no-compare", action="store_true",
                         help="with an int8 or bf16 backend, skip the fp32 run on the same images that states its "
                              "accuracy change")
+    parser.add_argument("--no-cache", action="store_true",
+                        help="decode the split again instead of reading (and keeping) its decoded views in "
+                             "$GOOGLENET_CACHE (1 crop only)")
     add_force_flag(parser, "metrics.json, confusion.json and confusion.png in --out")
     add_json_flag(parser)
     parser.set_defaults(func=run)
@@ -53,7 +56,8 @@ def run(args: argparse.Namespace) -> int:
     ensemble = load_ensemble(args, paths)
     options = EvalOptions(split=args.split, data_dir=args.data_dir, crops=args.crops, scales=parse_scales(args.scales),
                           limit=args.limit, batch_size=args.batch_size, crop_batch=args.crop_batch, device=args.device,
-                          progress=sys.stderr.isatty(), backend=args.backend, compare=not args.no_compare)
+                          progress=sys.stderr.isatty(), backend=args.backend, compare=not args.no_compare,
+                          cache=not args.no_cache)
     result = evaluate(ensemble, args.dataset, options)
     m = result.metrics
     written = [str(p) for p in result.save(args.out, force=args.force)] if args.out else []

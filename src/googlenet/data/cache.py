@@ -44,6 +44,7 @@ import warnings
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import torch
@@ -164,9 +165,11 @@ def decode_resized(source: str | Path | bytes, size: int, channels: int = 3, *, 
     return img.contiguous(), short
 
 
-def cache_key(rows: Sequence[tuple[str, int, int]], size: int, channels: int) -> str:
-    """The hash a cache file is named by: the image list (names, sizes, mtimes), the scale, the channels."""
-    h = hashlib.sha256(f"googlenet-cache v{CACHE_VERSION} short-side-center-crop {size} {channels}\n".encode())
+def cache_key(rows: Sequence[tuple[str, int, int]], size: int, channels: int,
+              kind: str = "short-side-center-crop") -> str:
+    """The hash a cache file is named by: the image list (names, sizes, mtimes), what a row holds (``kind``),
+    the scale, the channels."""
+    h = hashlib.sha256(f"googlenet-cache v{CACHE_VERSION} {kind} {size} {channels}\n".encode())
     for name, nbytes, mtime in rows:
         h.update(f"{name}\0{nbytes}\0{mtime}\n".encode())
     return h.hexdigest()
@@ -454,12 +457,14 @@ def _across_ranks(rank: int, local: Callable[[], ImageStore], reopen: Callable[[
     return opened(arr) if arr is not None else fly("rank 0 built no cache")
 
 
-def _cache_file(dataset, folder: Path, key: str, size: int, channels: int) -> tuple[Path, str]:
+def _cache_file(dataset, folder: Path, key: str, size: int, channels: int, kind: str = "") -> tuple[Path, str]:
     """The cache file of ``dataset``'s split at ``size`` (named by the data's key) and its group: the tag that
-    every version of the same dataset, split, scale and channels shares, so a stale one can be found."""
+    every version of the same dataset, split, scale, channels (and view ``kind``) shares, so a stale one can be
+    found."""
     split = getattr(dataset, "source_split", dataset.split)
-    group = hashlib.sha256(f"{dataset.name}|{split}|{size}|{channels}".encode()).hexdigest()[:8]
-    stem = f"{_safe(Path(str(dataset.name)).name)}-{split}-{size}px-{group}"
+    group = hashlib.sha256(f"{dataset.name}|{split}|{size}|{channels}{'|' + kind if kind else ''}".encode()
+                           ).hexdigest()[:8]
+    stem = f"{_safe(Path(str(dataset.name)).name)}-{split}-{'views-' if kind else ''}{size}px-{group}"
     return folder / f"{stem}-{key[:20]}.npy", group
 
 
@@ -531,5 +536,149 @@ def _build(path: Path, images: ScaledImages, progress: bool | None, say: Log) ->
             f"upsampled (e.g. {small[0]})")
 
 
-__all__ = ["DEFAULT_MAX_BYTES", "ImageStore", "ScaledImages", "cache_key", "cache_root", "decode_resized", "env_bytes",
-           "open_cache"]
+# ----------------------------------------------------------------------------------------------------
+# Evaluation's views: kept by the first evaluation of a split, read by the next
+
+
+class ViewCache:
+    """The one view each image of a split gives a deterministic protocol (eval's centre crop), kept on disk.
+
+    Training builds its cache before the first epoch; evaluation cannot know it will run again, so the first
+    evaluation of a split writes each batch's views into a temporary file as it computes them (the views it
+    uses anyway: no extra decode) and, once every image has been written, renames it into place; the next
+    evaluation of the same files with the same protocol reads them and decodes nothing (docs/performance.md,
+    "A decoded cache for eval"). The file is keyed like the training cache (the images' names, sizes and
+    mtimes) plus ``kind``, the protocol's own description, so a changed photo or another crop gives another
+    file; it carries the same CRC-32 record, checked when it is opened. While one process writes, it holds the
+    file's lock, and another evaluating the same split just decodes."""
+
+    def __init__(self, path: Path, group: str, shape: tuple[int, int, int, int], *, array: np.ndarray,
+                 writing: Path | None, lock: Any, say: Log) -> None:
+        self.path, self.shape, self._group, self._say = path, shape, group, say
+        self._array, self._tmp, self._lock = array, writing, lock
+        self._written = np.zeros(shape[0], dtype=bool) if writing is not None else None
+
+    @classmethod
+    def open(cls, dataset, kind: str, side: int, *, cache_dir: str | Path | None = None,
+             max_bytes: int | None = None, log: Log | None = _print) -> ViewCache | None:
+        """The views of ``dataset``'s split: ``ready`` when a previous evaluation kept them, else one to
+        :meth:`write` into; None when the split cannot be kept (images in memory, a transform of the caller's,
+        over the size bound, an unwritable folder, or another process writing the same file)."""
+        if not getattr(dataset, "encoded", False) or getattr(dataset, "transform", None) is not None:
+            return None
+        say = log if log is not None else (lambda _m: None)
+        rows = dataset.fingerprint()
+        shape = (len(rows), side, side, dataset.channels)
+        root = Path(cache_dir).expanduser() if cache_dir is not None else cache_root()
+        folder = root / "images"
+        path, group = _cache_file(dataset, folder, cache_key(rows, side, dataset.channels, kind), side,
+                                  dataset.channels, kind)
+        if path.is_file() and (arr := _open_array(path, shape, verify=True)) is not None:
+            return cls(path, group, shape, array=arr, writing=None, lock=None, say=say)
+        limit = env_bytes("GOOGLENET_CACHE_MAX_BYTES", DEFAULT_MAX_BYTES) if max_bytes is None else int(max_bytes)
+        nbytes = int(np.prod(shape))
+        if _cannot_build(folder, nbytes, limit, f"the {shape[0]:,} decoded views at {side} px") is not None:
+            return None  # evaluation decodes as it always did: not worth a line of its own
+        lock = _try_lock(path.with_suffix(".lock"))
+        if lock is None:
+            return None
+        _remove_stale_temporaries(folder)
+        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=folder)
+        os.close(fd)
+        try:
+            arr = np.lib.format.open_memmap(tmp, mode="w+", dtype=np.uint8, shape=shape)
+        except OSError:
+            Path(tmp).unlink(missing_ok=True)
+            _unlock(lock)
+            return None
+        return cls(path, group, shape, array=arr, writing=Path(tmp), lock=lock, say=say)
+
+    @property
+    def ready(self) -> bool:
+        """Whether every view is on disk (read them with :meth:`read`)."""
+        return self._tmp is None and self._array is not None
+
+    def read(self, rows: Sequence[int]) -> list[torch.Tensor]:
+        """The views of the split's images ``rows``: (C, S, S) uint8 each."""
+        batch = torch.from_numpy(self._array[np.asarray(rows, dtype=np.int64)])
+        return list(batch.permute(0, 3, 1, 2))
+
+    def write(self, rows: Sequence[int], views: Sequence[torch.Tensor]) -> None:
+        """Keep the views of images ``rows``; a view of another shape or type leaves the split unkept."""
+        if self._written is None:
+            return
+        for row, view in zip(rows, views, strict=True):
+            if view.dtype != torch.uint8 or tuple(view.shape) != (self.shape[3], self.shape[1], self.shape[2]):
+                self.discard()
+                return
+            self._array[int(row)] = view.permute(1, 2, 0).numpy()
+            self._written[int(row)] = True
+
+    def commit(self) -> None:
+        """Once every image was written: the file renamed into place with its CRC-32 record, the same split's
+        file for older photos deleted, and one line saying where it is. Otherwise the same as :meth:`discard`."""
+        if self._written is None or not self._written.all():
+            self.discard()
+            return
+        tmp, self._tmp = self._tmp, None
+        try:
+            self._array.flush()
+            self._array = None
+            with open(tmp, "rb") as f:
+                os.fsync(f.fileno())
+            _check_file(self.path).unlink(missing_ok=True)
+            os.replace(tmp, self.path)
+            _write_check(self.path)
+        except OSError as exc:
+            tmp.unlink(missing_ok=True)
+            self._say(f"note: keeping the decoded views failed ({exc.strerror or exc}); the next eval decodes again")
+            return
+        finally:
+            self._written = None
+            _unlock(self._lock)
+        for old in self.path.parent.glob(f"*-{self._group}-*.npy"):
+            if old != self.path:
+                old.unlink(missing_ok=True)
+                _check_file(old).unlink(missing_ok=True)
+        count, side = self.shape[0], self.shape[1]
+        self._say(f"kept the {count:,} decoded views ({side} px, {_mb(int(np.prod(self.shape)))}) in "
+                  f"{self.path.parent} for the next evaluation of these files (--no-cache: don't)")
+
+    def discard(self) -> None:
+        """Drop what was written (an evaluation of part of the split, or one that failed)."""
+        if self._tmp is not None:
+            self._array = None
+            self._tmp.unlink(missing_ok=True)
+            self._tmp = None
+            self._written = None
+            _unlock(self._lock)
+
+
+def _try_lock(path: Path) -> Any:
+    """An exclusive lock on ``path``, taken without waiting: the open file, or None when another holds it."""
+    try:
+        import fcntl
+    except ImportError:  # pragma: no cover - not POSIX
+        return None
+    try:
+        f = open(path, "a+b")  # noqa: SIM115 - held until _unlock
+    except OSError:
+        return None
+    try:
+        fcntl.flock(f.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except OSError:
+        f.close()
+        return None
+    return f
+
+
+def _unlock(f: Any) -> None:
+    import fcntl
+
+    with contextlib.suppress(OSError):
+        fcntl.flock(f.fileno(), fcntl.LOCK_UN)
+    f.close()
+
+
+__all__ = ["DEFAULT_MAX_BYTES", "ImageStore", "ScaledImages", "ViewCache", "cache_key", "cache_root", "decode_resized",
+           "env_bytes", "open_cache"]

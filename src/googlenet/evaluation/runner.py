@@ -105,7 +105,9 @@ class PassOptions:
 
     ``limit`` takes the first ``limit`` images of the split (the split's own order, fixed). ``progress``
     shows a bar on stderr counting crops (forward passes), updated after every pass, so even a few images
-    at a large crop size show how far they are."""
+    at a large crop size show how far they are. ``cache``: with one centre crop, read the split's views from
+    the decoded cache a previous pass kept, or keep them for the next one (:class:`~googlenet.data.cache.ViewCache`).
+    """
 
     scales: Sequence[int] | None = None
     batch_size: int = 64
@@ -113,6 +115,7 @@ class PassOptions:
     limit: int | None = None
     device: str = "cpu"
     progress: bool = False
+    cache: bool = False
 
 
 def dataset_probabilities(ensemble: Ensemble, data, crops: int | CropProtocol = 1,
@@ -136,29 +139,59 @@ def dataset_probabilities(ensemble: Ensemble, data, crops: int | CropProtocol = 
         bar = tqdm(total=n * cost, unit="crop", unit_scale=True, leave=False, dynamic_ncols=True,
                    desc=f"{n:,} images x {cost} crops")
     early, crops = _centre_crops_early(ensemble, crops, scales)
+    views = _view_cache(data, early) if o.cache and early is not None else None
+    targets_of = data.targets if views is not None and views.ready else None
 
     def load(start: int) -> tuple[list[Tensor], list[int]]:
-        images, labels = decode_batch(data, list(indices[start:start + batch_size]))
-        return ([_one_view(image, early) for image in images] if early else images), labels
+        positions = list(indices[start:start + batch_size])
+        if views is not None and views.ready:
+            rows = [int(data.indices[i]) for i in positions]
+            return views.read(rows), [int(targets_of[i]) for i in positions]
+        images, labels = decode_batch(data, positions)
+        if not early:
+            return images, labels
+        images = [_one_view(image, early) for image in images]
+        if views is not None:
+            views.write([int(data.indices[i]) for i in positions], images)
+        return images, labels
 
     probs, targets = [], []
     # The next batch is decoded in a thread while this one runs: JPEG decoding and the convolutions release
     # the GIL, and only that thread reads ``data``, so a dataset need not be thread-safe.
-    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="googlenet-decode") as pool:
-        try:
-            starts = list(range(0, n, batch_size))
-            pending = pool.submit(load, starts[0])
-            for k in range(len(starts)):
-                images, labels = pending.result()
-                if k + 1 < len(starts):
-                    pending = pool.submit(load, starts[k + 1])
-                probs.append(ensemble.member_probabilities(images, crops, scales=scales, crop_batch=crop_batch,
-                                                           device=device, progress=bar.update if bar else None))
-                targets.append(torch.tensor(labels))
-        finally:
-            if bar:
-                bar.close()
+    try:
+        with ThreadPoolExecutor(max_workers=1, thread_name_prefix="googlenet-decode") as pool:
+            try:
+                starts = list(range(0, n, batch_size))
+                pending = pool.submit(load, starts[0])
+                for k in range(len(starts)):
+                    images, labels = pending.result()
+                    if k + 1 < len(starts):
+                        pending = pool.submit(load, starts[k + 1])
+                    probs.append(ensemble.member_probabilities(images, crops, scales=scales, crop_batch=crop_batch,
+                                                               device=device, progress=bar.update if bar else None))
+                    targets.append(torch.tensor(labels))
+            finally:
+                if bar:
+                    bar.close()
+        if views is not None:
+            views.commit()  # kept only when every image of the split was written
+    finally:
+        if views is not None:
+            views.discard()
     return torch.cat(probs, dim=1), torch.cat(targets)
+
+
+def _view_cache(data, protocol: CropProtocol):
+    """The split's decoded views under ``protocol`` (one centre crop), or None where they cannot be kept."""
+    import sys
+
+    from ..data.cache import ViewCache
+
+    def say(message: str) -> None:
+        print(f"googlenet: {message}", file=sys.stderr, flush=True)  # stdout may be --json
+
+    kind = f"eval-view {protocol.describe()} {protocol.interpolation}"
+    return ViewCache.open(data, kind, protocol.crop_size, log=say)
 
 
 def _centre_crops_early(ensemble: Ensemble, crops: int | CropProtocol,
@@ -215,6 +248,9 @@ class EvalOptions:
     #: With an int8 or bf16 backend, also run its fp32 counterpart on the same images and record its top-1 and
     #: top-5 in ``reference`` (the accuracy change the precision costs).
     compare: bool = True
+    #: With one centre crop, keep the split's decoded views in ``$GOOGLENET_CACHE`` after the first pass and read
+    #: them in the next (the reference run above, another backend, another day): a photo set is decoded once.
+    cache: bool = True
 
     def with_changes(self, **changes: Any) -> EvalOptions:
         from dataclasses import fields, replace
@@ -227,7 +263,7 @@ class EvalOptions:
     def pass_options(self) -> dict[str, Any]:
         """The keywords of :func:`dataset_probabilities`."""
         return dict(scales=self.scales, batch_size=self.batch_size, crop_batch=self.crop_batch, limit=self.limit,
-                    device=self.device, progress=self.progress)
+                    device=self.device, progress=self.progress, cache=self.cache)
 
 
 def _timed_probabilities(ensemble: Ensemble, data, opts: EvalOptions) -> tuple[Tensor, Tensor, float]:
