@@ -56,6 +56,8 @@ ON_THE_RECIPE: list[tuple[str, str, dict]] = [
     ("aux-lr4", "aux heads + Ranger at 4e-3", dict(lr=4e-3, model_kwargs={"aux_logits": True})),
     ("aux-deepstem-lr4", "aux heads + deep stem + Ranger at 4e-3",
      dict(lr=4e-3, model_kwargs={"aux_logits": True, "stem": "deep"})),
+    ("aux-lr4-linear", "aux heads + Ranger at 4e-3, decayed linearly to 0 from the first step (Budgeted Training)",
+     dict(lr=4e-3, schedule="linear", model_kwargs={"aux_logits": True})),
     ("aux-se16-lr4", "aux heads + squeeze-excitation (se_reduction=16) + Ranger at 4e-3",
      dict(lr=4e-3, model_kwargs={"aux_logits": True, "se_reduction": 16})),
 ]
