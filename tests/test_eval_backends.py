@@ -25,15 +25,18 @@ PRE = {"input_size": 32, "resize": 36, "mean": [0.5, 0.45, 0.4], "std": [0.25, 0
 
 @pytest.fixture(scope="module")
 def model_file(tmp_path_factory):
+    return small_model(tmp_path_factory.mktemp("model"))
+
+
+def small_model(folder):
     """GoogLeNet with batch norm, width 1/4, at 32 px; settled BN and spread logits, so backends have work."""
     torch.manual_seed(0)
     model = googlenet.create_model("googlenet", **KWARGS)
     settle_batch_norm(model, torch.rand(32, 3, 32, 32) * 2 - 1)
     with torch.no_grad():
         model.fc.weight.normal_(0, 0.02)
-    path = tmp_path_factory.mktemp("model") / "model.safetensors"
-    return save_model(path, model, model_name="googlenet", model_kwargs=KWARGS, class_names=CLASSES,
-                      preprocessing=PRE)
+    return save_model(folder / "model.safetensors", model, model_name="googlenet", model_kwargs=KWARGS,
+                      class_names=CLASSES, preprocessing=PRE)
 
 
 @pytest.fixture(scope="module")

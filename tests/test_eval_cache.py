@@ -12,29 +12,15 @@ import pytest
 import torch
 from PIL import Image
 
-import googlenet
 import googlenet.evaluation.runner as runner
-from googlenet.bench.inputs import settle_batch_norm
 from googlenet.data.cache import _try_lock, _unlock
 from googlenet.evaluation import evaluate
-from googlenet.weights.checkpoint import save_model
-
-CLASSES = ["ant", "bee", "cat"]
-KWARGS = dict(num_classes=3, small_input=True, width=0.25, batch_norm=True, lrn=False, aux_logits=False)
-PRE = {"input_size": 32, "resize": 36, "mean": [0.5, 0.45, 0.4], "std": [0.25, 0.24, 0.26], "channels": 3,
-       "dataset": "toy"}
+from test_eval_backends import CLASSES, small_model
 
 
 @pytest.fixture(scope="module")
 def model_file(tmp_path_factory):
-    torch.manual_seed(0)
-    model = googlenet.create_model("googlenet", **KWARGS)
-    settle_batch_norm(model, torch.rand(32, 3, 32, 32) * 2 - 1)
-    with torch.no_grad():
-        model.fc.weight.normal_(0, 0.02)
-    path = tmp_path_factory.mktemp("model") / "model.safetensors"
-    return save_model(path, model, model_name="googlenet", model_kwargs=KWARGS, class_names=CLASSES,
-                      preprocessing=PRE)
+    return small_model(tmp_path_factory.mktemp("model"))
 
 
 @pytest.fixture
