@@ -27,7 +27,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
 
 #: The ladder: each variant adds one change to the one before it (name, what changed, settings).
 LADDER: list[tuple[str, str, dict]] = [
-    # Spelled out in full: the ladder's "ranger" row plus ON_THE_RECIPE's "aux-lr4" is the recipe in the code
+    # Spelled out in full: the ladder's "ranger" row plus ON_THE_RECIPE's "aux-lr4-linear" is the recipe in the code
     # (training/config.py).
     ("recipe", "the photos recipe before this work (35-100% crops, SGD one-cycle, batch 64)",
      dict(augment="photo", crop_scale=0.35, eval_crop=0.875, optimizer="sgd", momentum=0.9, nesterov=True,
@@ -44,7 +44,7 @@ LADDER: list[tuple[str, str, dict]] = [
 
 
 #: After the ladder: one change at a time on the recipe of 2026-12-02 (the ladder's "ranger" row; batch 32 and
-#: Mish did not pay), each a named builder option or setting, and combinations. "aux-lr4" is the recipe now.
+#: Mish did not pay), each a named builder option or setting, and combinations. "aux-lr4-linear" is the recipe now.
 RECIPE_ROW = "ranger"
 ON_THE_RECIPE: list[tuple[str, str, dict]] = [
     ("lr4", "Ranger at 4e-3 instead of 8e-3", dict(lr=4e-3)),
