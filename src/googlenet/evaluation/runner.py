@@ -131,13 +131,7 @@ def dataset_probabilities(ensemble: Ensemble, data, crops: int | CropProtocol = 
     if batch_size < 1:
         raise UserError(f"--batch-size must be at least 1, got {batch_size}")
     indices = range(n)
-    cost = ensemble.cost(crops, scales)
-    bar = None
-    if progress:
-        from tqdm import tqdm
-
-        bar = tqdm(total=n * cost, unit="crop", unit_scale=True, leave=False, dynamic_ncols=True,
-                   desc=f"{n:,} images x {cost} crops")
+    bar = _progress_bar(n, ensemble.cost(crops, scales)) if progress else None
     early, crops = _centre_crops_early(ensemble, crops, scales)
     views = _view_cache(data, early) if o.cache and early is not None else None
     targets_of = data.targets if views is not None and views.ready else None
@@ -179,6 +173,14 @@ def dataset_probabilities(ensemble: Ensemble, data, crops: int | CropProtocol = 
         if views is not None:
             views.discard()
     return torch.cat(probs, dim=1), torch.cat(targets)
+
+
+def _progress_bar(n: int, cost: int):
+    """A tqdm bar over the ``n * cost`` crops one pass computes."""
+    from tqdm import tqdm
+
+    return tqdm(total=n * cost, unit="crop", unit_scale=True, leave=False, dynamic_ncols=True,
+                desc=f"{n:,} images x {cost} crops")
 
 
 def _view_cache(data, protocol: CropProtocol):
