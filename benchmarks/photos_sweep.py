@@ -58,6 +58,10 @@ ON_THE_RECIPE: list[tuple[str, str, dict]] = [
      dict(lr=4e-3, model_kwargs={"aux_logits": True, "stem": "deep"})),
     ("aux-lr4-linear", "aux heads + Ranger at 4e-3, decayed linearly to 0 from the first step (Budgeted Training)",
      dict(lr=4e-3, schedule="linear", model_kwargs={"aux_logits": True})),
+    ("aux-lr6-linear", "aux heads + Ranger at 6e-3, decayed linearly to 0 from the first step",
+     dict(lr=6e-3, schedule="linear", model_kwargs={"aux_logits": True})),
+    ("aux-lr4-linear-ema", "aux heads + Ranger at 4e-3 decayed linearly + an average of the weights (decay 0.99/step)",
+     dict(lr=4e-3, schedule="linear", ema_decay=0.99, model_kwargs={"aux_logits": True})),
     ("aux-se16-lr4", "aux heads + squeeze-excitation (se_reduction=16) + Ranger at 4e-3",
      dict(lr=4e-3, model_kwargs={"aux_logits": True, "se_reduction": 16})),
 ]
