@@ -45,6 +45,27 @@ def test_ensemble_averages_softmax_over_crops_and_models(crops):
     assert ensemble.cost(crops) == 3 * crops
 
 
+def test_the_crops_buffer_is_exact_reused_and_never_writes_the_callers_images():
+    from googlenet.evaluation.ensemble import _CropBuffer
+
+    pixels = torch.randint(0, 256, (6, 3, 20, 20), dtype=torch.uint8)
+    buffer = _CropBuffer()
+    first = buffer.fill([pixels[:4], pixels[4:]])
+    assert torch.equal(first, pixels.float() / 255.0)  # bit-identical to the division it replaces
+    pointer = first.data_ptr()
+    assert buffer.fill([pixels[:3]]).data_ptr() == pointer  # a smaller batch reuses the same memory
+    assert buffer.fill([pixels[:6]]).data_ptr() == pointer
+    # Float images: the probabilities of the slow way, and the in-place normalization of the buffer leaves
+    # the caller's floats as they were.
+    member = small_member(0, 20, channels=3)
+    floats = pixels.float() / 255.0
+    kept = floats.clone()
+    got = Ensemble([member]).predict_proba(floats, crop_batch=4)
+    assert torch.equal(floats, kept)
+    for i in range(len(floats)):
+        torch.testing.assert_close(got[i], naive_probs(member, floats[i], 1), atol=1e-6, rtol=1e-5)
+
+
 def test_ensemble_rejects_models_of_other_classes():
     with pytest.raises(UserError, match="predicts 5 classes.*same classes"):
         Ensemble([small_member(0, 28), small_member(1, 28, classes=5)])
