@@ -598,10 +598,11 @@ class ViewCache:
         """Whether every view is on disk (read them with :meth:`read`)."""
         return self._tmp is None and self._array is not None
 
-    def read(self, rows: Sequence[int]) -> list[torch.Tensor]:
-        """The views of the split's images ``rows``: (C, S, S) uint8 each."""
+    def read(self, rows: Sequence[int]) -> torch.Tensor:
+        """The views of the split's images ``rows`` as one contiguous batch (N, C, S, S) of uint8: laid out here,
+        on the thread that reads, so the thread running the forward passes need not stack them."""
         batch = torch.from_numpy(self._array[np.asarray(rows, dtype=np.int64)])
-        return list(batch.permute(0, 3, 1, 2))
+        return batch.permute(0, 3, 1, 2).contiguous()
 
     def write(self, rows: Sequence[int], views: Sequence[torch.Tensor]) -> None:
         """Keep the views of images ``rows``; a view of another shape or type leaves the split unkept."""

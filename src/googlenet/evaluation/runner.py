@@ -136,7 +136,8 @@ def dataset_probabilities(ensemble: Ensemble, data, crops: int | CropProtocol = 
     views = _view_cache(data, early) if o.cache and early is not None else None
     targets_of = data.targets if views is not None and views.ready else None
 
-    def load(start: int) -> tuple[list[Tensor], list[int]]:
+    def load(start: int) -> tuple[Tensor | list[Tensor], list[int]]:
+        # Equal-sized views leave as one batch, stacked on this thread rather than the one running the passes.
         positions = list(indices[start:start + batch_size])
         if views is not None and views.ready:
             rows = [int(data.indices[i]) for i in positions]
@@ -147,7 +148,8 @@ def dataset_probabilities(ensemble: Ensemble, data, crops: int | CropProtocol = 
         images = [_one_view(image, early) for image in images]
         if views is not None:
             views.write([int(data.indices[i]) for i in positions], images)
-        return images, labels
+        same = all(image.shape == images[0].shape and image.dtype == images[0].dtype for image in images)
+        return (torch.stack(images) if same else images), labels
 
     probs, targets = [], []
     # The next batch is decoded in a thread while this one runs: JPEG decoding and the convolutions release
