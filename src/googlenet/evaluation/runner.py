@@ -15,7 +15,7 @@ from torch import Tensor
 from ..errors import UserError
 from .crops import CropProtocol
 from .decode import decode_batch
-from .ensemble import Ensemble
+from .ensemble import Ensemble, _same_size_batches
 from .metrics import Metrics
 
 
@@ -148,8 +148,8 @@ def dataset_probabilities(ensemble: Ensemble, data, crops: int | CropProtocol = 
         images = [_one_view(image, early) for image in images]
         if views is not None:
             views.write([int(data.indices[i]) for i in positions], images)
-        same = all(image.shape == images[0].shape and image.dtype == images[0].dtype for image in images)
-        return (torch.stack(images) if same else images), labels
+        runs = list(_same_size_batches(images))  # the grouping member_probabilities does, done here
+        return (runs[0] if len(runs) == 1 else images), labels
 
     probs, targets = [], []
     # The next batch is decoded in a thread while this one runs: JPEG decoding and the convolutions release
